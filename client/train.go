@@ -1,0 +1,33 @@
+package client
+
+import (
+	"fmt"
+
+	"github.com/tacitfl/tacit/model"
+)
+
+// Plan is what a round asks of a device.
+type Plan struct {
+	Round int
+	Local model.LocalConfig
+}
+
+// Report is what a device returns besides its update.
+type Report struct {
+	Weight float64 // the update's weight in the mean: 1, every person counts alike
+	Loss   float64 // the device's training loss before its step
+}
+
+// Train runs one round's local training on the device's own positives
+// against the prepared global model and writes the update of the shared
+// parameters into update. A device with no training data does not take part.
+func Train(tr *model.Trainer, global *model.Prepared, own model.Positives, plan Plan, update []float32) (Report, error) {
+	if len(own.Items) == 0 {
+		return Report{}, fmt.Errorf("client: no training data on this device")
+	}
+	loss, err := tr.Update(global, own, plan.Local, update)
+	if err != nil {
+		return Report{}, err
+	}
+	return Report{Weight: 1, Loss: loss}, nil
+}
