@@ -1,0 +1,35 @@
+// Command mkembed recreates the embedded default data set: it compresses a
+// MovieLens ratings.csv with zstd at the best level.
+//
+//	go run ./dataset/internal/mkembed ../shared/data/ml-latest-small/ratings.csv dataset/embedded/ml-latest-small/ratings.csv.zst
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+func main() {
+	if len(os.Args) != 3 {
+		fmt.Fprintln(os.Stderr, "usage: mkembed ratings.csv out.zst")
+		os.Exit(2)
+	}
+	if err := compress(os.Args[1], os.Args[2]); err != nil {
+		fmt.Fprintln(os.Stderr, "mkembed:", err)
+		os.Exit(1)
+	}
+}
+
+func compress(in, out string) error {
+	raw, err := os.ReadFile(in)
+	if err != nil {
+		return err
+	}
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression))
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(out, enc.EncodeAll(raw, nil), 0o644)
+}
