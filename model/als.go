@@ -12,8 +12,9 @@ type ALSOptions struct {
 	Seed       uint64 // seeds the initial item factors
 	Workers    int    // 0 means GOMAXPROCS
 	// AfterIteration, if set, is called after each iteration with the
-	// iteration number (from 1) and the model; it may evaluate it.
-	AfterIteration func(iter int, m *MF)
+	// iteration number (from 1) and the model; it may evaluate it. An error
+	// stops training and is returned.
+	AfterIteration func(iter int, m *MF) error
 }
 
 // TrainALS minimises the MF objective centrally: the central twin that
@@ -56,7 +57,9 @@ func TrainALS(cfg Config, items, users int, h Histories, opts ALSOptions) (*MF, 
 			return nil, errors.New("model: an item's least squares became singular")
 		}
 		if opts.AfterIteration != nil {
-			opts.AfterIteration(it, m)
+			if err := opts.AfterIteration(it, m); err != nil {
+				return m, err
+			}
 		}
 	}
 	return m, nil

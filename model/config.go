@@ -48,7 +48,7 @@ func (p Positives) age(j int) int32 {
 // DefaultConfig holds the hyperparameters chosen by measurement on
 // ml-latest-small (see the README): a newcomer who changes nothing gets them.
 func DefaultConfig() Config {
-	return Config{Factors: 64, Alpha: 20, NegWeight: 1, UserReg: 1, ItemReg: 1}
+	return Config{Factors: 64, Alpha: 10, NegWeight: 1, UserReg: 10, ItemReg: 10, RecencyHalfLife: 20, RecencyFloor: 0.1}
 }
 
 // Validate reports the first nonsense value.

@@ -84,12 +84,10 @@ func gradientStep(m *MF, cfg Config, pos Positives, u []float32, lc LocalConfig,
 	decay := lr * reg
 	var loss float64
 	next := 0 // index into items (ascending) of the next positive
+	u = u[:k]
 	for i := 0; i < m.Items; i++ {
 		row := q[i*k : i*k+k : i*k+k]
-		var s float32
-		for f, v := range row {
-			s += v * u[f]
-		}
+		s := dot(row, u)
 		c, y := w0, float32(0)
 		if next < len(pos.Items) && int(pos.Items[next]) == i {
 			c, y = float32(cfg.confidence(pos.age(next))), 1
@@ -99,17 +97,61 @@ func gradientStep(m *MF, cfg Config, pos Positives, u []float32, lc LocalConfig,
 		loss += float64(c * e * e)
 		g := lr * c * e
 		out := dq[i*k : i*k+k : i*k+k]
+		axpby(out, g, u, -decay, row, first)
 		if first {
-			for f, v := range row {
-				out[f] = g*u[f] - decay*v
-			}
 			db[i] = g - decay*b[i]
 		} else {
-			for f, v := range row {
-				out[f] += g*u[f] - decay*v
-			}
 			db[i] += g - decay*b[i]
 		}
 	}
 	return loss / float64(m.Items)
+}
+
+// dot is a·b over len(a) values with four partial sums, which lets the CPU
+// overlap the multiply-adds; the order is fixed, so results are
+// reproducible.
+func dot(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		x, y := a[i:i+4:i+4], b[i:i+4:i+4]
+		s0 += x[0] * y[0]
+		s1 += x[1] * y[1]
+		s2 += x[2] * y[2]
+		s3 += x[3] * y[3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// axpby sets (when set) or adds a·x + b·y to out, four values at a time.
+func axpby(out []float32, a float32, x []float32, b float32, y []float32, set bool) {
+	x, y = x[:len(out)], y[:len(out)]
+	i := 0
+	if set {
+		for ; i+4 <= len(out); i += 4 {
+			o, xx, yy := out[i:i+4:i+4], x[i:i+4:i+4], y[i:i+4:i+4]
+			o[0] = a*xx[0] + b*yy[0]
+			o[1] = a*xx[1] + b*yy[1]
+			o[2] = a*xx[2] + b*yy[2]
+			o[3] = a*xx[3] + b*yy[3]
+		}
+		for ; i < len(out); i++ {
+			out[i] = a*x[i] + b*y[i]
+		}
+		return
+	}
+	for ; i+4 <= len(out); i += 4 {
+		o, xx, yy := out[i:i+4:i+4], x[i:i+4:i+4], y[i:i+4:i+4]
+		o[0] += a*xx[0] + b*yy[0]
+		o[1] += a*xx[1] + b*yy[1]
+		o[2] += a*xx[2] + b*yy[2]
+		o[3] += a*xx[3] + b*yy[3]
+	}
+	for ; i < len(out); i++ {
+		out[i] += a*x[i] + b*y[i]
+	}
 }

@@ -239,12 +239,13 @@ func randomHistories(users, items int, seed uint64) testHistories {
 func TestALSDecreasesTheObjective(t *testing.T) {
 	h := randomHistories(40, 30, 1)
 	prev := math.Inf(1)
-	_, err := TrainALS(testCfg, 30, len(h), h, ALSOptions{Iterations: 6, Seed: 1, AfterIteration: func(it int, m *MF) {
+	_, err := TrainALS(testCfg, 30, len(h), h, ALSOptions{Iterations: 6, Seed: 1, AfterIteration: func(it int, m *MF) error {
 		obj := alsObjective(m, testCfg, h)
 		if obj > prev*(1+1e-6) {
 			t.Errorf("iteration %d: objective rose from %v to %v", it, prev, obj)
 		}
 		prev = obj
+		return nil
 	}})
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,50 @@
+# Tacit: `make demo` runs the main job, `make test` runs the tests.
+GO      ?= go
+BIN     := bin/tacit
+FUZZTIME ?= 5s
+
+.PHONY: all build demo test lint fuzz bench scale clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/tacit
+
+# A federated simulation on the embedded MovieLens data, then its central
+# twin, side by side.
+demo: build
+	$(BIN) simulate --rounds 100 --out out/demo --twin
+
+test: lint
+	$(GO) test -count=1 ./...
+	$(MAKE) fuzz
+
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+# Every fuzz target, briefly; seeds live in each package's testdata/fuzz.
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$f"; \
+	    $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchtime=3x ./...
+	$(MAKE) scale
+
+# Memory and time of one round of 1,000 devices on large synthetic populations.
+scale: build
+	@for users in 100000 1000000; do \
+	  echo "== synthetic:users=$$users,items=10000, one round of 1000 devices"; \
+	  /usr/bin/time -f "wall %e s, peak RSS %M KiB" $(BIN) simulate --quiet \
+	    --data synthetic:users=$$users,items=10000 --factors 32 \
+	    --rounds 1 --clients-per-round 1000 --eval-users 1000 || exit 1; \
+	done
+
+clean:
+	rm -rf bin out

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"flag"
+	"strings"
+
+	"github.com/tacitfl/tacit/aggregate"
+	"github.com/tacitfl/tacit/simulate"
+)
+
+const dataSpecHelp = "data set `spec`: a ratings file (MovieLens ratings.csv or u.data, or user,item,timestamp[,weight] CSV),\nsynthetic:users=N,items=M, or empty for the embedded ml-latest-small"
+
+// experimentFlags are the flags of simulate and central besides the
+// configuration itself.
+type experimentFlags struct {
+	config string
+	out    string
+	quiet  bool
+	twin   bool // simulate only: train the central twin too and compare
+}
+
+// bindExperiment defines on fs the flags of an experiment, writing into cfg
+// and ef, with cfg's values as defaults. The central twin gets only the
+// flags that mean something to it, and --iterations in place of --rounds.
+func bindExperiment(fs *flag.FlagSet, cfg *simulate.Config, ef *experimentFlags, central bool) {
+	fs.StringVar(&ef.config, "config", "", "read settings from this YAML (.yaml, .yml) or TOML (.toml) `file`; flags given override it")
+	fs.StringVar(&ef.out, "out", "", "write rounds.jsonl, summary.json and hr_ndcg.png into this `dir`ectory (created if needed)")
+	fs.BoolVar(&ef.quiet, "quiet", false, "print no per-round table, only the final metrics")
+
+	fs.StringVar(&cfg.Data, "data", cfg.Data, dataSpecHelp)
+	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed; the same seed gives the same model")
+	fs.IntVar(&cfg.EvalEvery, "eval-every", cfg.EvalEvery, "evaluate every `n` rounds (ALS iterations for central) and the last; 0 evaluates only the last")
+	fs.IntVar(&cfg.EvalUsers, "eval-users", cfg.EvalUsers, "evaluate a seeded sample of `n` people; 0 evaluates everyone")
+	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "parallel workers; 0 uses every core")
+
+	fs.IntVar(&cfg.Factors, "factors", cfg.Factors, "length of the item and person vectors")
+	fs.Float64Var(&cfg.Alpha, "alpha", cfg.Alpha, "confidence of a positive is 1+alpha")
+	fs.Float64Var(&cfg.NegWeight, "neg-weight", cfg.NegWeight, "confidence of each item a person did not touch")
+	fs.Float64Var(&cfg.UserReg, "user-reg", cfg.UserReg, "L2 regularisation of a person's vector")
+	fs.Float64Var(&cfg.ItemReg, "item-reg", cfg.ItemReg, "L2 regularisation of the shared item factors and biases")
+	fs.Float64Var(&cfg.RecencyHalfLife, "recency-half-life", cfg.RecencyHalfLife, "a positive's confidence above the floor halves every `n` later interactions; 0 weighs all alike")
+	fs.Float64Var(&cfg.RecencyFloor, "recency-floor", cfg.RecencyFloor, "share of alpha that an arbitrarily old positive keeps, in [0, 1]")
+
+	if central {
+		fs.IntVar(&cfg.ALSIterations, "iterations", cfg.ALSIterations, "ALS iterations")
+		return
+	}
+	fs.BoolVar(&ef.twin, "twin", false, "also train the central twin on the same split and print both results side by side")
+	fs.IntVar(&cfg.Rounds, "rounds", cfg.Rounds, "federated rounds")
+	fs.IntVar(&cfg.ClientsPerRound, "clients-per-round", cfg.ClientsPerRound, "devices selected each round; 0 selects everyone")
+	fs.Float64Var(&cfg.Dropout, "dropout", cfg.Dropout, "probability that a selected device never reports, in [0, 1)")
+	fs.IntVar(&cfg.LocalEpochs, "local-epochs", cfg.LocalEpochs, "training passes over its data on each device per round")
+	fs.Float64Var(&cfg.ClientLR, "client-lr", cfg.ClientLR, "learning rate on the devices")
+	fs.StringVar(&cfg.ServerOptimizer, "server-optimizer", cfg.ServerOptimizer, "server optimizer: "+strings.Join(aggregate.OptimizerNames(), ", "))
+	fs.Float64Var(&cfg.ServerLR, "server-lr", cfg.ServerLR, "server learning rate")
+	fs.Float64Var(&cfg.ServerMomentum, "server-momentum", cfg.ServerMomentum, "server momentum (fedavgm)")
+	fs.Float64Var(&cfg.ServerBeta1, "server-beta1", cfg.ServerBeta1, "first-moment decay (fedadam, fedyogi)")
+	fs.Float64Var(&cfg.ServerBeta2, "server-beta2", cfg.ServerBeta2, "second-moment decay (fedadam, fedyogi)")
+	fs.Float64Var(&cfg.ServerTau, "server-tau", cfg.ServerTau, "adaptivity ε of the adaptive optimizers (fedadagrad, fedadam, fedyogi)")
+}
+
+// parseExperiment parses args into cfg and ef. A --config file is applied
+// first, then every flag given on the command line again, so flags win.
+func parseExperiment(fs *flag.FlagSet, cfg *simulate.Config, ef *experimentFlags, args []string) error {
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if ef.config == "" {
+		return nil
+	}
+	given := map[string]string{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = f.Value.String() })
+	if err := simulate.LoadConfigFile(ef.config, cfg); err != nil {
+		return usageError{err: err}
+	}
+	for name, value := range given {
+		if err := fs.Set(name, value); err != nil {
+			return usageError{err: err}
+		}
+	}
+	return nil
+}

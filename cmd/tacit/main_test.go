@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tacitfl/tacit/simulate"
+)
+
+// tiny is a data set and model small enough that a whole run takes
+// milliseconds.
+var tiny = []string{"--data", "synthetic:users=50,items=40", "--factors", "4"}
+
+func runTacit(t *testing.T, args ...string) (status int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	status = run(args, &out, &errOut)
+	return status, out.String(), errOut.String()
+}
+
+// wantUsageError checks a status of 2 and a one-line message, optionally
+// followed by the pointer to --help.
+func wantUsageError(t *testing.T, args []string, prefix, problem string) {
+	t.Helper()
+	status, stdout, stderr := runTacit(t, args...)
+	if status != 2 {
+		t.Errorf("tacit %s: status %d, want 2", strings.Join(args, " "), status)
+	}
+	if stdout != "" {
+		t.Errorf("tacit %s: printed %q to stdout", strings.Join(args, " "), stdout)
+	}
+	lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+	if len(lines) > 2 || len(lines) == 2 && !strings.HasPrefix(lines[1], "run 'tacit ") {
+		t.Errorf("tacit %s: stderr is not one line and a hint:\n%s", strings.Join(args, " "), stderr)
+	}
+	if want := prefix + ": "; !strings.HasPrefix(lines[0], want) || !strings.Contains(lines[0], problem) {
+		t.Errorf("tacit %s: stderr %q, want %q and %q", strings.Join(args, " "), lines[0], want, problem)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "absent.yaml")
+	for _, tc := range []struct {
+		args            []string
+		prefix, problem string
+	}{
+		{[]string{"frobnicate"}, "tacit", `unknown command "frobnicate"`},
+		{[]string{"help", "frobnicate"}, "tacit help", `unknown command "frobnicate"`},
+		{[]string{"simulate", "--nope"}, "tacit simulate", "flag provided but not defined: -nope"},
+		{[]string{"simulate", "--rounds", "many"}, "tacit simulate", `invalid value "many" for flag -rounds`},
+		{[]string{"simulate", "extra"}, "tacit simulate", `unexpected argument "extra"`},
+		{[]string{"simulate", "--rounds", "-1"}, "tacit simulate", "rounds must be positive, got -1"},
+		{[]string{"simulate", "--factors", "0"}, "tacit simulate", "factors must be positive, got 0"},
+		{[]string{"simulate", "--dropout", "1.5"}, "tacit simulate", "dropout must be in [0, 1), got 1.5"},
+		{[]string{"simulate", "--config", missing}, "tacit simulate", "absent.yaml"},
+		{[]string{"central", "--rounds", "3"}, "tacit central", "flag provided but not defined: -rounds"},
+		{[]string{"central", "--iterations", "0"}, "tacit central", "iterations must be positive, got 0"},
+		{[]string{"data"}, "tacit data", "missing subcommand"},
+		{[]string{"data", "frobnicate"}, "tacit data", `unknown subcommand "frobnicate"`},
+	} {
+		wantUsageError(t, tc.args, tc.prefix, tc.problem)
+	}
+}
+
+func TestNoArgumentsListsCommandsAndFails(t *testing.T) {
+	status, stdout, stderr := runTacit(t)
+	if status != 2 || stdout != "" || !strings.Contains(stderr, "simulate") {
+		t.Errorf("status %d, stdout %q, stderr %q", status, stdout, stderr)
+	}
+}
+
+func TestHelpListsCommands(t *testing.T) {
+	for _, args := range [][]string{{"help"}, {"--help"}, {"-h"}} {
+		status, stdout, stderr := runTacit(t, args...)
+		if status != 0 || stderr != "" {
+			t.Errorf("tacit %v: status %d, stderr %q", args, status, stderr)
+		}
+		for _, name := range []string{"simulate", "central", "data", "help"} {
+			if !strings.Contains(stdout, "\n  "+name+" ") {
+				t.Errorf("tacit %v does not list %s:\n%s", args, name, stdout)
+			}
+		}
+	}
+}
+
+func TestCommandHelpShowsFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args     []string
+		want     []string
+		wantNots []string
+	}{
+		{[]string{"help", "simulate"}, []string{"usage: tacit simulate", "-rounds", "-server-optimizer", "-config", "-out", "fedadam"}, nil},
+		{[]string{"simulate", "--help"}, []string{"usage: tacit simulate", "-clients-per-round", "(default 200)"}, nil},
+		{[]string{"simulate", "-h"}, []string{"usage: tacit simulate"}, nil},
+		{[]string{"central", "--help"}, []string{"usage: tacit central", "-iterations", "(default 15)"}, []string{"-rounds", "-server-lr"}},
+		{[]string{"help", "data"}, []string{"tacit data license", "tacit data info", "-data"}, nil},
+		{[]string{"data", "info", "--help"}, []string{"tacit data info"}, nil},
+	} {
+		status, stdout, stderr := runTacit(t, tc.args...)
+		if status != 0 || stderr != "" {
+			t.Errorf("tacit %v: status %d, stderr %q", tc.args, status, stderr)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(stdout, w) {
+				t.Errorf("tacit %v: help lacks %q:\n%s", tc.args, w, stdout)
+			}
+		}
+		for _, w := range tc.wantNots {
+			if strings.Contains(stdout, w) {
+				t.Errorf("tacit %v: help has %q", tc.args, w)
+			}
+		}
+	}
+}
+
+func TestFlagsOverrideConfigFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run.toml")
+	if err := os.WriteFile(path, []byte("rounds = 7\nfactors = 8\nclient_lr = 0.5\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := simulate.DefaultConfig()
+	var ef experimentFlags
+	fs := newFlagSet("simulate")
+	bindExperiment(fs, &cfg, &ef, false)
+	if err := parseExperiment(fs, &cfg, &ef, []string{"--rounds", "3", "--config", path, "--server-lr", "1e-3", "--quiet"}); err != nil {
+		t.Fatal(err)
+	}
+	want := simulate.DefaultConfig()
+	want.Rounds, want.Factors, want.ClientLR, want.ServerLR = 3, 8, 0.5, 1e-3
+	if cfg != want {
+		t.Errorf("got %+v\nwant %+v", cfg, want)
+	}
+	if !ef.quiet || ef.config != path {
+		t.Errorf("experiment flags %+v", ef)
+	}
+}
+
+func TestConfigFileErrorsAreUsageErrors(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run.yaml")
+	if err := os.WriteFile(path, []byte("rounds: 3\nround: 4\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wantUsageError(t, []string{"simulate", "--config", path}, "tacit simulate", `unknown key "round"`)
+}
+
+func TestBadDataIsAUsageError(t *testing.T) {
+	absent := filepath.Join(t.TempDir(), "ratings.csv")
+	wantUsageError(t, []string{"simulate", "--data", absent}, "tacit simulate", "ratings.csv")
+	wantUsageError(t, []string{"data", "info", "--data", absent}, "tacit data", "ratings.csv")
+}
+
+func TestCohortLargerThanPopulationIsAUsageError(t *testing.T) {
+	args := append([]string{"simulate", "--clients-per-round", "1000", "--rounds", "1"}, tiny...)
+	wantUsageError(t, args, "tacit simulate", "exceeds the population")
+}
+
+func TestSimulateWritesTableAndOutputs(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	args := append([]string{"simulate", "--rounds", "2", "--eval-every", "1", "--out", dir}, tiny...)
+	status, stdout, stderr := runTacit(t, args...)
+	if status != 0 || stderr != "" {
+		t.Fatalf("status %d, stderr %q", status, stderr)
+	}
+	for _, w := range []string{"round", "participants", "NDCG@10", "\n    2 ", "full ranking", "results in " + dir} {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("stdout lacks %q:\n%s", w, stdout)
+		}
+	}
+	for _, name := range []string{simulate.RoundsFile, simulate.SummaryFile, simulate.PlotFile} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func TestCentralQuietPrintsOnlyTheResult(t *testing.T) {
+	args := append([]string{"central", "--iterations", "2", "--quiet"}, tiny...)
+	status, stdout, stderr := runTacit(t, args...)
+	if status != 0 || stderr != "" {
+		t.Fatalf("status %d, stderr %q", status, stderr)
+	}
+	if strings.Contains(stdout, "iteration ") || !strings.Contains(stdout, "2 ALS iterations") {
+		t.Errorf("stdout:\n%s", stdout)
+	}
+}

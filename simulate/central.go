@@ -1,0 +1,55 @@
+package simulate
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/tacitfl/tacit/dataset"
+	"github.com/tacitfl/tacit/model"
+)
+
+// Central trains the same model on the same split centrally, by alternating
+// least squares over everyone's data pooled: the twin that federated runs
+// are measured against. Its summary has the shape of Run's, with Rounds
+// counting ALS iterations. A cancelled ctx stops training after the current
+// iteration; the summary then covers the iterations done.
+func Central(ctx context.Context, cfg Config, data *dataset.Log, obs Observer) (Summary, error) {
+	start := time.Now()
+	if err := cfg.Validate(); err != nil {
+		return Summary{}, err
+	}
+	pop, err := newPopulation(data, cfg)
+	if err != nil {
+		return Summary{}, err
+	}
+	mc := cfg.Model()
+	iterStart := time.Now()
+	done := 0
+	m, err := model.TrainALS(mc, data.NumItems, data.NumUsers, pop, model.ALSOptions{
+		Iterations: cfg.ALSIterations, Seed: cfg.Seed, Workers: cfg.Workers,
+		AfterIteration: func(it int, m *model.MF) error {
+			rec := Round{Round: it, Participants: len(pop.people)}
+			if it == cfg.ALSIterations || (cfg.EvalEvery > 0 && it%cfg.EvalEvery == 0) {
+				met := pop.evaluate(m, mc, cfg)
+				rec.HR, rec.NDCG = &met.HR, &met.NDCG
+			}
+			rec.Seconds = time.Since(iterStart).Seconds()
+			iterStart = time.Now()
+			if obs != nil {
+				obs.Round(rec)
+			}
+			done = it
+			return ctx.Err()
+		},
+	})
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return Summary{}, err
+	}
+	met := pop.evaluate(m, mc, cfg)
+	return Summary{
+		Command: "central", Data: data.Name, Users: data.NumUsers, Items: data.NumItems, Rounds: done,
+		HR: met.HR, NDCG: met.NDCG, SampledHR: met.SampledHR, SampledNDCG: met.SampledNDCG, EvaluatedUsers: met.Users,
+		WallSeconds: time.Since(start).Seconds(), Seed: cfg.Seed, Config: cfg,
+	}, err
+}

@@ -1,0 +1,104 @@
+package simulate
+
+import (
+	"fmt"
+
+	"github.com/tacitfl/tacit/aggregate"
+	"github.com/tacitfl/tacit/model"
+)
+
+// Config is every setting of an experiment. It is what --config files hold
+// (YAML or TOML, keys as in the tags) and what summary.json records, so a run
+// can be repeated from its summary alone.
+type Config struct {
+	Data string `json:"data" yaml:"data" toml:"data"` // dataset.Open spec; "" is the embedded ml-latest-small
+
+	Rounds          int     `json:"rounds" yaml:"rounds" toml:"rounds"`
+	ClientsPerRound int     `json:"clients_per_round" yaml:"clients_per_round" toml:"clients_per_round"` // 0 = everyone
+	Dropout         float64 `json:"dropout" yaml:"dropout" toml:"dropout"`                               // probability a selected device never reports
+	Seed            uint64  `json:"seed" yaml:"seed" toml:"seed"`
+	EvalEvery       int     `json:"eval_every" yaml:"eval_every" toml:"eval_every"` // evaluate every n rounds (and the last); 0 = only the last
+	EvalUsers       int     `json:"eval_users" yaml:"eval_users" toml:"eval_users"` // evaluate a seeded sample of this many people; 0 = all
+	Workers         int     `json:"workers" yaml:"workers" toml:"workers"`          // 0 = GOMAXPROCS
+
+	Factors   int     `json:"factors" yaml:"factors" toml:"factors"`
+	Alpha     float64 `json:"alpha" yaml:"alpha" toml:"alpha"`
+	NegWeight float64 `json:"neg_weight" yaml:"neg_weight" toml:"neg_weight"`
+	UserReg   float64 `json:"user_reg" yaml:"user_reg" toml:"user_reg"`
+	ItemReg   float64 `json:"item_reg" yaml:"item_reg" toml:"item_reg"`
+	// RecencyHalfLife and RecencyFloor weigh a person's recent interactions
+	// above old ones (model.Config); half-life 0 weighs all alike.
+	RecencyHalfLife float64 `json:"recency_half_life" yaml:"recency_half_life" toml:"recency_half_life"`
+	RecencyFloor    float64 `json:"recency_floor" yaml:"recency_floor" toml:"recency_floor"`
+
+	LocalEpochs int     `json:"local_epochs" yaml:"local_epochs" toml:"local_epochs"`
+	ClientLR    float64 `json:"client_lr" yaml:"client_lr" toml:"client_lr"`
+
+	ServerOptimizer string  `json:"server_optimizer" yaml:"server_optimizer" toml:"server_optimizer"`
+	ServerLR        float64 `json:"server_lr" yaml:"server_lr" toml:"server_lr"`
+	ServerMomentum  float64 `json:"server_momentum" yaml:"server_momentum" toml:"server_momentum"`
+	ServerBeta1     float64 `json:"server_beta1" yaml:"server_beta1" toml:"server_beta1"`
+	ServerBeta2     float64 `json:"server_beta2" yaml:"server_beta2" toml:"server_beta2"`
+	ServerTau       float64 `json:"server_tau" yaml:"server_tau" toml:"server_tau"`
+
+	// ALSIterations is the number of iterations of the central twin.
+	ALSIterations int `json:"als_iterations" yaml:"als_iterations" toml:"als_iterations"`
+}
+
+// DefaultConfig holds the defaults chosen by measurement (README, "Choosing
+// the defaults"); a newcomer who changes nothing gets these numbers.
+func DefaultConfig() Config {
+	mc := model.DefaultConfig()
+	return Config{
+		Rounds: 200, ClientsPerRound: 0, Seed: 1, EvalEvery: 10,
+		Factors: mc.Factors, Alpha: mc.Alpha, NegWeight: mc.NegWeight, UserReg: mc.UserReg, ItemReg: mc.ItemReg,
+		RecencyHalfLife: mc.RecencyHalfLife, RecencyFloor: mc.RecencyFloor,
+		LocalEpochs: 1, ClientLR: 0.1,
+		ServerOptimizer: "fedadam", ServerLR: 0.01, ServerBeta1: 0.9, ServerBeta2: 0.99, ServerTau: 1e-3, ServerMomentum: 0.9,
+		ALSIterations: 15,
+	}
+}
+
+// Model is the model part of the configuration.
+func (c Config) Model() model.Config {
+	return model.Config{Factors: c.Factors, Alpha: c.Alpha, NegWeight: c.NegWeight, UserReg: c.UserReg, ItemReg: c.ItemReg,
+		RecencyHalfLife: c.RecencyHalfLife, RecencyFloor: c.RecencyFloor}
+}
+
+// Optimizer is the server optimizer part of the configuration.
+func (c Config) Optimizer() aggregate.OptimizerConfig {
+	return aggregate.OptimizerConfig{Name: c.ServerOptimizer, LR: c.ServerLR, Momentum: c.ServerMomentum,
+		Beta1: c.ServerBeta1, Beta2: c.ServerBeta2, Tau: c.ServerTau}
+}
+
+// Validate reports the first nonsense setting. The population size is checked
+// by Run, once the data is loaded.
+func (c Config) Validate() error {
+	switch {
+	case c.Rounds <= 0:
+		return fmt.Errorf("rounds must be positive, got %d", c.Rounds)
+	case c.ClientsPerRound < 0:
+		return fmt.Errorf("clients per round must be 0 (everyone) or positive, got %d", c.ClientsPerRound)
+	case !(c.Dropout >= 0 && c.Dropout < 1):
+		return fmt.Errorf("dropout must be in [0, 1), got %v", c.Dropout)
+	case c.EvalEvery < 0:
+		return fmt.Errorf("eval every must be non-negative, got %d", c.EvalEvery)
+	case c.EvalUsers < 0:
+		return fmt.Errorf("eval users must be non-negative, got %d", c.EvalUsers)
+	case c.Workers < 0:
+		return fmt.Errorf("workers must be non-negative, got %d", c.Workers)
+	case c.LocalEpochs <= 0:
+		return fmt.Errorf("local epochs must be positive, got %d", c.LocalEpochs)
+	case !(c.ClientLR > 0):
+		return fmt.Errorf("client learning rate must be positive, got %v", c.ClientLR)
+	case c.ALSIterations <= 0:
+		return fmt.Errorf("ALS iterations must be positive, got %d", c.ALSIterations)
+	}
+	if err := c.Model().Validate(); err != nil {
+		return err
+	}
+	if _, err := aggregate.NewOptimizer(c.Optimizer()); err != nil {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,40 @@
+package simulate
+
+// Round is one line of rounds.jsonl.
+type Round struct {
+	Round        int      `json:"round"`
+	Participants int      `json:"participants"` // devices whose update was aggregated
+	Dropped      int      `json:"dropped"`      // selected devices that never reported
+	TrainLoss    float64  `json:"train_loss"`   // mean over participants of their loss before the step
+	Seconds      float64  `json:"seconds"`
+	HR           *float64 `json:"hr_at_10,omitempty"` // only on rounds that evaluate
+	NDCG         *float64 `json:"ndcg_at_10,omitempty"`
+}
+
+// Summary is summary.json, the same shape for federated and central runs.
+type Summary struct {
+	Command                string   `json:"command"` // "simulate" or "central"
+	Data                   string   `json:"data"`
+	Users                  int      `json:"users"`
+	Items                  int      `json:"items"`
+	Rounds                 int      `json:"rounds"` // ALS iterations for central
+	HR                     float64  `json:"hr_at_10"`
+	NDCG                   float64  `json:"ndcg_at_10"`
+	SampledHR              float64  `json:"sampled_hr_at_10"`
+	SampledNDCG            float64  `json:"sampled_ndcg_at_10"`
+	EvaluatedUsers         int      `json:"evaluated_users"`
+	WallSeconds            float64  `json:"wall_seconds"`
+	ClientUpdatesPerSecond float64  `json:"client_updates_per_second,omitempty"`
+	UplinkBytesPerUpdate   int      `json:"uplink_bytes_per_update"`
+	Epsilon                *float64 `json:"epsilon"` // null without differential privacy
+	Delta                  *float64 `json:"delta"`
+	Seed                   uint64   `json:"seed"`
+	Config                 Config   `json:"config"`
+}
+
+// Observer receives progress as a run goes. Run and Central call it from
+// one goroutine.
+type Observer interface {
+	// Round is called after each round (each ALS iteration for central runs).
+	Round(r Round)
+}

@@ -1,0 +1,186 @@
+package simulate
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/tacitfl/tacit/aggregate"
+	"github.com/tacitfl/tacit/client"
+	"github.com/tacitfl/tacit/dataset"
+	"github.com/tacitfl/tacit/model"
+)
+
+// Run simulates federated training: one virtual device per person holding
+// that person's training data, a cohort sampled each round, each device in
+// it running the client's training code, and the coordinator's aggregation
+// and server optimizer. The same seed gives the same model bit for bit,
+// whatever the number of workers. A cancelled ctx ends the run after the
+// current round; the summary then covers the rounds done.
+func Run(ctx context.Context, cfg Config, data *dataset.Log, obs Observer) (Summary, error) {
+	start := time.Now()
+	if err := cfg.Validate(); err != nil {
+		return Summary{}, err
+	}
+	pop, err := newPopulation(data, cfg)
+	if err != nil {
+		return Summary{}, err
+	}
+	if cfg.ClientsPerRound > len(pop.people) {
+		return Summary{}, fmt.Errorf("clients per round (%d) exceeds the population (%d people with training data)",
+			cfg.ClientsPerRound, len(pop.people))
+	}
+	mc := cfg.Model()
+	m, err := model.NewMF(data.NumItems, mc.Factors, cfg.Seed)
+	if err != nil {
+		return Summary{}, err
+	}
+	opt, err := aggregate.NewOptimizer(cfg.Optimizer())
+	if err != nil {
+		return Summary{}, err
+	}
+	t := newTrainers(len(m.Params), mc.Factors, cfg.Workers)
+	mean := aggregate.NewMean(len(m.Params))
+	step := make([]float32, len(m.Params))
+	plan := client.Plan{Local: model.LocalConfig{
+		Epochs: cfg.LocalEpochs, LR: cfg.ClientLR, ItemRegShare: mc.ItemReg / float64(len(pop.people)),
+	}}
+
+	var updates int
+	var trainSeconds float64
+	rounds := 0
+	for r := 1; r <= cfg.Rounds && ctx.Err() == nil; r++ {
+		roundStart := time.Now()
+		cohort, dropped := pop.cohort(cfg, r)
+		plan.Round = r
+		global := model.Prepare(m, mc)
+		mean.Reset()
+		loss, err := t.train(global, pop, cohort, plan, mean)
+		if err != nil {
+			return Summary{}, fmt.Errorf("round %d: %w", r, err)
+		}
+		if mean.Count() > 0 { // with no reports the round is abandoned: the model stays as it was
+			if err := mean.Mean(step); err != nil {
+				return Summary{}, fmt.Errorf("round %d: %w", r, err)
+			}
+			if err := opt.Step(m.Params, step); err != nil {
+				return Summary{}, fmt.Errorf("round %d: %w", r, err)
+			}
+			loss /= float64(mean.Count())
+		}
+		updates += len(cohort)
+		trainSeconds += time.Since(roundStart).Seconds()
+		rounds = r
+		rec := Round{Round: r, Participants: len(cohort), Dropped: dropped, TrainLoss: loss}
+		if cfg.evaluates(r) {
+			met := pop.evaluate(m, mc, cfg)
+			rec.HR, rec.NDCG = &met.HR, &met.NDCG
+		}
+		rec.Seconds = time.Since(roundStart).Seconds()
+		if obs != nil {
+			obs.Round(rec)
+		}
+	}
+	met := pop.evaluate(m, mc, cfg)
+	s := Summary{
+		Command: "simulate", Data: data.Name, Users: data.NumUsers, Items: data.NumItems, Rounds: rounds,
+		HR: met.HR, NDCG: met.NDCG, SampledHR: met.SampledHR, SampledNDCG: met.SampledNDCG, EvaluatedUsers: met.Users,
+		WallSeconds:          time.Since(start).Seconds(),
+		UplinkBytesPerUpdate: 4 * len(m.Params), // dense float32 until issue 5's codecs
+		Seed:                 cfg.Seed, Config: cfg,
+	}
+	if trainSeconds > 0 {
+		s.ClientUpdatesPerSecond = float64(updates) / trainSeconds
+	}
+	return s, ctx.Err()
+}
+
+// evaluates says whether round r is evaluated: every EvalEvery rounds and
+// the last.
+func (c Config) evaluates(r int) bool {
+	return r == c.Rounds || (c.EvalEvery > 0 && r%c.EvalEvery == 0)
+}
+
+// population is the virtual devices: every person with training data.
+type population struct {
+	split  *dataset.Split
+	people []int // people with a test item (and so training data), ascending
+	eval   []int // the people evaluated
+}
+
+func newPopulation(data *dataset.Log, cfg Config) (*population, error) {
+	s := dataset.LeaveLastOut(data)
+	p := &population{split: s}
+	for u, t := range s.Test {
+		if t >= 0 {
+			p.people = append(p.people, u)
+		}
+	}
+	if len(p.people) == 0 {
+		return nil, fmt.Errorf("data set %q has nobody with two or more interactions", data.Name)
+	}
+	p.eval = p.people
+	if cfg.EvalUsers > 0 && cfg.EvalUsers < len(p.people) {
+		rng := rand.New(rand.NewPCG(cfg.Seed, 0xe7a1))
+		p.eval = sample(rng, p.people, cfg.EvalUsers)
+	}
+	return p, nil
+}
+
+// Positives is the model's view of person u's training data: what only
+// that person's device holds.
+func (p *population) Positives(u int) model.Positives {
+	return model.Positives{Items: p.split.Train(u), Ages: p.split.Ages(u)}
+}
+
+// cohort draws round r's participants: ClientsPerRound people uniformly
+// without replacement (everyone when 0), minus those who drop out. The draw
+// depends only on (seed, round), so it is the same in every run and with any
+// number of workers.
+func (p *population) cohort(cfg Config, r int) (cohort []int, dropped int) {
+	rng := rand.New(rand.NewPCG(cfg.Seed, uint64(r)))
+	selected := p.people
+	if cfg.ClientsPerRound > 0 {
+		selected = sample(rng, p.people, cfg.ClientsPerRound)
+	}
+	cohort = make([]int, 0, len(selected))
+	for _, u := range selected {
+		if cfg.Dropout > 0 && rng.Float64() < cfg.Dropout {
+			dropped++
+			continue
+		}
+		cohort = append(cohort, u)
+	}
+	return cohort, dropped
+}
+
+// sample returns n of xs drawn uniformly without replacement, in the order
+// of xs (Floyd's algorithm: O(n) work and memory, whatever len(xs)).
+func sample(rng *rand.Rand, xs []int, n int) []int {
+	chosen := make(map[int]struct{}, n)
+	for j := len(xs) - n; j < len(xs); j++ {
+		t := rng.IntN(j + 1)
+		if _, dup := chosen[t]; dup {
+			t = j
+		}
+		chosen[t] = struct{}{}
+	}
+	idx := make([]int, 0, n)
+	for i := range chosen {
+		idx = append(idx, i)
+	}
+	slices.Sort(idx)
+	out := make([]int, n)
+	for i, j := range idx {
+		out[i] = xs[j]
+	}
+	return out
+}
+
+func (p *population) evaluate(m *model.MF, mc model.Config, cfg Config) model.Metrics {
+	opts := model.DefaultEvalOptions()
+	opts.Seed, opts.Workers = cfg.Seed, cfg.Workers
+	return model.Evaluate(model.Prepare(m, mc), p, p.split.Test, p.eval, opts)
+}

@@ -1,0 +1,168 @@
+package simulate
+
+import (
+	"context"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/tacitfl/tacit/dataset"
+)
+
+type recorder struct{ rounds []Round }
+
+func (r *recorder) Round(x Round) { r.rounds = append(r.rounds, x) }
+
+func smallData(t *testing.T) *dataset.Log {
+	t.Helper()
+	l, err := dataset.Synthetic(dataset.SyntheticConfig{Users: 300, Items: 120, Events: 12, Factors: 4, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func smallConfig() Config {
+	c := DefaultConfig()
+	c.Factors, c.Rounds, c.EvalEvery = 8, 6, 3
+	return c
+}
+
+func TestRunIsDeterministicAcrossWorkers(t *testing.T) {
+	data := smallData(t)
+	run := func(workers int) ([]Round, Summary) {
+		cfg := smallConfig()
+		cfg.Workers, cfg.ClientsPerRound, cfg.Dropout = workers, 100, 0.2
+		var rec recorder
+		s, err := Run(context.Background(), cfg, data, &rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec.rounds, s
+	}
+	r1, s1 := run(1)
+	r3, s3 := run(3)
+	for i := range r1 {
+		if math.Float64bits(r1[i].TrainLoss) != math.Float64bits(r3[i].TrainLoss) ||
+			r1[i].Participants != r3[i].Participants || r1[i].Dropped != r3[i].Dropped {
+			t.Fatalf("round %d differs: %+v vs %+v", i+1, r1[i], r3[i])
+		}
+	}
+	if s1.HR != s3.HR || s1.NDCG != s3.NDCG || s1.SampledHR != s3.SampledHR {
+		t.Fatalf("metrics differ: %+v vs %+v", s1, s3)
+	}
+}
+
+func TestRunCohortAndDropout(t *testing.T) {
+	data := smallData(t)
+	cfg := smallConfig()
+	cfg.ClientsPerRound, cfg.Dropout = 100, 0.3
+	var rec recorder
+	s, err := Run(context.Background(), cfg, data, &rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropped := 0
+	for _, r := range rec.rounds {
+		if r.Participants+r.Dropped != 100 {
+			t.Fatalf("round %d: %d participants + %d dropped, want 100 selected", r.Round, r.Participants, r.Dropped)
+		}
+		dropped += r.Dropped
+	}
+	if rate := float64(dropped) / float64(100*len(rec.rounds)); rate < 0.2 || rate > 0.4 {
+		t.Fatalf("dropout rate %.2f, want about 0.3", rate)
+	}
+	if s.Rounds != cfg.Rounds || len(rec.rounds) != cfg.Rounds {
+		t.Fatalf("%d rounds reported, summary says %d", len(rec.rounds), s.Rounds)
+	}
+	if rec.rounds[2].HR == nil || rec.rounds[1].HR != nil || rec.rounds[5].HR == nil {
+		t.Fatal("evaluation should run on rounds 3 and 6 only")
+	}
+	if s.UplinkBytesPerUpdate != 4*120*(8+1) {
+		t.Fatalf("uplink bytes %d", s.UplinkBytesPerUpdate)
+	}
+}
+
+func TestRunLearns(t *testing.T) {
+	data := smallData(t)
+	cfg := smallConfig()
+	cfg.Rounds = 40
+	s, err := Run(context.Background(), cfg, data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	untrained := cfg
+	untrained.Rounds, untrained.ServerLR = 1, 1e-9
+	s0, err := Run(context.Background(), untrained, data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("HR@10 %.3f trained, %.3f untrained", s.HR, s0.HR)
+	if !(s.HR > 2*s0.HR && s.HR > 0.3) {
+		t.Fatalf("HR@10 %.3f after 40 rounds vs %.3f untrained: the federation did not learn", s.HR, s0.HR)
+	}
+}
+
+func TestRunAbandonsRoundWithoutReports(t *testing.T) {
+	data := smallData(t)
+	cfg := smallConfig()
+	cfg.ClientsPerRound, cfg.Dropout, cfg.Rounds = 1, 0.999, 3
+	var rec recorder
+	if _, err := Run(context.Background(), cfg, data, &rec); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rec.rounds {
+		if r.Participants != 0 || r.TrainLoss != 0 {
+			t.Fatalf("round %d: %+v, want an abandoned round", r.Round, r)
+		}
+	}
+}
+
+func TestRunRejectsNonsense(t *testing.T) {
+	data := smallData(t)
+	for name, mut := range map[string]func(*Config){
+		"cohort larger than population": func(c *Config) { c.ClientsPerRound = 301 },
+		"negative rounds":               func(c *Config) { c.Rounds = -1 },
+		"zero factors":                  func(c *Config) { c.Factors = 0 },
+		"dropout 1":                     func(c *Config) { c.Dropout = 1 },
+		"unknown optimizer":             func(c *Config) { c.ServerOptimizer = "sgd" },
+	} {
+		cfg := smallConfig()
+		mut(&cfg)
+		if _, err := Run(context.Background(), cfg, data, nil); err == nil || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: error %v, want one line", name, err)
+		}
+	}
+}
+
+func TestRunStopsOnCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cfg := smallConfig()
+	cfg.Rounds = 100
+	obs := observerFunc(func(r Round) {
+		if r.Round == 2 {
+			cancel()
+		}
+	})
+	s, err := Run(ctx, cfg, smallData(t), obs)
+	if err != context.Canceled || s.Rounds != 2 {
+		t.Fatalf("err %v after %d rounds, want context.Canceled after 2", err, s.Rounds)
+	}
+}
+
+type observerFunc func(Round)
+
+func (f observerFunc) Round(r Round) { f(r) }
+
+func TestCentralMatchesProtocol(t *testing.T) {
+	cfg := smallConfig()
+	cfg.ALSIterations = 4
+	var rec recorder
+	s, err := Central(context.Background(), cfg, smallData(t), &rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Command != "central" || s.Rounds != 4 || len(rec.rounds) != 4 || s.EvaluatedUsers != 300 || s.HR < 0.3 {
+		t.Fatalf("summary %+v, %d iterations observed", s, len(rec.rounds))
+	}
+}
