@@ -41,7 +41,7 @@ bench:
 scale: build
 	@for users in 100000 1000000; do \
 	  echo "== synthetic:users=$$users,items=10000, one round of 1000 devices"; \
-	  /usr/bin/time -f "wall %e s, peak RSS %M KiB" $(BIN) simulate --quiet \
+	  $(BIN) simulate --quiet \
 	    --data synthetic:users=$$users,items=10000 --factors 32 \
 	    --rounds 1 --clients-per-round 1000 --eval-users 1000 || exit 1; \
 	done

@@ -11,10 +11,8 @@ import (
 // time.
 type builder struct {
 	name    string
-	userIdx map[string]int32
-	itemIdx map[string]int32
-	userIDs []string
-	itemIDs []string
+	userIDs interner
+	itemIDs interner
 	users   []int32
 	items   []int32
 	times   []int64
@@ -23,30 +21,39 @@ type builder struct {
 }
 
 func newBuilder(name string) *builder {
-	return &builder{name: name, userIdx: map[string]int32{}, itemIdx: map[string]int32{}, allOne: true}
+	return &builder{name: name, userIDs: interner{idx: map[string]int32{}}, itemIDs: interner{idx: map[string]int32{}}, allOne: true}
+}
+
+// interner maps original ids to dense ones in order of first appearance.
+type interner struct {
+	idx map[string]int32
+	ids []string
+}
+
+func (n *interner) id(s, what string) (int32, error) {
+	if i, ok := n.idx[s]; ok {
+		return i, nil
+	}
+	if len(n.ids) >= maxIDs {
+		return 0, fmt.Errorf("more than %d distinct %s", maxIDs, what)
+	}
+	i := int32(len(n.ids))
+	n.idx[s] = i
+	n.ids = append(n.ids, s)
+	return i, nil
 }
 
 // maxIDs bounds the distinct people and items (dense ids are int32).
 const maxIDs = math.MaxInt32
 
 func (b *builder) add(user, item string, t int64, w float32) error {
-	u, ok := b.userIdx[user]
-	if !ok {
-		if len(b.userIDs) >= maxIDs {
-			return fmt.Errorf("more than %d distinct people", maxIDs)
-		}
-		u = int32(len(b.userIDs))
-		b.userIdx[user] = u
-		b.userIDs = append(b.userIDs, user)
+	u, err := b.userIDs.id(user, "people")
+	if err != nil {
+		return err
 	}
-	i, ok := b.itemIdx[item]
-	if !ok {
-		if len(b.itemIDs) >= maxIDs {
-			return fmt.Errorf("more than %d distinct items", maxIDs)
-		}
-		i = int32(len(b.itemIDs))
-		b.itemIdx[item] = i
-		b.itemIDs = append(b.itemIDs, item)
+	i, err := b.itemIDs.id(item, "items")
+	if err != nil {
+		return err
 	}
 	b.users = append(b.users, u)
 	b.items = append(b.items, i)
@@ -60,7 +67,7 @@ func (b *builder) log() (*Log, error) {
 	if len(b.items) == 0 {
 		return nil, fmt.Errorf("%s: the file has no interactions", b.name)
 	}
-	l := &Log{Name: b.name, NumUsers: len(b.userIDs), NumItems: len(b.itemIDs), UserIDs: b.userIDs, ItemIDs: b.itemIDs}
+	l := &Log{Name: b.name, NumUsers: len(b.userIDs.ids), NumItems: len(b.itemIDs.ids), UserIDs: b.userIDs.ids, ItemIDs: b.itemIDs.ids}
 	l.offsets = make([]int64, l.NumUsers+1)
 	for _, u := range b.users {
 		l.offsets[u+1]++

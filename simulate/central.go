@@ -16,9 +16,6 @@ import (
 // iteration; the summary then covers the iterations done.
 func Central(ctx context.Context, cfg Config, data *dataset.Log, obs Observer) (Summary, error) {
 	start := time.Now()
-	if err := cfg.Validate(); err != nil {
-		return Summary{}, err
-	}
 	pop, err := newPopulation(data, cfg)
 	if err != nil {
 		return Summary{}, err
@@ -46,10 +43,5 @@ func Central(ctx context.Context, cfg Config, data *dataset.Log, obs Observer) (
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return Summary{}, err
 	}
-	met := pop.evaluate(m, mc, cfg)
-	return Summary{
-		Command: "central", Data: data.Name, Users: data.NumUsers, Items: data.NumItems, Rounds: done,
-		HR: met.HR, NDCG: met.NDCG, SampledHR: met.SampledHR, SampledNDCG: met.SampledNDCG, EvaluatedUsers: met.Users,
-		WallSeconds: time.Since(start).Seconds(), Seed: cfg.Seed, Config: cfg,
-	}, err
+	return newSummary("central", data, cfg, done, pop.evaluate(m, mc, cfg), start), err
 }

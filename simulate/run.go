@@ -21,9 +21,6 @@ import (
 // current round; the summary then covers the rounds done.
 func Run(ctx context.Context, cfg Config, data *dataset.Log, obs Observer) (Summary, error) {
 	start := time.Now()
-	if err := cfg.Validate(); err != nil {
-		return Summary{}, err
-	}
 	pop, err := newPopulation(data, cfg)
 	if err != nil {
 		return Summary{}, err
@@ -83,14 +80,8 @@ func Run(ctx context.Context, cfg Config, data *dataset.Log, obs Observer) (Summ
 			obs.Round(rec)
 		}
 	}
-	met := pop.evaluate(m, mc, cfg)
-	s := Summary{
-		Command: "simulate", Data: data.Name, Users: data.NumUsers, Items: data.NumItems, Rounds: rounds,
-		HR: met.HR, NDCG: met.NDCG, SampledHR: met.SampledHR, SampledNDCG: met.SampledNDCG, EvaluatedUsers: met.Users,
-		WallSeconds:          time.Since(start).Seconds(),
-		UplinkBytesPerUpdate: 4 * len(m.Params), // dense float32 until issue 5's codecs
-		Seed:                 cfg.Seed, Config: cfg,
-	}
+	s := newSummary("simulate", data, cfg, rounds, pop.evaluate(m, mc, cfg), start)
+	s.UplinkBytesPerUpdate = 4 * len(m.Params) // dense float32 until issue 5's codecs
 	if trainSeconds > 0 {
 		s.ClientUpdatesPerSecond = float64(updates) / trainSeconds
 	}
@@ -103,6 +94,15 @@ func (c Config) evaluates(r int) bool {
 	return r == c.Rounds || (c.EvalEvery > 0 && r%c.EvalEvery == 0)
 }
 
+// newSummary fills the fields that federated and central runs share.
+func newSummary(command string, data *dataset.Log, cfg Config, rounds int, met model.Metrics, start time.Time) Summary {
+	return Summary{
+		Command: command, Data: data.Name, Users: data.NumUsers, Items: data.NumItems, Rounds: rounds,
+		HR: met.HR, NDCG: met.NDCG, SampledHR: met.SampledHR, SampledNDCG: met.SampledNDCG, EvaluatedUsers: met.Users,
+		WallSeconds: time.Since(start).Seconds(), Seed: cfg.Seed, Config: cfg, PeakRSSBytes: peakRSS(),
+	}
+}
+
 // population is the virtual devices: every person with training data.
 type population struct {
 	split  *dataset.Split
@@ -110,7 +110,11 @@ type population struct {
 	eval   []int // the people evaluated
 }
 
+// newPopulation checks cfg and splits data into the virtual devices.
 func newPopulation(data *dataset.Log, cfg Config) (*population, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	s := dataset.LeaveLastOut(data)
 	p := &population{split: s}
 	for u, t := range s.Test {

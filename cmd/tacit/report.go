@@ -20,6 +20,9 @@ func report(w io.Writer, s simulate.Summary, outDir string) {
 	if s.ClientUpdatesPerSecond > 0 {
 		fmt.Fprintf(w, ", %.0f client updates/s", s.ClientUpdatesPerSecond)
 	}
+	if s.PeakRSSBytes > 0 {
+		fmt.Fprintf(w, ", peak memory %.0f MiB", float64(s.PeakRSSBytes)/(1<<20))
+	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "HR@10 %.4f  NDCG@10 %.4f  full ranking, %d people evaluated\n", s.HR, s.NDCG, s.EvaluatedUsers)
 	fmt.Fprintf(w, "HR@10 %.4f  NDCG@10 %.4f  against %d sampled negatives\n", s.SampledHR, s.SampledNDCG, model.DefaultEvalOptions().Negatives)
