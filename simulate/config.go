@@ -71,6 +71,9 @@ func (c Config) Optimizer() aggregate.OptimizerConfig {
 		Beta1: c.ServerBeta1, Beta2: c.ServerBeta2, Tau: c.ServerTau}
 }
 
+// maxWorkers bounds --workers: each worker holds several model-sized buffers.
+const maxWorkers = 64
+
 // Validate reports the first nonsense setting. The population size is checked
 // by Run, once the data is loaded.
 func (c Config) Validate() error {
@@ -85,8 +88,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("eval every must be non-negative, got %d", c.EvalEvery)
 	case c.EvalUsers < 0:
 		return fmt.Errorf("eval users must be non-negative, got %d", c.EvalUsers)
-	case c.Workers < 0:
-		return fmt.Errorf("workers must be non-negative, got %d", c.Workers)
+	case c.Workers < 0 || c.Workers > maxWorkers:
+		return fmt.Errorf("workers must be in [0, %d], got %d", maxWorkers, c.Workers)
 	case c.LocalEpochs <= 0:
 		return fmt.Errorf("local epochs must be positive, got %d", c.LocalEpochs)
 	case !(c.ClientLR > 0):

@@ -36,8 +36,6 @@ func PlotHRNDCG(w io.Writer, s Summary, rounds []Round) error {
 	}
 	p.Y.Label.Text = "mean over people"
 	p.Y.Min = 0
-	p.Legend.Top = true
-	p.Legend.Left = true
 	p.Add(plotter.NewGrid())
 	if err := plotutil.AddLinePoints(p, "HR@10", hr, "NDCG@10", ndcg); err != nil {
 		return err

@@ -186,3 +186,20 @@ func TestCentralQuietPrintsOnlyTheResult(t *testing.T) {
 		t.Errorf("stdout:\n%s", stdout)
 	}
 }
+
+func TestSimulateTwinComparesWithCentral(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	args := append([]string{"simulate", "--rounds", "2", "--quiet", "--twin", "--out", dir}, tiny...)
+	status, stdout, stderr := runTacit(t, args...)
+	if status != 0 || stderr != "" {
+		t.Fatalf("status %d, stderr %q", status, stderr)
+	}
+	for _, w := range []string{"federated (2 rounds)", "central twin (15 iterations)", "federated / central: HR@10"} {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("stdout lacks %q:\n%s", w, stdout)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "central", simulate.SummaryFile)); err != nil {
+		t.Error(err)
+	}
+}
