@@ -34,7 +34,7 @@ fuzz:
 	done
 
 bench:
-	$(GO) test -run='^$$' -bench=. -benchtime=3x ./...
+	$(GO) test -run='^$$' -bench=. ./...
 	$(MAKE) scale
 
 # Memory and time of one round of 1,000 devices on large synthetic populations.
