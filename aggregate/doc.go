@@ -6,7 +6,9 @@
 // delta, the client's locally trained parameters minus the global ones (a
 // negative pseudo-gradient).
 //
-// Determinism: sums are accumulated in float64 in the order Add is called.
-// Callers add in a fixed order (by client index), so the same seed gives the
-// same model bit for bit however the work was scheduled.
+// Determinism: Mean sums fixed-point values exactly in 128-bit integers, so
+// the result does not depend on the order updates arrive in: a simulation
+// and a real deployment over the network that aggregate the same updates get
+// the same model bit for bit. (Float sums would differ in the last bits with
+// the order.)
 package aggregate

@@ -4,18 +4,33 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 )
 
-// Mean is a streaming weighted mean of float32 vectors. Its memory is one
-// float64 accumulator per dimension, whatever the number of clients.
+// Mean is a streaming weighted mean of float32 vectors. Its memory is two
+// words per dimension, whatever the number of clients.
+//
+// Each weighted value is rounded to a fixed-point number with fracBits
+// fractional bits and summed exactly in 128-bit two's complement, so the
+// result does not depend on the order of Add calls: updates arriving over
+// the network in any order give the same model bit for bit. Values must be
+// below MaxAbsValue in magnitude after weighting; the resolution, 2^-40
+// (about 1e-12), is far below float32's at the scale of model updates.
 type Mean struct {
-	sum    []float64
-	weight float64
-	count  int
+	lo, hi   []uint64 // per dimension, the sum as a 128-bit integer (hi:lo)
+	wlo, whi uint64   // the sum of weights, likewise
+	count    int
 }
 
+const fracBits = 40
+
+// MaxAbsValue bounds |weight·value| so its fixed-point form fits an int64.
+const MaxAbsValue = 1 << (62 - fracBits)
+
+var scale = math.Ldexp(1, fracBits)
+
 // NewMean returns an empty mean of dim-dimensional vectors.
-func NewMean(dim int) *Mean { return &Mean{sum: make([]float64, dim)} }
+func NewMean(dim int) *Mean { return &Mean{lo: make([]uint64, dim), hi: make([]uint64, dim)} }
 
 // ErrEmpty is returned by Mean.Mean when nothing was added.
 var ErrEmpty = errors.New("aggregate: no updates to average")
@@ -26,89 +41,108 @@ type UpdateError struct{ Reason string }
 func (e *UpdateError) Error() string { return "aggregate: update rejected: " + e.Reason }
 
 // Add adds weight·v. An update with the wrong dimension, a weight that is not
-// positive and finite, or a non-finite value is rejected whole.
+// positive and finite (or above MaxAbsValue), or a value that is not finite
+// or too large once weighted is rejected whole.
 func (m *Mean) Add(v []float32, weight float64) error {
-	if len(v) != len(m.sum) {
-		return &UpdateError{fmt.Sprintf("has %d values, want %d", len(v), len(m.sum))}
+	if len(v) != len(m.lo) {
+		return &UpdateError{fmt.Sprintf("has %d values, want %d", len(v), len(m.lo))}
 	}
-	if !(weight > 0) || math.IsInf(weight, 1) {
-		return &UpdateError{fmt.Sprintf("weight %v is not positive and finite", weight)}
+	if !(weight > 0 && weight < MaxAbsValue) {
+		return &UpdateError{fmt.Sprintf("weight %v is not in (0, %d)", weight, MaxAbsValue)}
 	}
-	if i := firstNonFinite(v); i >= 0 {
-		return &UpdateError{fmt.Sprintf("value %d is %v", i, v[i])}
+	if i := firstOutOfRange(v, MaxAbsValue/weight); i >= 0 {
+		return &UpdateError{fmt.Sprintf("value %d is %v, not finite or too large (|weight·value| must be below %d)", i, v[i], MaxAbsValue)}
 	}
-	accumulate(m.sum, v, weight)
-	m.weight += weight
+	ws := weight * scale
+	lo, hi := m.lo[:len(v)], m.hi[:len(v)]
+	for i, x := range v {
+		q := int64(float64(x) * ws)
+		var carry uint64
+		lo[i], carry = bits.Add64(lo[i], uint64(q), 0)
+		hi[i] += uint64(q>>63) + carry
+	}
+	add128(&m.wlo, &m.whi, int64(ws))
 	m.count++
 	return nil
 }
 
-// firstNonFinite is the index of the first NaN or ±Inf in v, or -1. The
-// common case, all finite, is a branch-free pass: x−x is 0 for a finite x
-// and NaN otherwise, so the sums stay 0 unless something is not finite.
-func firstNonFinite(v []float32) int {
-	var a, b, c, d float32
-	i := 0
-	for ; i+4 <= len(v); i += 4 {
-		x := v[i : i+4 : i+4]
-		a += x[0] - x[0]
-		b += x[1] - x[1]
-		c += x[2] - x[2]
-		d += x[3] - x[3]
+// add128 adds x to the 128-bit two's complement number (hi:lo).
+func add128(lo, hi *uint64, x int64) {
+	var carry uint64
+	*lo, carry = bits.Add64(*lo, uint64(x), 0)
+	*hi += uint64(x>>63) + carry // x>>63 is 0 or all ones: the sign extension
+}
+
+// The loop in Add inlines add128 by hand: through pointers it is several
+// times slower.
+
+// float128 converts (hi:lo)/2^fracBits to the nearest float64 (within an ulp).
+func float128(lo, hi uint64) float64 {
+	return (float64(int64(hi))*0x1p64 + float64(lo)) / scale
+}
+
+// firstOutOfRange is the index of the first value that is NaN, ±Inf or at
+// least limit in magnitude, or -1. The common case is one pass over the bits:
+// without the sign bit, a float32's bits order like its magnitude, with
+// ±Inf and NaN above every finite value.
+func firstOutOfRange(v []float32, limit float64) int {
+	var big uint32
+	for _, x := range v {
+		big = max(big, math.Float32bits(x)&0x7fffffff)
 	}
-	for ; i < len(v); i++ {
-		a += v[i] - v[i]
-	}
-	if a+b+c+d == 0 {
+	if big < 0x7f800000 && float64(math.Float32frombits(big)) < limit {
 		return -1
 	}
 	for i, x := range v {
-		if x-x != 0 {
+		if x-x != 0 || math.Abs(float64(x)) >= limit {
 			return i
 		}
 	}
 	return -1
 }
 
-// accumulate adds w·v to sum, four at a time so the loop is not bound by
-// its own bookkeeping.
-func accumulate(sum []float64, v []float32, w float64) {
-	sum = sum[:len(v)]
-	i := 0
-	for ; i+4 <= len(v); i += 4 {
-		s, x := sum[i:i+4:i+4], v[i:i+4:i+4]
-		s[0] += w * float64(x[0])
-		s[1] += w * float64(x[1])
-		s[2] += w * float64(x[2])
-		s[3] += w * float64(x[3])
+// Merge adds everything added to o into m, exactly, as if each update had
+// been added to m: workers can each keep a Mean and merge them at the end.
+func (m *Mean) Merge(o *Mean) error {
+	if len(o.lo) != len(m.lo) {
+		return fmt.Errorf("aggregate: merging a mean of %d values into one of %d", len(o.lo), len(m.lo))
 	}
-	for ; i < len(v); i++ {
-		sum[i] += w * float64(v[i])
+	for i := range m.lo {
+		var carry uint64
+		m.lo[i], carry = bits.Add64(m.lo[i], o.lo[i], 0)
+		m.hi[i] += o.hi[i] + carry
 	}
+	var carry uint64
+	m.wlo, carry = bits.Add64(m.wlo, o.wlo, 0)
+	m.whi += o.whi + carry
+	m.count += o.count
+	return nil
 }
 
 // Count is the number of updates added.
 func (m *Mean) Count() int { return m.count }
 
 // Weight is the sum of the weights added.
-func (m *Mean) Weight() float64 { return m.weight }
+func (m *Mean) Weight() float64 { return float128(m.wlo, m.whi) }
 
 // Mean writes the weighted mean into dst.
 func (m *Mean) Mean(dst []float32) error {
 	if m.count == 0 {
 		return ErrEmpty
 	}
-	if len(dst) != len(m.sum) {
-		return fmt.Errorf("aggregate: destination has %d values, want %d", len(dst), len(m.sum))
+	if len(dst) != len(m.lo) {
+		return fmt.Errorf("aggregate: destination has %d values, want %d", len(dst), len(m.lo))
 	}
-	for i, s := range m.sum {
-		dst[i] = float32(s / m.weight)
+	w := float128(m.wlo, m.whi)
+	for i := range dst {
+		dst[i] = float32(float128(m.lo[i], m.hi[i]) / w)
 	}
 	return nil
 }
 
 // Reset empties the mean for the next round.
 func (m *Mean) Reset() {
-	clear(m.sum)
-	m.weight, m.count = 0, 0
+	clear(m.lo)
+	clear(m.hi)
+	m.wlo, m.whi, m.count = 0, 0, 0
 }

@@ -55,6 +55,8 @@ func TestMeanRejectsWholeUpdate(t *testing.T) {
 		{[]float32{9, 9, 9, 9, 9}, -1},
 		{[]float32{9, 9, 9, 9, 9}, math.NaN()},
 		{[]float32{9, 9, 9, 9, 9}, math.Inf(1)},
+		{[]float32{9, 9, 9, 9, MaxAbsValue}, 1},
+		{[]float32{9, 9, 9, 9, 1e6}, MaxAbsValue / 1e5},
 	}
 	for _, b := range bad {
 		var ue *UpdateError
@@ -74,7 +76,7 @@ func TestMeanRejectsWholeUpdate(t *testing.T) {
 	}
 }
 
-func TestMeanIsDeterministicInOrder(t *testing.T) {
+func TestMeanDoesNotDependOnOrder(t *testing.T) {
 	vecs := make([][]float32, 50)
 	for i := range vecs {
 		vecs[i] = make([]float32, 101)
@@ -82,19 +84,65 @@ func TestMeanIsDeterministicInOrder(t *testing.T) {
 			vecs[i][j] = float32(math.Sin(float64(i*101+j))) * 1e3
 		}
 	}
-	run := func() []float32 {
+	run := func(order []int) []float32 {
 		m := NewMean(101)
-		for _, v := range vecs {
-			m.Add(v, 1)
+		for _, i := range order {
+			if err := m.Add(vecs[i], 0.5+float64(i%3)); err != nil {
+				t.Fatal(err)
+			}
 		}
 		out := make([]float32, 101)
 		m.Mean(out)
 		return out
 	}
-	a, b := run(), run()
+	forward, backward := make([]int, len(vecs)), make([]int, len(vecs))
+	for i := range vecs {
+		forward[i], backward[i] = i, len(vecs)-1-i
+	}
+	a, b := run(forward), run(backward)
 	for j := range a {
 		if math.Float32bits(a[j]) != math.Float32bits(b[j]) {
-			t.Fatalf("element %d differs between identical runs", j)
+			t.Fatalf("element %d differs between orders: %v vs %v", j, a[j], b[j])
 		}
+	}
+	// And it is the mean: compare with a float64 sum.
+	var sum, wsum float64
+	for i, v := range vecs {
+		w := 0.5 + float64(i%3)
+		sum += w * float64(v[7])
+		wsum += w
+	}
+	if got, want := float64(a[7]), sum/wsum; math.Abs(got-want) > 1e-6*math.Abs(want) {
+		t.Fatalf("mean %v, want %v", got, want)
+	}
+}
+
+func TestMeanMergeEqualsAddingEverything(t *testing.T) {
+	vecs := [][]float32{{1, -2, 3.5}, {-0.25, 8, 1e-9}, {5, 5, -5}, {0.1, 0.2, 0.3}}
+	all, a, b := NewMean(3), NewMean(3), NewMean(3)
+	for i, v := range vecs {
+		all.Add(v, float64(i+1))
+		if i%2 == 0 {
+			a.Add(v, float64(i+1))
+		} else {
+			b.Add(v, float64(i+1))
+		}
+	}
+	if err := a.Merge(b); err != nil {
+		t.Fatal(err)
+	}
+	got, want := make([]float32, 3), make([]float32, 3)
+	a.Mean(got)
+	all.Mean(want)
+	for j := range got {
+		if got[j] != want[j] {
+			t.Fatalf("merged %v, added %v", got, want)
+		}
+	}
+	if a.Count() != 4 || a.Weight() != 10 {
+		t.Fatalf("count %d weight %v", a.Count(), a.Weight())
+	}
+	if err := a.Merge(NewMean(2)); err == nil {
+		t.Fatal("merged a mean of another dimension")
 	}
 }

@@ -48,7 +48,7 @@ func BenchmarkClientUpdates(b *testing.B) {
 	}
 	perSecond := float64(updates) / time.Since(start).Seconds()
 
-	axpyPerSecond := axpyRate(len(m.Params), updates, t.workers)
+	axpyPerSecond := axpyRate(len(m.Params), updates, len(t.workers))
 	b.ReportMetric(perSecond, "updates/s")
 	b.ReportMetric(axpyPerSecond, "axpys/s")
 	b.ReportMetric(perSecond/axpyPerSecond, "ratio-to-axpy")

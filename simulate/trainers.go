@@ -3,72 +3,82 @@ package simulate
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tacitfl/tacit/aggregate"
 	"github.com/tacitfl/tacit/client"
 	"github.com/tacitfl/tacit/model"
 )
 
-// trainers run virtual devices in parallel and feed their updates to the
-// mean in cohort order, so the sum, and so the model, does not depend on
-// scheduling. Memory is a fixed number of update buffers, whatever the
-// cohort size.
+// trainers run virtual devices in parallel. Each worker adds its devices'
+// updates to a mean of its own; the round's mean merges them. Mean sums are
+// exact and order-free, so the model does not depend on scheduling or on
+// the number of workers. Memory is one update buffer and one mean per
+// worker, whatever the cohort size.
 type trainers struct {
-	workers int
-	tr      []*model.Trainer // one per worker
-	bufs    [][]float32      // one update buffer per slot of a batch
-	reports []client.Report
-	errs    []error
+	workers []*worker
+	losses  []float64 // per cohort position, summed in order for a reproducible loss
 }
 
-// slotsPerWorker sets the batch size: enough slots that a worker rarely
-// waits for the others at the end of a batch, few enough to keep memory flat.
-const slotsPerWorker = 4
+type worker struct {
+	tr   *model.Trainer
+	buf  []float32
+	mean *aggregate.Mean
+	err  error
+}
 
 func newTrainers(dim, factors, workers int) *trainers {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	t := &trainers{workers: workers}
+	t := &trainers{}
 	for range workers {
-		t.tr = append(t.tr, model.NewTrainer(factors))
+		t.workers = append(t.workers, &worker{tr: model.NewTrainer(factors), buf: make([]float32, dim), mean: aggregate.NewMean(dim)})
 	}
-	slots := workers * slotsPerWorker
-	for range slots {
-		t.bufs = append(t.bufs, make([]float32, dim))
-	}
-	t.reports = make([]client.Report, slots)
-	t.errs = make([]error, slots)
 	return t
 }
 
 // train runs every device of the cohort and adds its update to mean; it
 // returns the sum of the devices' losses.
 func (t *trainers) train(global *model.Prepared, pop *population, cohort []int, plan client.Plan, mean *aggregate.Mean) (float64, error) {
-	var loss float64
-	slots := len(t.bufs)
-	for lo := 0; lo < len(cohort); lo += slots {
-		batch := cohort[lo:min(lo+slots, len(cohort))]
-		var wg sync.WaitGroup
-		for w := range min(t.workers, len(batch)) {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for j := w; j < len(batch); j += t.workers {
-					t.reports[j], t.errs[j] = client.Train(t.tr[w], global, pop.Positives(batch[j]), plan, t.bufs[j])
+	if cap(t.losses) < len(cohort) {
+		t.losses = make([]float64, len(cohort))
+	}
+	losses := t.losses[:len(cohort)]
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for _, w := range t.workers {
+		w.mean.Reset()
+		w.err = nil
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				j := int(next.Add(1)) - 1
+				if j >= len(cohort) || w.err != nil {
+					return
 				}
-			}()
-		}
-		wg.Wait()
-		for j := range batch {
-			if t.errs[j] != nil {
-				return 0, t.errs[j]
+				r, err := client.Train(w.tr, global, pop.Positives(cohort[j]), plan, w.buf)
+				if err == nil {
+					err = w.mean.Add(w.buf, r.Weight)
+				}
+				w.err = err
+				losses[j] = r.Loss
 			}
-			if err := mean.Add(t.bufs[j], t.reports[j].Weight); err != nil {
-				return 0, err
-			}
-			loss += t.reports[j].Loss
+		}()
+	}
+	wg.Wait()
+	for _, w := range t.workers {
+		if w.err != nil {
+			return 0, w.err
 		}
+		if err := mean.Merge(w.mean); err != nil {
+			return 0, err
+		}
+	}
+	var loss float64
+	for _, l := range losses {
+		loss += l
 	}
 	return loss, nil
 }
