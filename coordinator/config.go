@@ -1,0 +1,55 @@
+package coordinator
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// RoundConfig shapes every round.
+type RoundConfig struct {
+	// Goal is the number of reports that completes a round early; with 0 a
+	// round waits for every selected device (or the deadline).
+	Goal int
+	// OverSelection scales the selection rate above Goal, so stragglers and
+	// dropouts still leave Goal reports: q = Goal·OverSelection/population.
+	// With Goal 0 everyone is selected.
+	OverSelection float64
+	// MinFraction of the expected reports (Goal, or the cohort when Goal is
+	// 0 or larger) is needed to commit; fewer and the round is abandoned.
+	MinFraction float64
+	// SelectionTimeout is how long selected devices have to check in.
+	SelectionTimeout time.Duration
+	// ReportWindow follows the selection timeout; the round's deadline is
+	// their sum after the round opens, announced in every plan.
+	ReportWindow time.Duration
+	// RetryMin is the shortest retry window given to a device turned away;
+	// windows are jittered up by to a quarter so returns spread out.
+	RetryMin time.Duration
+	Seed     uint64 // seeds selection and jitter
+}
+
+// DefaultRoundConfig suits a simulation-sized population.
+func DefaultRoundConfig() RoundConfig {
+	return RoundConfig{Goal: 0, OverSelection: 1, MinFraction: 0.5,
+		SelectionTimeout: 30 * time.Second, ReportWindow: 2 * time.Minute, RetryMin: time.Second, Seed: 1}
+}
+
+// Validate reports the first nonsense value.
+func (c RoundConfig) Validate() error {
+	switch {
+	case c.Goal < 0:
+		return fmt.Errorf("goal must be non-negative, got %d", c.Goal)
+	case !(c.OverSelection >= 1) || math.IsInf(c.OverSelection, 1):
+		return fmt.Errorf("over-selection must be at least 1, got %v", c.OverSelection)
+	case !(c.MinFraction > 0 && c.MinFraction <= 1):
+		return fmt.Errorf("minimum fraction must be in (0, 1], got %v", c.MinFraction)
+	case c.SelectionTimeout <= 0:
+		return fmt.Errorf("selection timeout must be positive, got %v", c.SelectionTimeout)
+	case c.ReportWindow <= 0:
+		return fmt.Errorf("report window must be positive, got %v", c.ReportWindow)
+	case c.RetryMin <= 0:
+		return fmt.Errorf("retry window must be positive, got %v", c.RetryMin)
+	}
+	return nil
+}

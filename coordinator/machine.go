@@ -1,0 +1,340 @@
+package coordinator
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/tacitfl/tacit/aggregate"
+)
+
+// Snapshot is the state that survives a restart, written after each commit.
+type Snapshot struct {
+	Round     int64 // the last round that committed; 0 before any
+	Version   int64 // the model version, one more with every commit
+	Params    []float32
+	Optimizer aggregate.OptimizerState
+}
+
+// Plan is what an accepted device is told to do.
+type Plan struct {
+	Round         int64
+	ModelVersion  int64
+	DownloadModel bool      // the device's cached model is not this version
+	Deadline      time.Time // reports after it are late
+}
+
+// CheckInResult is the answer to a check-in: a plan, or a window after
+// which to come back.
+type CheckInResult struct {
+	Plan       *Plan
+	RetryAfter time.Duration
+	Reason     string
+}
+
+// Report is a device's contribution to a round.
+type Report struct {
+	Round  int64
+	Update []float32
+	Weight float64
+	Loss   float64
+	Eval   *Evaluation // the device's metrics on the model it trained from, if it evaluated
+}
+
+// Evaluation is one device's ranking metrics (federated evaluation).
+type Evaluation struct{ HR, NDCG float64 }
+
+// Phase is where a round is.
+type Phase int
+
+const (
+	// Selecting: selected devices may check in and be configured.
+	Selecting Phase = iota
+	// Reporting: selection is closed; accepted devices may still report.
+	Reporting
+)
+
+func (p Phase) String() string {
+	if p == Selecting {
+		return "selecting"
+	}
+	return "reporting"
+}
+
+// Outcome is a finished round, for the driver to persist and publish.
+type Outcome struct {
+	Round                        int64
+	Committed                    bool
+	Reason                       string
+	Selected, CheckedIn, Reports int
+	Opened, Ended                time.Time
+	TrainLoss                    float64   // mean over reports
+	Evaluated                    int       // reports that carried an evaluation
+	HR, NDCG                     float64   // means over those
+	Snapshot                     *Snapshot // the new state, when Committed
+}
+
+// Machine is the round machine; see the package documentation. It is not
+// safe for concurrent use: the driver serialises events.
+type Machine struct {
+	cfg        RoundConfig
+	population []string
+	enrolled   map[string]bool
+	q          float64
+	opt        aggregate.Optimizer
+	rng        *rand.Rand
+
+	params    []float32
+	version   int64
+	committed int64 // last committed round
+
+	round       int64
+	phase       Phase
+	opened      time.Time
+	selectClose time.Time
+	deadline    time.Time
+	cohort      map[string]bool
+	accepted    map[string]bool // device → has reported
+	reports     int
+	mean        *aggregate.Mean
+	lossSum     float64
+	hrSum       float64
+	ndcgSum     float64
+	evaluated   int
+	step        []float32
+
+	ready []Outcome
+}
+
+// NewMachine resumes from snap (the initial model before any commit) with
+// the enrolled population, and opens the next round at now. opt must be
+// fresh; its state is restored from snap.
+func NewMachine(cfg RoundConfig, population []string, snap Snapshot, opt aggregate.Optimizer, now time.Time) (*Machine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if len(population) == 0 {
+		return nil, fmt.Errorf("coordinator: no devices enrolled")
+	}
+	if len(snap.Params) == 0 {
+		return nil, fmt.Errorf("coordinator: the snapshot has no model")
+	}
+	if snap.Optimizer.Name != "" {
+		if err := opt.Restore(snap.Optimizer); err != nil {
+			return nil, err
+		}
+	}
+	m := &Machine{
+		cfg: cfg, opt: opt,
+		population: slices.Sorted(slices.Values(population)),
+		enrolled:   make(map[string]bool, len(population)),
+		rng:        rand.New(rand.NewPCG(cfg.Seed, uint64(snap.Round))),
+		params:     slices.Clone(snap.Params), version: snap.Version, committed: snap.Round,
+		mean: aggregate.NewMean(len(snap.Params)), step: make([]float32, len(snap.Params)),
+	}
+	for _, d := range population {
+		m.enrolled[d] = true
+	}
+	m.q = 1
+	if cfg.Goal > 0 {
+		m.q = math.Min(1, float64(cfg.Goal)*cfg.OverSelection/float64(len(m.enrolled)))
+	}
+	m.open(now, snap.Round+1)
+	return m, nil
+}
+
+// open starts round r at now.
+func (m *Machine) open(now time.Time, r int64) {
+	m.round, m.phase, m.opened = r, Selecting, now
+	m.selectClose = now.Add(m.cfg.SelectionTimeout)
+	m.deadline = m.selectClose.Add(m.cfg.ReportWindow)
+	m.cohort = make(map[string]bool)
+	for _, d := range m.population {
+		if selected(m.cfg.Seed, r, d, m.q) {
+			m.cohort[d] = true
+		}
+	}
+	m.accepted = make(map[string]bool)
+	m.reports, m.lossSum, m.hrSum, m.ndcgSum, m.evaluated = 0, 0, 0, 0, 0
+	m.mean.Reset()
+}
+
+// minReports is the fewest reports a round may commit with.
+func (m *Machine) minReports() int {
+	expected := len(m.cohort)
+	if m.cfg.Goal > 0 {
+		expected = min(expected, m.cfg.Goal)
+	}
+	return max(1, int(math.Ceil(m.cfg.MinFraction*float64(expected))))
+}
+
+// Tick moves the machine's clock to now: selection closes and deadlines
+// pass.
+func (m *Machine) Tick(now time.Time) {
+	if m.phase == Selecting && !now.Before(m.selectClose) {
+		m.closeSelection(m.selectClose)
+	}
+	if !now.Before(m.deadline) {
+		if m.reports >= m.minReports() {
+			m.commit(m.deadline, "deadline")
+		} else {
+			m.abandon(m.deadline, fmt.Sprintf("deadline with %d reports, %d needed", m.reports, m.minReports()))
+		}
+		m.Tick(now) // the next round may be over too if now is far ahead
+	}
+}
+
+func (m *Machine) closeSelection(now time.Time) {
+	m.phase = Reporting
+	if len(m.accepted) < m.minReports() {
+		m.abandon(now, fmt.Sprintf("%d of %d selected devices checked in, %d needed", len(m.accepted), len(m.cohort), m.minReports()))
+		return
+	}
+	m.maybeFinish(now)
+}
+
+// CheckIn answers a device that asks to take part at now.
+func (m *Machine) CheckIn(now time.Time, device string, cachedVersion int64) (CheckInResult, error) {
+	m.Tick(now)
+	if !m.enrolled[device] {
+		return CheckInResult{}, reject(NotEnrolled, "device %q is not enrolled", device)
+	}
+	if reported, ok := m.accepted[device]; ok && !reported {
+		return CheckInResult{Plan: m.plan(cachedVersion)}, nil // a device that reconnects gets its plan again
+	}
+	switch {
+	case m.accepted[device]:
+		return m.retry(now, m.deadline, fmt.Sprintf("already reported in round %d", m.round)), nil
+	case m.phase != Selecting:
+		return m.retry(now, m.deadline, fmt.Sprintf("round %d is past selection", m.round)), nil
+	case !m.cohort[device]:
+		return m.retry(now, m.deadline, fmt.Sprintf("not selected for round %d", m.round)), nil
+	}
+	m.accepted[device] = false
+	plan := m.plan(cachedVersion)
+	if len(m.accepted) == len(m.cohort) {
+		m.closeSelection(now)
+	}
+	return CheckInResult{Plan: plan}, nil
+}
+
+func (m *Machine) plan(cachedVersion int64) *Plan {
+	return &Plan{Round: m.round, ModelVersion: m.version, DownloadModel: cachedVersion != m.version, Deadline: m.deadline}
+}
+
+// retry turns a device away until about `until`, at least RetryMin, plus up
+// to a quarter of jitter so that returning devices spread out.
+func (m *Machine) retry(now, until time.Time, reason string) CheckInResult {
+	wait := max(m.cfg.RetryMin, until.Sub(now))
+	wait += time.Duration(m.rng.Float64() * 0.25 * float64(wait))
+	return CheckInResult{RetryAfter: wait, Reason: reason}
+}
+
+// Report takes a device's update at now. A rejected report changes
+// nothing; the error is a *Rejection saying why.
+func (m *Machine) Report(now time.Time, device string, r Report) error {
+	m.Tick(now)
+	switch reported, accepted := m.accepted[device]; {
+	case !m.enrolled[device]:
+		return reject(NotEnrolled, "device %q is not enrolled", device)
+	case r.Round > m.round:
+		return reject(WrongRound, "round %d has not started (current round %d)", r.Round, m.round)
+	case r.Round < m.round:
+		return reject(Late, "round %d has ended (current round %d)", r.Round, m.round)
+	case !accepted:
+		return reject(NotSelected, "device %q was not accepted in round %d", device, m.round)
+	case reported:
+		return reject(Duplicate, "device %q already reported in round %d", device, m.round)
+	case !(r.Loss >= 0) || math.IsInf(r.Loss, 1):
+		return reject(BadUpdate, "loss %v is not a finite non-negative number", r.Loss)
+	case r.Eval != nil && !(r.Eval.HR >= 0 && r.Eval.HR <= 1 && r.Eval.NDCG >= 0 && r.Eval.NDCG <= 1):
+		return reject(BadUpdate, "evaluation %+v is outside [0, 1]", *r.Eval)
+	}
+	if err := m.mean.Add(r.Update, r.Weight); err != nil {
+		return reject(BadUpdate, "%v", err)
+	}
+	m.accepted[device] = true
+	m.reports++
+	m.lossSum += r.Loss
+	if r.Eval != nil {
+		m.evaluated++
+		m.hrSum += r.Eval.HR
+		m.ndcgSum += r.Eval.NDCG
+	}
+	m.maybeFinish(now)
+	return nil
+}
+
+// maybeFinish commits the round if nothing more is worth waiting for.
+func (m *Machine) maybeFinish(now time.Time) {
+	switch {
+	case m.reports == len(m.cohort):
+		m.commit(now, "every selected device reported")
+	case m.cfg.Goal > 0 && m.reports >= m.cfg.Goal:
+		m.commit(now, "goal reached")
+	case m.phase == Reporting && m.reports == len(m.accepted) && m.reports >= m.minReports():
+		m.commit(now, "every checked-in device reported")
+	}
+}
+
+func (m *Machine) commit(now time.Time, reason string) {
+	err := m.mean.Mean(m.step)
+	if err == nil {
+		err = m.opt.Step(m.params, m.step) // checks dimensions before it changes anything
+	}
+	if err != nil {
+		m.abandon(now, fmt.Sprintf("cannot apply the update: %v", err))
+		return
+	}
+	out := m.outcome(now, true, reason)
+	m.version++
+	m.committed = m.round
+	out.Snapshot = &Snapshot{Round: m.round, Version: m.version, Params: slices.Clone(m.params), Optimizer: m.opt.State()}
+	m.ready = append(m.ready, out)
+	m.open(now, m.round+1)
+}
+
+func (m *Machine) abandon(now time.Time, reason string) {
+	m.ready = append(m.ready, m.outcome(now, false, reason))
+	m.open(now, m.round+1)
+}
+
+func (m *Machine) outcome(now time.Time, committed bool, reason string) Outcome {
+	o := Outcome{Round: m.round, Committed: committed, Reason: reason, Selected: len(m.cohort),
+		CheckedIn: len(m.accepted), Reports: m.reports, Opened: m.opened, Ended: now, Evaluated: m.evaluated}
+	if m.reports > 0 {
+		o.TrainLoss = m.lossSum / float64(m.reports)
+	}
+	if m.evaluated > 0 {
+		o.HR, o.NDCG = m.hrSum/float64(m.evaluated), m.ndcgSum/float64(m.evaluated)
+	}
+	return o
+}
+
+// Ready returns the rounds finished since the last call, oldest first.
+func (m *Machine) Ready() []Outcome {
+	r := m.ready
+	m.ready = nil
+	return r
+}
+
+// Model is the current model version and its parameters. The slice is the
+// machine's own: read it before the next event.
+func (m *Machine) Model() (int64, []float32) { return m.version, m.params }
+
+// Status is a view of the current round.
+type Status struct {
+	Round                        int64
+	Phase                        Phase
+	Selected, CheckedIn, Reports int
+	Opened, Deadline             time.Time
+	ModelVersion                 int64
+}
+
+// Status reports the current round.
+func (m *Machine) Status() Status {
+	return Status{Round: m.round, Phase: m.phase, Selected: len(m.cohort), CheckedIn: len(m.accepted),
+		Reports: m.reports, Opened: m.opened, Deadline: m.deadline, ModelVersion: m.version}
+}
