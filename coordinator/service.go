@@ -1,0 +1,166 @@
+package coordinator
+
+import (
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Checkpointer persists a committed round's snapshot. Save must be durable
+// when it returns: the new model is served only afterwards.
+type Checkpointer interface {
+	Save(Snapshot) error
+}
+
+// Service serialises events into the round machine and carries out what it
+// hands back: checkpoints, metrics, logs, history. Transports (QUIC, or the
+// simulator's in-memory one) call it; it knows nothing of the wire.
+type Service struct {
+	mu      sync.Mutex
+	m       *Machine
+	now     func() time.Time
+	ckpt    Checkpointer
+	metrics *Metrics
+	log     *slog.Logger
+	history []Outcome // the most recent rounds, oldest first
+	watch   func(Outcome)
+}
+
+// historyLen is how many finished rounds Status keeps.
+const historyLen = 50
+
+// ServiceOptions are the parts a Service is assembled from.
+type ServiceOptions struct {
+	Now          func() time.Time // the clock; time.Now if nil
+	Checkpointer Checkpointer     // nil keeps nothing across restarts
+	Metrics      *Metrics         // nil records none
+	Log          *slog.Logger     // nil discards
+	// Watch, if set, is called with every finished round, under the
+	// service's lock: keep it short.
+	Watch func(Outcome)
+}
+
+// NewService wraps m.
+func NewService(m *Machine, o ServiceOptions) *Service {
+	s := &Service{m: m, now: o.Now, ckpt: o.Checkpointer, metrics: o.Metrics, log: o.Log, watch: o.Watch}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	return s
+}
+
+// CheckIn asks the machine to take a device into the current round.
+func (s *Service) CheckIn(device string, cachedVersion int64) (CheckInResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	res, err := s.m.CheckIn(s.now(), device, cachedVersion)
+	if s.metrics != nil {
+		s.metrics.checkIn(res, err)
+	}
+	s.drain()
+	return res, err
+}
+
+// Report hands a device's update to the machine.
+func (s *Service) Report(device string, r Report) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.m.Report(s.now(), device, r)
+	if s.metrics != nil {
+		s.metrics.report(err)
+	}
+	if err != nil {
+		s.log.Info("report rejected", "device", device, "round", r.Round, "reason", err)
+	}
+	s.drain()
+	return err
+}
+
+// Tick lets the machine's deadlines pass; drivers call it periodically.
+func (s *Service) Tick() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m.Tick(s.now())
+	s.drain()
+}
+
+// Model calls f with the current model version and parameters, under the
+// lock: f must not keep params.
+func (s *Service) Model(f func(version int64, params []float32)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(s.m.Model())
+}
+
+// drain carries out the rounds the machine finished. A commit is
+// checkpointed before the lock is released, so no device sees a model that
+// a restart could lose.
+func (s *Service) drain() {
+	for _, o := range s.m.Ready() {
+		if o.Committed && s.ckpt != nil {
+			if err := s.ckpt.Save(*o.Snapshot); err != nil {
+				s.log.Error("checkpoint failed; a restart will resume from the previous one", "round", o.Round, "err", err)
+			}
+		}
+		if s.metrics != nil {
+			s.metrics.outcome(o)
+		}
+		s.log.Info("round finished", "round", o.Round, "committed", o.Committed, "reason", o.Reason,
+			"selected", o.Selected, "reports", o.Reports, "seconds", o.Ended.Sub(o.Opened).Seconds())
+		o.Snapshot = nil // history keeps no model copies
+		s.history = append(s.history, o)
+		if len(s.history) > historyLen {
+			s.history = s.history[len(s.history)-historyLen:]
+		}
+		if s.watch != nil {
+			s.watch(o)
+		}
+	}
+}
+
+// StatusReport is what /status serves.
+type StatusReport struct {
+	Round        int64          `json:"round"`
+	Phase        string         `json:"phase"`
+	Selected     int            `json:"selected"`
+	CheckedIn    int            `json:"checked_in"`
+	Reports      int            `json:"reports"`
+	Deadline     time.Time      `json:"deadline"`
+	ModelVersion int64          `json:"model_version"`
+	Recent       []RoundSummary `json:"recent_rounds"`
+}
+
+// RoundSummary is one finished round in StatusReport.
+type RoundSummary struct {
+	Round     int64    `json:"round"`
+	Committed bool     `json:"committed"`
+	Reason    string   `json:"reason"`
+	Selected  int      `json:"selected"`
+	Reports   int      `json:"reports"`
+	Seconds   float64  `json:"seconds"`
+	TrainLoss float64  `json:"train_loss"`
+	HR        *float64 `json:"hr_at_10,omitempty"`
+	NDCG      *float64 `json:"ndcg_at_10,omitempty"`
+}
+
+// Status reports the current round and the recent history, newest first.
+func (s *Service) Status() StatusReport {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.m.Status()
+	r := StatusReport{Round: st.Round, Phase: st.Phase.String(), Selected: st.Selected, CheckedIn: st.CheckedIn,
+		Reports: st.Reports, Deadline: st.Deadline, ModelVersion: st.ModelVersion}
+	for i := len(s.history) - 1; i >= 0; i-- {
+		o := s.history[i]
+		rs := RoundSummary{Round: o.Round, Committed: o.Committed, Reason: o.Reason, Selected: o.Selected,
+			Reports: o.Reports, Seconds: o.Ended.Sub(o.Opened).Seconds(), TrainLoss: o.TrainLoss}
+		if o.Evaluated > 0 {
+			rs.HR, rs.NDCG = &o.HR, &o.NDCG
+		}
+		r.Recent = append(r.Recent, rs)
+	}
+	return r
+}

@@ -1,0 +1,113 @@
+package coordinator
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tacitfl/tacit/aggregate"
+)
+
+// fakeClock is a clock tests move by hand.
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) now() time.Time { return c.t }
+
+type memCheckpoints struct {
+	saved []Snapshot
+	fail  bool
+}
+
+func (c *memCheckpoints) Save(s Snapshot) error {
+	if c.fail {
+		return errors.New("disk full")
+	}
+	c.saved = append(c.saved, s)
+	return nil
+}
+
+func newTestService(t *testing.T, ckpt Checkpointer, reg *prometheus.Registry) (*Service, *fakeClock) {
+	t.Helper()
+	clock := &fakeClock{t: epoch}
+	opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedavg"})
+	cfg := DefaultRoundConfig()
+	m, err := NewMachine(cfg, []string{"a", "b"}, Snapshot{Params: []float32{0, 0}}, opt, clock.t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewService(m, ServiceOptions{Now: clock.now, Checkpointer: ckpt, Metrics: NewMetrics(reg)}), clock
+}
+
+func TestServiceCheckpointsEveryCommitAndServesStatus(t *testing.T) {
+	ckpt := &memCheckpoints{}
+	reg := prometheus.NewRegistry()
+	s, clock := newTestService(t, ckpt, reg)
+	for _, d := range []string{"a", "b"} {
+		if res, err := s.CheckIn(d, -1); err != nil || res.Plan == nil {
+			t.Fatalf("%s: %+v %v", d, res, err)
+		}
+	}
+	clock.t = clock.t.Add(time.Second)
+	s.Report("a", Report{Round: 1, Update: []float32{1, 1}, Weight: 1, Eval: &Evaluation{HR: 1, NDCG: 0.5}})
+	if err := s.Report("a", Report{Round: 1, Update: []float32{1, 1}, Weight: 1}); err == nil {
+		t.Fatal("duplicate accepted")
+	}
+	s.Report("b", Report{Round: 1, Update: []float32{3, 3}, Weight: 1})
+	if len(ckpt.saved) != 1 || ckpt.saved[0].Round != 1 || ckpt.saved[0].Params[0] != 2 {
+		t.Fatalf("checkpoints %+v, want round 1 with params [2 2]", ckpt.saved)
+	}
+
+	srv := httptest.NewServer(HTTPHandler(s, reg))
+	defer srv.Close()
+	get := func(path string) string {
+		resp, err := srv.Client().Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: status %d", path, resp.StatusCode)
+		}
+		return string(b)
+	}
+	var st StatusReport
+	if err := json.Unmarshal([]byte(get("/status")), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Round != 2 || st.ModelVersion != 1 || len(st.Recent) != 1 || !st.Recent[0].Committed || *st.Recent[0].HR != 1 {
+		t.Fatalf("status %+v", st)
+	}
+	metrics := get("/metrics")
+	for _, want := range []string{
+		"tacit_rounds_committed_total 1", `tacit_reports_total{result="accepted"} 2`,
+		`tacit_reports_total{result="duplicate"} 1`, `tacit_check_ins_total{result="accepted"} 2`,
+		"tacit_model_version 1", "tacit_federated_hr_at_10 1",
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if get("/healthz") != "ok\n" || !strings.Contains(get("/"), "Round <b>2</b>") {
+		t.Fatal("health or status page wrong")
+	}
+}
+
+func TestServiceGoesOnWhenACheckpointFails(t *testing.T) {
+	s, _ := newTestService(t, &memCheckpoints{fail: true}, prometheus.NewRegistry())
+	s.CheckIn("a", -1)
+	s.CheckIn("b", -1)
+	s.Report("a", Report{Round: 1, Update: []float32{1, 1}, Weight: 1})
+	if err := s.Report("b", Report{Round: 1, Update: []float32{1, 1}, Weight: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Status(); st.Round != 2 {
+		t.Fatalf("round %d, want 2", st.Round)
+	}
+}
