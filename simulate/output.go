@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/tacitfl/tacit/internal/atomicfile"
 )
 
 // The files an output directory holds.
@@ -68,42 +70,17 @@ func (o *OutputDir) Finish(s Summary) error {
 		}
 	}
 	keep(o.rounds.Close())
-	keep(writeFileAtomic(filepath.Join(o.dir, SummaryFile), func(w io.Writer) error {
+	keep(atomicfile.Write(filepath.Join(o.dir, SummaryFile), func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(s)
 	}))
 	if len(o.evaluated) > 0 {
-		keep(writeFileAtomic(filepath.Join(o.dir, PlotFile), func(w io.Writer) error {
+		keep(atomicfile.Write(filepath.Join(o.dir, PlotFile), func(w io.Writer) error {
 			return PlotHRNDCG(w, s, o.evaluated)
 		}))
 	}
 	return err
-}
-
-// writeFileAtomic writes path through a temporary file in the same directory
-// and renames it into place, so a reader never sees half a file.
-func writeFileAtomic(path string, write func(io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
-	if err := write(tmp); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // MultiObserver passes each round to every observer in order.
