@@ -2,14 +2,21 @@ package client
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/tacitfl/tacit/model"
 )
 
-// Plan is what a round asks of a device.
+// Plan is what a round asks of a device: which model to train, how, and by
+// when.
 type Plan struct {
-	Round int
-	Local model.LocalConfig
+	Round         int64
+	ModelVersion  int64
+	DownloadModel bool // the coordinator thinks the device's cached model is stale
+	Deadline      time.Time
+	Items         int          // the model's shape, with Model.Factors
+	Model         model.Config // the objective, which the device's own solve uses too
+	Local         model.LocalConfig
 }
 
 // Report is what a device returns besides its update.

@@ -51,7 +51,7 @@ func Run(ctx context.Context, cfg Config, data *dataset.Log, obs Observer) (Summ
 	for r := 1; r <= cfg.Rounds && ctx.Err() == nil; r++ {
 		roundStart := time.Now()
 		cohort, dropped := pop.cohort(cfg, r)
-		plan.Round = r
+		plan.Round = int64(r)
 		global := model.Prepare(m, mc)
 		mean.Reset()
 		loss, err := t.train(global, pop, cohort, plan, mean)

@@ -1,0 +1,144 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/tacitfl/tacit/model"
+)
+
+// Coordinator is what a device needs from the coordinator; a transport (QUIC,
+// or the simulator's in-memory one) implements it.
+type Coordinator interface {
+	// CheckIn asks to take part: a plan, or how long to wait before asking
+	// again.
+	CheckIn(ctx context.Context, cachedVersion int64) (*Plan, time.Duration, error)
+	// DownloadModel fetches the shared parameters of a model version, into
+	// dst if it is large enough.
+	DownloadModel(ctx context.Context, version int64, dst []float32) ([]float32, error)
+	// Report uploads the device's contribution to a round.
+	Report(ctx context.Context, u Upload) error
+}
+
+// Upload is everything a device sends about a round: the update of the
+// shared parameters and a few numbers. Never events, item ids or the
+// person's own vector.
+type Upload struct {
+	Round  int64
+	Update []float32
+	Weight float64
+	Loss   float64
+	// Evaluated says HR and NDCG hold the device's metrics on its held-out
+	// item with the model it downloaded (federated evaluation).
+	Evaluated bool
+	HR, NDCG  float64
+}
+
+// Data is what a device holds about its person: training positives and,
+// optionally, a held-out item for federated evaluation (-1 for none).
+type Data struct {
+	Train model.Positives
+	Test  int32
+}
+
+// Agent is a device's participation in federated training: check in, fetch
+// the model when stale, train on the device's own data, report.
+type Agent struct {
+	data  Data
+	coord Coordinator
+	log   *slog.Logger
+
+	version  int64 // of the cached model; -1 before any
+	mf       *model.MF
+	cfg      model.Config
+	prepared *model.Prepared
+	eval     *model.Evaluator
+	trainer  *model.Trainer
+	update   []float32
+}
+
+// NewAgent returns an agent with no cached model.
+func NewAgent(data Data, coord Coordinator, log *slog.Logger) *Agent {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Agent{data: data, coord: coord, log: log, version: -1}
+}
+
+// ErrNoData is returned by Step for a device with nothing to train on.
+var ErrNoData = errors.New("client: no training data on this device")
+
+// Step checks in once and, if given a plan, takes part in that round. It
+// returns how long to wait before checking in again (0: at once).
+func (a *Agent) Step(ctx context.Context) (time.Duration, error) {
+	if len(a.data.Train.Items) == 0 {
+		return 0, ErrNoData
+	}
+	plan, wait, err := a.coord.CheckIn(ctx, a.version)
+	if err != nil || plan == nil {
+		return wait, err
+	}
+	if err := a.ensureModel(ctx, plan); err != nil {
+		return 0, err
+	}
+	u := Upload{Round: plan.Round}
+	if a.data.Test >= 0 && int(a.data.Test) < a.mf.Items {
+		pm := a.eval.Person(0, a.data.Train, a.data.Test)
+		u.Evaluated, u.HR, u.NDCG = true, pm.HR, pm.NDCG
+	}
+	rep, err := Train(a.trainer, a.prepared, a.data.Train, *plan, a.update)
+	if err != nil {
+		return 0, err
+	}
+	u.Update, u.Weight, u.Loss = a.update, rep.Weight, rep.Loss
+	if err := a.coord.Report(ctx, u); err != nil {
+		return 0, fmt.Errorf("client: report for round %d: %w", plan.Round, err)
+	}
+	a.log.Debug("reported", "round", plan.Round, "loss", rep.Loss)
+	return 0, nil
+}
+
+// ensureModel makes the plan's model version the cached one, downloading it
+// if needed, and prepares it for training.
+func (a *Agent) ensureModel(ctx context.Context, plan *Plan) error {
+	if err := plan.Model.Validate(); err != nil {
+		return fmt.Errorf("client: plan for round %d: %w", plan.Round, err)
+	}
+	if plan.Items <= 0 || plan.Items > maxItems {
+		return fmt.Errorf("client: plan for round %d has %d items", plan.Round, plan.Items)
+	}
+	want := model.ParamCount(plan.Items, plan.Model.Factors)
+	if a.mf == nil || a.version != plan.ModelVersion || plan.DownloadModel || len(a.mf.Params) != want {
+		var old []float32
+		if a.mf != nil {
+			old = a.mf.Params
+		}
+		params, err := a.coord.DownloadModel(ctx, plan.ModelVersion, old)
+		if err != nil {
+			return fmt.Errorf("client: downloading model %d: %w", plan.ModelVersion, err)
+		}
+		if len(params) != want {
+			return fmt.Errorf("client: model %d has %d parameters, the plan says %d", plan.ModelVersion, len(params), want)
+		}
+		a.mf = &model.MF{Items: plan.Items, Factors: plan.Model.Factors, Params: params}
+		a.version, a.prepared = plan.ModelVersion, nil
+	}
+	if a.prepared == nil || a.cfg != plan.Model {
+		if a.trainer == nil || a.cfg.Factors != plan.Model.Factors {
+			a.trainer = model.NewTrainer(plan.Model.Factors)
+		}
+		a.cfg = plan.Model
+		a.prepared = model.Prepare(a.mf, plan.Model)
+		a.eval = model.NewEvaluator(a.prepared, model.DefaultEvalOptions())
+	}
+	if len(a.update) != want {
+		a.update = make([]float32, want)
+	}
+	return nil
+}
+
+// maxItems bounds the model shape a plan may ask a device to hold.
+const maxItems = 10_000_000
