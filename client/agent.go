@@ -49,8 +49,15 @@ type Data struct {
 type Agent struct {
 	data  Data
 	coord Coordinator
+	ws    *Workspace
 	log   *slog.Logger
+}
 
+// Workspace is the memory an agent trains in: the cached model and scratch
+// buffers. A device has one; the simulator gives one to each worker and lets
+// the virtual devices it runs share it, so a million virtual devices do not
+// hold a million models.
+type Workspace struct {
 	version  int64 // of the cached model; -1 before any
 	mf       *model.MF
 	cfg      model.Config
@@ -60,12 +67,16 @@ type Agent struct {
 	update   []float32
 }
 
-// NewAgent returns an agent with no cached model.
-func NewAgent(data Data, coord Coordinator, log *slog.Logger) *Agent {
+// NewWorkspace returns a workspace with no cached model.
+func NewWorkspace() *Workspace { return &Workspace{version: -1} }
+
+// NewAgent returns the agent of a device with data, talking to coord and
+// working in ws.
+func NewAgent(data Data, coord Coordinator, ws *Workspace, log *slog.Logger) *Agent {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Agent{data: data, coord: coord, log: log, version: -1}
+	return &Agent{data: data, coord: coord, ws: ws, log: log}
 }
 
 // ErrNoData is returned by Step for a device with nothing to train on.
@@ -77,23 +88,24 @@ func (a *Agent) Step(ctx context.Context) (time.Duration, error) {
 	if len(a.data.Train.Items) == 0 {
 		return 0, ErrNoData
 	}
-	plan, wait, err := a.coord.CheckIn(ctx, a.version)
+	ws := a.ws
+	plan, wait, err := a.coord.CheckIn(ctx, ws.version)
 	if err != nil || plan == nil {
 		return wait, err
 	}
-	if err := a.ensureModel(ctx, plan); err != nil {
+	if err := ws.ensureModel(ctx, a.coord, plan); err != nil {
 		return 0, err
 	}
 	u := Upload{Round: plan.Round}
-	if a.data.Test >= 0 && int(a.data.Test) < a.mf.Items {
-		pm := a.eval.Person(0, a.data.Train, a.data.Test)
+	if a.data.Test >= 0 && int(a.data.Test) < ws.mf.Items {
+		pm := ws.eval.Person(0, a.data.Train, a.data.Test)
 		u.Evaluated, u.HR, u.NDCG = true, pm.HR, pm.NDCG
 	}
-	rep, err := Train(a.trainer, a.prepared, a.data.Train, *plan, a.update)
+	rep, err := Train(ws.trainer, ws.prepared, a.data.Train, *plan, ws.update)
 	if err != nil {
 		return 0, err
 	}
-	u.Update, u.Weight, u.Loss = a.update, rep.Weight, rep.Loss
+	u.Update, u.Weight, u.Loss = ws.update, rep.Weight, rep.Loss
 	if err := a.coord.Report(ctx, u); err != nil {
 		return 0, fmt.Errorf("client: report for round %d: %w", plan.Round, err)
 	}
@@ -102,8 +114,8 @@ func (a *Agent) Step(ctx context.Context) (time.Duration, error) {
 }
 
 // ensureModel makes the plan's model version the cached one, downloading it
-// if needed, and prepares it for training.
-func (a *Agent) ensureModel(ctx context.Context, plan *Plan) error {
+// from coord if needed, and prepares it for training.
+func (ws *Workspace) ensureModel(ctx context.Context, coord Coordinator, plan *Plan) error {
 	if err := plan.Model.Validate(); err != nil {
 		return fmt.Errorf("client: plan for round %d: %w", plan.Round, err)
 	}
@@ -111,31 +123,31 @@ func (a *Agent) ensureModel(ctx context.Context, plan *Plan) error {
 		return fmt.Errorf("client: plan for round %d has %d items", plan.Round, plan.Items)
 	}
 	want := model.ParamCount(plan.Items, plan.Model.Factors)
-	if a.mf == nil || a.version != plan.ModelVersion || plan.DownloadModel || len(a.mf.Params) != want {
+	if ws.mf == nil || ws.version != plan.ModelVersion || plan.DownloadModel || len(ws.mf.Params) != want {
 		var old []float32
-		if a.mf != nil {
-			old = a.mf.Params
+		if ws.mf != nil {
+			old = ws.mf.Params
 		}
-		params, err := a.coord.DownloadModel(ctx, plan.ModelVersion, old)
+		params, err := coord.DownloadModel(ctx, plan.ModelVersion, old)
 		if err != nil {
 			return fmt.Errorf("client: downloading model %d: %w", plan.ModelVersion, err)
 		}
 		if len(params) != want {
 			return fmt.Errorf("client: model %d has %d parameters, the plan says %d", plan.ModelVersion, len(params), want)
 		}
-		a.mf = &model.MF{Items: plan.Items, Factors: plan.Model.Factors, Params: params}
-		a.version, a.prepared = plan.ModelVersion, nil
+		ws.mf = &model.MF{Items: plan.Items, Factors: plan.Model.Factors, Params: params}
+		ws.version, ws.prepared = plan.ModelVersion, nil
 	}
-	if a.prepared == nil || a.cfg != plan.Model {
-		if a.trainer == nil || a.cfg.Factors != plan.Model.Factors {
-			a.trainer = model.NewTrainer(plan.Model.Factors)
+	if ws.prepared == nil || ws.cfg != plan.Model {
+		if ws.trainer == nil || ws.cfg.Factors != plan.Model.Factors {
+			ws.trainer = model.NewTrainer(plan.Model.Factors)
 		}
-		a.cfg = plan.Model
-		a.prepared = model.Prepare(a.mf, plan.Model)
-		a.eval = model.NewEvaluator(a.prepared, model.DefaultEvalOptions())
+		ws.cfg = plan.Model
+		ws.prepared = model.Prepare(ws.mf, plan.Model)
+		ws.eval = model.NewEvaluator(ws.prepared, model.DefaultEvalOptions())
 	}
-	if len(a.update) != want {
-		a.update = make([]float32, want)
+	if len(ws.update) != want {
+		ws.update = make([]float32, want)
 	}
 	return nil
 }

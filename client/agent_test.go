@@ -52,7 +52,7 @@ func testPlan(round, version int64) *Plan {
 func TestAgentDownloadsOnlyStaleModels(t *testing.T) {
 	m, _ := model.NewMF(30, 4, 1)
 	f := &fakeCoordinator{plan: testPlan(1, 7), params: m.Params}
-	a := NewAgent(Data{Train: model.Positives{Items: []int32{1, 5, 9}}, Test: 12}, f, nil)
+	a := NewAgent(Data{Train: model.Positives{Items: []int32{1, 5, 9}}, Test: 12}, f, NewWorkspace(), nil)
 	for r := int64(1); r <= 3; r++ {
 		f.plan.Round = r
 		if _, err := a.Step(context.Background()); err != nil {
@@ -79,7 +79,7 @@ func TestAgentSendsNothingPersonal(t *testing.T) {
 	m, _ := model.NewMF(30, 4, 2)
 	f := &fakeCoordinator{plan: testPlan(1, 1), params: m.Params}
 	data := Data{Train: model.Positives{Items: []int32{2, 3, 17}, Ages: []int32{2, 1, 0}}, Test: 4}
-	a := NewAgent(data, f, nil)
+	a := NewAgent(data, f, NewWorkspace(), nil)
 	if _, err := a.Step(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestAgentSendsNothingPersonal(t *testing.T) {
 		t.Fatalf("Upload has fields %v: review what a new field reveals before adding it here", names)
 	}
 	u := f.uploads[0]
-	user := a.trainer.User()
+	user := a.ws.trainer.User()
 	for i := 0; i+len(user) <= len(u.Update); i++ {
 		if slices.Equal(u.Update[i:i+len(user)], user) {
 			t.Fatalf("the person's vector appears in the update at %d", i)
@@ -110,7 +110,7 @@ func TestAgentSendsNothingPersonal(t *testing.T) {
 
 func TestAgentWaitsWhenTurnedAway(t *testing.T) {
 	f := &fakeCoordinator{retry: 3 * time.Second}
-	a := NewAgent(Data{Train: model.Positives{Items: []int32{1}}, Test: -1}, f, nil)
+	a := NewAgent(Data{Train: model.Positives{Items: []int32{1}}, Test: -1}, f, NewWorkspace(), nil)
 	wait, err := a.Step(context.Background())
 	if err != nil || wait != 3*time.Second || len(f.uploads) != 0 {
 		t.Fatalf("wait %v err %v uploads %d", wait, err, len(f.uploads))
@@ -119,11 +119,11 @@ func TestAgentWaitsWhenTurnedAway(t *testing.T) {
 
 func TestAgentRejectsAModelOfTheWrongShape(t *testing.T) {
 	f := &fakeCoordinator{plan: testPlan(1, 1), params: make([]float32, 7)}
-	a := NewAgent(Data{Train: model.Positives{Items: []int32{1}}, Test: -1}, f, nil)
+	a := NewAgent(Data{Train: model.Positives{Items: []int32{1}}, Test: -1}, f, NewWorkspace(), nil)
 	if _, err := a.Step(context.Background()); err == nil || len(f.uploads) != 0 {
 		t.Fatalf("err %v, uploads %d: a malformed model must stop the round", err, len(f.uploads))
 	}
-	if _, err := NewAgent(Data{Test: -1}, f, nil).Step(context.Background()); err != ErrNoData {
+	if _, err := NewAgent(Data{Test: -1}, f, NewWorkspace(), nil).Step(context.Background()); err != ErrNoData {
 		t.Fatalf("err %v, want ErrNoData", err)
 	}
 }

@@ -99,11 +99,11 @@ type Machine struct {
 	accepted    map[string]bool // device → has reported
 	reports     int
 	mean        *aggregate.Mean
-	lossSum     float64
-	hrSum       float64
-	ndcgSum     float64
-	evaluated   int
-	step        []float32
+	// losses and evals average the reports' numbers exactly and in any
+	// order, like the updates, so outcomes are reproducible too.
+	losses *aggregate.Mean // [loss]
+	evals  *aggregate.Mean // [HR, NDCG]
+	step   []float32
 
 	ready []Outcome
 }
@@ -133,6 +133,7 @@ func NewMachine(cfg RoundConfig, population []string, snap Snapshot, opt aggrega
 		rng:        rand.New(rand.NewPCG(cfg.Seed, uint64(snap.Round))),
 		params:     slices.Clone(snap.Params), version: snap.Version, committed: snap.Round,
 		mean: aggregate.NewMean(len(snap.Params)), step: make([]float32, len(snap.Params)),
+		losses: aggregate.NewMean(1), evals: aggregate.NewMean(2),
 	}
 	for _, d := range population {
 		m.enrolled[d] = true
@@ -157,8 +158,10 @@ func (m *Machine) open(now time.Time, r int64) {
 		}
 	}
 	m.accepted = make(map[string]bool)
-	m.reports, m.lossSum, m.hrSum, m.ndcgSum, m.evaluated = 0, 0, 0, 0, 0
+	m.reports = 0
 	m.mean.Reset()
+	m.losses.Reset()
+	m.evals.Reset()
 }
 
 // minReports is the fewest reports a round may commit with.
@@ -247,8 +250,8 @@ func (m *Machine) Report(now time.Time, device string, r Report) error {
 		return reject(NotSelected, "device %q was not accepted in round %d", device, m.round)
 	case reported:
 		return reject(Duplicate, "device %q already reported in round %d", device, m.round)
-	case !(r.Loss >= 0) || math.IsInf(r.Loss, 1):
-		return reject(BadUpdate, "loss %v is not a finite non-negative number", r.Loss)
+	case !(r.Loss >= 0 && r.Loss < aggregate.MaxAbsValue):
+		return reject(BadUpdate, "loss %v is not in [0, %d)", r.Loss, aggregate.MaxAbsValue)
 	case r.Eval != nil && !(r.Eval.HR >= 0 && r.Eval.HR <= 1 && r.Eval.NDCG >= 0 && r.Eval.NDCG <= 1):
 		return reject(BadUpdate, "evaluation %+v is outside [0, 1]", *r.Eval)
 	}
@@ -257,11 +260,10 @@ func (m *Machine) Report(now time.Time, device string, r Report) error {
 	}
 	m.accepted[device] = true
 	m.reports++
-	m.lossSum += r.Loss
+	// Checked above to be in range, so these cannot fail.
+	m.losses.Add([]float32{float32(r.Loss)}, 1)
 	if r.Eval != nil {
-		m.evaluated++
-		m.hrSum += r.Eval.HR
-		m.ndcgSum += r.Eval.NDCG
+		m.evals.Add([]float32{float32(r.Eval.HR), float32(r.Eval.NDCG)}, 1)
 	}
 	m.maybeFinish(now)
 	return nil
@@ -303,12 +305,13 @@ func (m *Machine) abandon(now time.Time, reason string) {
 
 func (m *Machine) outcome(now time.Time, committed bool, reason string) Outcome {
 	o := Outcome{Round: m.round, Committed: committed, Reason: reason, Selected: len(m.cohort),
-		CheckedIn: len(m.accepted), Reports: m.reports, Opened: m.opened, Ended: now, Evaluated: m.evaluated}
-	if m.reports > 0 {
-		o.TrainLoss = m.lossSum / float64(m.reports)
+		CheckedIn: len(m.accepted), Reports: m.reports, Opened: m.opened, Ended: now, Evaluated: m.evals.Count()}
+	var v [2]float32
+	if m.losses.Mean(v[:1]) == nil {
+		o.TrainLoss = float64(v[0])
 	}
-	if m.evaluated > 0 {
-		o.HR, o.NDCG = m.hrSum/float64(m.evaluated), m.ndcgSum/float64(m.evaluated)
+	if m.evals.Mean(v[:]) == nil {
+		o.HR, o.NDCG = float64(v[0]), float64(v[1])
 	}
 	return o
 }
@@ -323,6 +326,17 @@ func (m *Machine) Ready() []Outcome {
 // Model is the current model version and its parameters. The slice is the
 // machine's own: read it before the next event.
 func (m *Machine) Model() (int64, []float32) { return m.version, m.params }
+
+// Cohort lists the devices selected for the current round, sorted. A
+// simulator wakes just these; real devices learn it by checking in.
+func (m *Machine) Cohort() []string {
+	out := make([]string, 0, len(m.cohort))
+	for d := range m.cohort {
+		out = append(out, d)
+	}
+	slices.Sort(out)
+	return out
+}
 
 // Status is a view of the current round.
 type Status struct {
