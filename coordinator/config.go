@@ -8,12 +8,13 @@ import (
 
 // RoundConfig shapes every round.
 type RoundConfig struct {
-	// Goal is the number of reports that completes a round early; with 0 a
-	// round waits for every selected device (or the deadline).
+	// Goal is the number of reports a round is after: the selection rate is
+	// q = Goal·OverSelection/population. With 0 everyone is selected.
 	Goal int
-	// OverSelection scales the selection rate above Goal, so stragglers and
-	// dropouts still leave Goal reports: q = Goal·OverSelection/population.
-	// With Goal 0 everyone is selected.
+	// OverSelection above 1 selects more devices than the goal, and a round
+	// then commits as soon as Goal reports are in, cutting stragglers off.
+	// At 1 every selected device's report counts, whatever order they come
+	// in: the reproducible setting the simulator uses.
 	OverSelection float64
 	// MinFraction of the expected reports (Goal, or the cohort when Goal is
 	// 0 or larger) is needed to commit; fewer and the round is abandoned.

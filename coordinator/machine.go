@@ -274,7 +274,7 @@ func (m *Machine) maybeFinish(now time.Time) {
 	switch {
 	case m.reports == len(m.cohort):
 		m.commit(now, "every selected device reported")
-	case m.cfg.Goal > 0 && m.reports >= m.cfg.Goal:
+	case m.cfg.Goal > 0 && m.cfg.OverSelection > 1 && m.reports >= m.cfg.Goal:
 		m.commit(now, "goal reached")
 	case m.phase == Reporting && m.reports == len(m.accepted) && m.reports >= m.minReports():
 		m.commit(now, "every checked-in device reported")

@@ -87,6 +87,13 @@ func (s *Service) Tick() {
 	s.drain()
 }
 
+// Cohort lists the devices selected for the current round.
+func (s *Service) Cohort() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m.Cohort()
+}
+
 // Model calls f with the current model version and parameters, under the
 // lock: f must not keep params.
 func (s *Service) Model(f func(version int64, params []float32)) {

@@ -1,24 +1,24 @@
 package simulate
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
 
 	"gonum.org/v1/gonum/blas/blas32"
 
-	"github.com/tacitfl/tacit/aggregate"
-	"github.com/tacitfl/tacit/client"
 	"github.com/tacitfl/tacit/dataset"
 	"github.com/tacitfl/tacit/model"
 )
 
 // BenchmarkClientUpdates is the simulator's speed: virtual-device updates per
-// second (no privacy) on ml-latest-small with 32 factors, everyone in one
-// round, and the ratio to a memory-bandwidth bound measured in the same run:
-// one float32 axpy over the shared parameters per update, on the same number
-// of goroutines. A ratio of 1 would mean an update costs no more than
-// touching the model once.
+// second (no privacy) on ml-latest-small with 32 factors, everyone in each
+// round, through the coordinator's round machine and the client's agent, and
+// the ratio to a memory-bandwidth bound measured in the same run: one float32
+// axpy over the shared parameters per update, on as many goroutines as
+// workers. A ratio of 1 would mean an update costs no more than touching the
+// model once.
 func BenchmarkClientUpdates(b *testing.B) {
 	data, err := dataset.Embedded()
 	if err != nil {
@@ -30,25 +30,22 @@ func BenchmarkClientUpdates(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	mc := cfg.Model()
-	m, _ := model.NewMF(data.NumItems, mc.Factors, 1)
-	global := model.Prepare(m, mc)
-	t := newTrainers(len(m.Params), mc.Factors, cfg.Workers)
-	mean := aggregate.NewMean(len(m.Params))
-	plan := client.Plan{Local: model.LocalConfig{Epochs: 1, LR: cfg.ClientLR, ItemRegShare: mc.ItemReg / float64(len(pop.people))}}
-
+	m, _ := model.NewMF(data.NumItems, cfg.Factors, 1)
+	fed, err := newFederation(cfg, pop, data.NumItems, m)
+	if err != nil {
+		b.Fatal(err)
+	}
 	var updates int
 	start := time.Now()
 	for b.Loop() {
-		mean.Reset()
-		if _, err := t.train(global, pop, pop.people, plan, mean); err != nil {
+		o, _, err := fed.round(context.Background())
+		if err != nil {
 			b.Fatal(err)
 		}
-		updates += len(pop.people)
+		updates += o.Reports
 	}
 	perSecond := float64(updates) / time.Since(start).Seconds()
-
-	axpyPerSecond := axpyRate(len(m.Params), updates, len(t.workers))
+	axpyPerSecond := axpyRate(len(m.Params), updates, len(fed.spaces))
 	b.ReportMetric(perSecond, "updates/s")
 	b.ReportMetric(axpyPerSecond, "axpys/s")
 	b.ReportMetric(perSecond/axpyPerSecond, "ratio-to-axpy")

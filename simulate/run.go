@@ -7,8 +7,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/tacitfl/tacit/aggregate"
-	"github.com/tacitfl/tacit/client"
 	"github.com/tacitfl/tacit/dataset"
 	"github.com/tacitfl/tacit/model"
 )
@@ -34,44 +32,25 @@ func Run(ctx context.Context, cfg Config, data *dataset.Log, obs Observer) (Summ
 	if err != nil {
 		return Summary{}, err
 	}
-	opt, err := aggregate.NewOptimizer(cfg.Optimizer())
+	fed, err := newFederation(cfg, pop, data.NumItems, m)
 	if err != nil {
 		return Summary{}, err
 	}
-	t := newTrainers(len(m.Params), mc.Factors, cfg.Workers)
-	mean := aggregate.NewMean(len(m.Params))
-	step := make([]float32, len(m.Params))
-	plan := client.Plan{Local: model.LocalConfig{
-		Epochs: cfg.LocalEpochs, LR: cfg.ClientLR, ItemRegShare: mc.ItemReg / float64(len(pop.people)),
-	}}
-
 	var updates int
 	var trainSeconds float64
 	rounds := 0
 	for r := 1; r <= cfg.Rounds && ctx.Err() == nil; r++ {
 		roundStart := time.Now()
-		cohort, dropped := pop.cohort(cfg, r)
-		plan.Round = int64(r)
-		global := model.Prepare(m, mc)
-		mean.Reset()
-		loss, err := t.train(global, pop, cohort, plan, mean)
+		o, dropped, err := fed.round(ctx)
 		if err != nil {
 			return Summary{}, fmt.Errorf("round %d: %w", r, err)
 		}
-		if mean.Count() > 0 { // with no reports the round is abandoned: the model stays as it was
-			if err := mean.Mean(step); err != nil {
-				return Summary{}, fmt.Errorf("round %d: %w", r, err)
-			}
-			if err := opt.Step(m.Params, step); err != nil {
-				return Summary{}, fmt.Errorf("round %d: %w", r, err)
-			}
-			loss /= float64(mean.Count())
-		}
-		updates += len(cohort)
+		updates += o.Reports
 		trainSeconds += time.Since(roundStart).Seconds()
 		rounds = r
-		rec := Round{Round: r, Participants: len(cohort), Dropped: dropped, TrainLoss: loss}
+		rec := Round{Round: r, Participants: o.Reports, Dropped: dropped, TrainLoss: o.TrainLoss}
 		if cfg.evaluates(r) {
+			fed.model(m.Params)
 			met := pop.evaluate(m, mc, cfg)
 			rec.HR, rec.NDCG = &met.HR, &met.NDCG
 		}
@@ -80,6 +59,7 @@ func Run(ctx context.Context, cfg Config, data *dataset.Log, obs Observer) (Summ
 			obs.Round(rec)
 		}
 	}
+	fed.model(m.Params)
 	s := newSummary("simulate", data, cfg, rounds, pop.evaluate(m, mc, cfg), start)
 	s.UplinkBytesPerUpdate = 4 * len(m.Params) // dense float32 until issue 5's codecs
 	if trainSeconds > 0 {
@@ -137,27 +117,6 @@ func newPopulation(data *dataset.Log, cfg Config) (*population, error) {
 // that person's device holds.
 func (p *population) Positives(u int) model.Positives {
 	return model.Positives{Items: p.split.Train(u), Ages: p.split.Ages(u)}
-}
-
-// cohort draws round r's participants: ClientsPerRound people uniformly
-// without replacement (everyone when 0), minus those who drop out. The draw
-// depends only on (seed, round), so it is the same in every run and with any
-// number of workers.
-func (p *population) cohort(cfg Config, r int) (cohort []int, dropped int) {
-	rng := rand.New(rand.NewPCG(cfg.Seed, uint64(r)))
-	selected := p.people
-	if cfg.ClientsPerRound > 0 {
-		selected = sample(rng, p.people, cfg.ClientsPerRound)
-	}
-	cohort = make([]int, 0, len(selected))
-	for _, u := range selected {
-		if cfg.Dropout > 0 && rng.Float64() < cfg.Dropout {
-			dropped++
-			continue
-		}
-		cohort = append(cohort, u)
-	}
-	return cohort, dropped
 }
 
 // sample returns n of xs drawn uniformly without replacement, in the order

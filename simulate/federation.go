@@ -1,0 +1,188 @@
+package simulate
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tacitfl/tacit/aggregate"
+	"github.com/tacitfl/tacit/client"
+	"github.com/tacitfl/tacit/coordinator"
+	"github.com/tacitfl/tacit/model"
+)
+
+// federation is a coordinator and its virtual devices in one process: the
+// coordinator's Service and round machine, and the client's Agent for each
+// device, joined by an in-memory transport and driven by a virtual clock.
+type federation struct {
+	svc      *coordinator.Service
+	pop      *population
+	ids      []string       // device id of each person in pop.people
+	person   map[string]int // device id → person
+	template client.Plan    // what every plan carries besides round and version
+	dropout  float64
+	seed     uint64
+	spaces   []*client.Workspace // one per worker
+
+	clock    atomic.Int64 // virtual time, Unix nanoseconds; moved between rounds only
+	outcomes []coordinator.Outcome
+}
+
+// Virtual round timing: devices act the instant a round opens, so these
+// only decide when a round with dropouts ends.
+const (
+	selectionTimeout = time.Minute
+	reportWindow     = 5 * time.Minute
+)
+
+var virtualEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func newFederation(cfg Config, pop *population, items int, init *model.MF) (*federation, error) {
+	f := &federation{pop: pop, person: make(map[string]int, len(pop.people)), dropout: cfg.Dropout, seed: cfg.Seed}
+	for _, u := range pop.people {
+		id := "p" + strconv.Itoa(u)
+		f.ids = append(f.ids, id)
+		f.person[id] = u
+	}
+	mc := cfg.Model()
+	f.template = client.Plan{Items: items, Model: mc, Local: model.LocalConfig{
+		Epochs: cfg.LocalEpochs, LR: cfg.ClientLR, ItemRegShare: mc.ItemReg / float64(len(pop.people)),
+	}}
+	opt, err := aggregate.NewOptimizer(cfg.Optimizer())
+	if err != nil {
+		return nil, err
+	}
+	rc := coordinator.RoundConfig{Goal: cfg.ClientsPerRound, OverSelection: 1, MinFraction: 1e-9,
+		SelectionTimeout: selectionTimeout, ReportWindow: reportWindow, RetryMin: time.Second, Seed: cfg.Seed}
+	f.clock.Store(virtualEpoch.UnixNano())
+	m, err := coordinator.NewMachine(rc, f.ids, coordinator.Snapshot{Params: init.Params}, opt, f.now())
+	if err != nil {
+		return nil, err
+	}
+	f.svc = coordinator.NewService(m, coordinator.ServiceOptions{Now: f.now,
+		Watch: func(o coordinator.Outcome) { f.outcomes = append(f.outcomes, o) }})
+	workers := cfg.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	for range workers {
+		f.spaces = append(f.spaces, client.NewWorkspace())
+	}
+	return f, nil
+}
+
+func (f *federation) now() time.Time { return time.Unix(0, f.clock.Load()).UTC() }
+
+// round runs the current round to its end: every selected device that does
+// not drop out checks in, trains and reports; then the virtual clock jumps
+// past the deadlines so a round missing its dropouts ends too. It returns
+// the round's outcome and how many selected devices dropped out.
+func (f *federation) round(ctx context.Context) (coordinator.Outcome, int, error) {
+	round := f.svc.Status().Round
+	var active []string
+	dropped := 0
+	for _, id := range f.svc.Cohort() {
+		if f.dropsOut(round, id) {
+			dropped++
+			continue
+		}
+		active = append(active, id)
+	}
+	var next atomic.Int64
+	errs := make([]error, len(f.spaces))
+	var wg sync.WaitGroup
+	for w, ws := range f.spaces {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				j := int(next.Add(1)) - 1
+				if j >= len(active) || errs[w] != nil {
+					return
+				}
+				id := active[j]
+				u := f.person[id]
+				agent := client.NewAgent(client.Data{Train: f.pop.Positives(u), Test: -1}, &memTransport{f: f, device: id}, ws, nil)
+				if _, err := agent.Step(ctx); err != nil {
+					errs[w] = fmt.Errorf("device %s: %w", id, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return coordinator.Outcome{}, 0, err
+		}
+	}
+	if len(f.outcomes) == 0 { // dropouts left the round open: let its deadlines pass
+		f.clock.Store(f.svc.Status().Deadline.UnixNano())
+		f.svc.Tick()
+	}
+	if len(f.outcomes) != 1 || f.outcomes[0].Round != round {
+		return coordinator.Outcome{}, 0, fmt.Errorf("round %d finished as %d rounds", round, len(f.outcomes))
+	}
+	o := f.outcomes[0]
+	f.outcomes = f.outcomes[:0]
+	f.clock.Store(o.Ended.Add(time.Second).UnixNano())
+	return o, dropped, nil
+}
+
+// dropsOut decides, from (seed, round, device) alone, whether a selected
+// device never shows up.
+func (f *federation) dropsOut(round int64, id string) bool {
+	if f.dropout == 0 {
+		return false
+	}
+	rng := rand.New(rand.NewPCG(f.seed^0xd409, uint64(round)<<32|uint64(f.person[id])))
+	return rng.Float64() < f.dropout
+}
+
+// model copies the current global model into dst.
+func (f *federation) model(dst []float32) {
+	f.svc.Model(func(_ int64, params []float32) { copy(dst, params) })
+}
+
+// memTransport is one virtual device's connection to the coordinator: it
+// calls the Service directly, as the QUIC transport does after decoding.
+type memTransport struct {
+	f      *federation
+	device string
+}
+
+func (t *memTransport) CheckIn(_ context.Context, cached int64) (*client.Plan, time.Duration, error) {
+	res, err := t.f.svc.CheckIn(t.device, cached)
+	if err != nil || res.Plan == nil {
+		return nil, res.RetryAfter, err
+	}
+	p := t.f.template
+	p.Round, p.ModelVersion, p.DownloadModel, p.Deadline = res.Plan.Round, res.Plan.ModelVersion, res.Plan.DownloadModel, res.Plan.Deadline
+	return &p, 0, nil
+}
+
+func (t *memTransport) DownloadModel(_ context.Context, version int64, dst []float32) ([]float32, error) {
+	var err error
+	t.f.svc.Model(func(v int64, params []float32) {
+		if v != version {
+			err = fmt.Errorf("model version %d is no longer current (%d is)", version, v)
+			return
+		}
+		dst = append(dst[:0], params...)
+	})
+	return dst, err
+}
+
+func (t *memTransport) Report(_ context.Context, u client.Upload) error {
+	r := coordinator.Report{Round: u.Round, Update: u.Update, Weight: u.Weight, Loss: u.Loss}
+	if u.Evaluated {
+		r.Eval = &coordinator.Evaluation{HR: u.HR, NDCG: u.NDCG}
+	}
+	return t.f.svc.Report(t.device, r)
+}
+
+var _ client.Coordinator = (*memTransport)(nil)
