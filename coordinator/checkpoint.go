@@ -1,0 +1,195 @@
+package coordinator
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"math"
+	"os"
+
+	"github.com/tacitfl/tacit/aggregate"
+	"github.com/tacitfl/tacit/internal/atomicfile"
+)
+
+// The checkpoint file format, version 1. It is on disk across upgrades, so
+// it changes only with a new version number that old readers refuse:
+//
+//	"TACITCKP"            8-byte magic
+//	uint32                format version (1)
+//	int64  int64          last committed round, model version
+//	floats                the model's shared parameters
+//	uint16 + bytes        optimizer name
+//	int64                 optimizer step count
+//	floats  floats        optimizer moments M and V (length 0 when absent)
+//	uint32                CRC-32C of everything before it
+//
+// floats is a uint64 count and that many little-endian float32s. All
+// integers are little-endian.
+const (
+	checkpointMagic   = "TACITCKP"
+	checkpointVersion = 1
+)
+
+// ErrCorruptCheckpoint is wrapped by every decoding failure.
+var ErrCorruptCheckpoint = errors.New("corrupt checkpoint")
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// AppendSnapshot appends s in the checkpoint format to b.
+func AppendSnapshot(b []byte, s Snapshot) []byte {
+	b = append(b, checkpointMagic...)
+	b = binary.LittleEndian.AppendUint32(b, checkpointVersion)
+	b = binary.LittleEndian.AppendUint64(b, uint64(s.Round))
+	b = binary.LittleEndian.AppendUint64(b, uint64(s.Version))
+	b = appendFloats(b, s.Params)
+	b = binary.LittleEndian.AppendUint16(b, uint16(len(s.Optimizer.Name)))
+	b = append(b, s.Optimizer.Name...)
+	b = binary.LittleEndian.AppendUint64(b, uint64(s.Optimizer.Step))
+	b = appendFloats(b, s.Optimizer.M)
+	b = appendFloats(b, s.Optimizer.V)
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+func appendFloats(b []byte, v []float32) []byte {
+	b = binary.LittleEndian.AppendUint64(b, uint64(len(v)))
+	for _, x := range v {
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(x))
+	}
+	return b
+}
+
+// DecodeSnapshot parses a checkpoint. Every length is checked against the
+// bytes present before anything is allocated, and the checksum before
+// anything is parsed.
+func DecodeSnapshot(b []byte) (Snapshot, error) {
+	var s Snapshot
+	if len(b) < len(checkpointMagic)+4+4 || string(b[:len(checkpointMagic)]) != checkpointMagic {
+		return s, fmt.Errorf("%w: not a Tacit checkpoint", ErrCorruptCheckpoint)
+	}
+	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
+	if crc32.Checksum(body, castagnoli) != sum {
+		return s, fmt.Errorf("%w: checksum mismatch", ErrCorruptCheckpoint)
+	}
+	r := reader{b: body[len(checkpointMagic):]}
+	if v := r.u32(); v != checkpointVersion {
+		return s, fmt.Errorf("%w: format version %d, this build reads %d", ErrCorruptCheckpoint, v, checkpointVersion)
+	}
+	s.Round, s.Version = int64(r.u64()), int64(r.u64())
+	s.Params = r.floats()
+	name := r.bytes(int(r.u16()))
+	s.Optimizer = aggregate.OptimizerState{Name: string(name), Step: int(r.u64())}
+	s.Optimizer.M, s.Optimizer.V = r.floats(), r.floats()
+	switch {
+	case r.err != nil:
+		return Snapshot{}, r.err
+	case len(r.b) != 0:
+		return Snapshot{}, fmt.Errorf("%w: %d trailing bytes", ErrCorruptCheckpoint, len(r.b))
+	case s.Round < 0 || s.Version < 0 || len(s.Params) == 0:
+		return Snapshot{}, fmt.Errorf("%w: round %d, version %d, %d parameters", ErrCorruptCheckpoint, s.Round, s.Version, len(s.Params))
+	}
+	if len(s.Optimizer.M) == 0 {
+		s.Optimizer.M = nil
+	}
+	if len(s.Optimizer.V) == 0 {
+		s.Optimizer.V = nil
+	}
+	return s, nil
+}
+
+// reader consumes b, remembering the first shortfall.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) bytes(n int) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n < 0 || n > len(r.b) {
+		r.err = fmt.Errorf("%w: truncated", ErrCorruptCheckpoint)
+		return nil
+	}
+	out := r.b[:n]
+	r.b = r.b[n:]
+	return out
+}
+
+func (r *reader) u16() uint16 {
+	if b := r.bytes(2); b != nil {
+		return binary.LittleEndian.Uint16(b)
+	}
+	return 0
+}
+
+func (r *reader) u32() uint32 {
+	if b := r.bytes(4); b != nil {
+		return binary.LittleEndian.Uint32(b)
+	}
+	return 0
+}
+
+func (r *reader) u64() uint64 {
+	if b := r.bytes(8); b != nil {
+		return binary.LittleEndian.Uint64(b)
+	}
+	return 0
+}
+
+func (r *reader) floats() []float32 {
+	n := r.u64()
+	if r.err != nil {
+		return nil
+	}
+	if n > uint64(len(r.b)/4) {
+		r.err = fmt.Errorf("%w: %d values claimed, %d bytes left", ErrCorruptCheckpoint, n, len(r.b))
+		return nil
+	}
+	raw := r.bytes(int(n) * 4)
+	out := make([]float32, n)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+	}
+	return out
+}
+
+// FileCheckpointer keeps the latest snapshot in one file, replaced
+// atomically, so a crash leaves the previous checkpoint or the new one.
+type FileCheckpointer struct {
+	Path string
+}
+
+// Save writes s durably.
+func (f FileCheckpointer) Save(s Snapshot) error {
+	return atomicfile.Write(f.Path, func(w io.Writer) error {
+		_, err := w.Write(AppendSnapshot(nil, s))
+		return err
+	})
+}
+
+// maxCheckpointBytes bounds what Load reads: a billion parameters.
+const maxCheckpointBytes = 8 << 30
+
+// Load reads the snapshot; os.ErrNotExist (wrapped) when there is none yet.
+func (f FileCheckpointer) Load() (Snapshot, error) {
+	file, err := os.Open(f.Path)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	defer file.Close()
+	var buf bytes.Buffer
+	if _, err := io.Copy(&buf, io.LimitReader(file, maxCheckpointBytes+1)); err != nil {
+		return Snapshot{}, err
+	}
+	if buf.Len() > maxCheckpointBytes {
+		return Snapshot{}, fmt.Errorf("%s: %w: larger than %d bytes", f.Path, ErrCorruptCheckpoint, maxCheckpointBytes)
+	}
+	s, err := DecodeSnapshot(buf.Bytes())
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("%s: %w", f.Path, err)
+	}
+	return s, nil
+}
