@@ -111,3 +111,51 @@ func TestServiceGoesOnWhenACheckpointFails(t *testing.T) {
 		t.Fatalf("round %d, want 2", st.Round)
 	}
 }
+
+// TestRestartFromCheckpointFile runs two rounds through a Service that
+// checkpoints to a file, "crashes" mid-round 3, and resumes from the file:
+// the model, version and optimizer state are the committed ones, and the
+// interrupted round's report is not counted.
+func TestRestartFromCheckpointFile(t *testing.T) {
+	ckpt := FileCheckpointer{Path: t.TempDir() + "/ckpt"}
+	clock := &fakeClock{t: epoch}
+	start := func(snap Snapshot) *Service {
+		opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedadam", LR: 0.1})
+		m, err := NewMachine(DefaultRoundConfig(), []string{"a", "b"}, snap, opt, clock.t)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return NewService(m, ServiceOptions{Now: clock.now, Checkpointer: ckpt})
+	}
+	s := start(Snapshot{Params: []float32{0, 0}})
+	for r := int64(1); r <= 2; r++ {
+		s.CheckIn("a", -1)
+		s.CheckIn("b", -1)
+		s.Report("a", Report{Round: r, Update: []float32{1, -1}, Weight: 1})
+		s.Report("b", Report{Round: r, Update: []float32{3, -3}, Weight: 1})
+	}
+	var before []float32
+	s.Model(func(v int64, p []float32) { before = append(before, p...) })
+	s.CheckIn("a", 2)
+	s.Report("a", Report{Round: 3, Update: []float32{100, 100}, Weight: 1})
+
+	snap, err := ckpt.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Round != 2 || snap.Version != 2 || snap.Optimizer.Step != 2 {
+		t.Fatalf("checkpoint at round %d version %d step %d, want 2, 2, 2", snap.Round, snap.Version, snap.Optimizer.Step)
+	}
+	s = start(snap)
+	var after []float32
+	s.Model(func(v int64, p []float32) { after = append(after, p...) })
+	if after[0] != before[0] || after[1] != before[1] {
+		t.Fatalf("resumed model %v, committed %v", after, before)
+	}
+	if err := s.Report("a", Report{Round: 3, Update: []float32{100, 100}, Weight: 1}); err == nil {
+		t.Fatal("a report from before the restart was counted")
+	}
+	if st := s.Status(); st.Round != 3 || st.Reports != 0 {
+		t.Fatalf("status %+v, want round 3 with no reports", st)
+	}
+}
