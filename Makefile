@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/tacit
 FUZZTIME ?= 5s
 
-.PHONY: all build demo test lint fuzz bench scale clean
+.PHONY: all build demo test lint fuzz bench scale generate clean
 
 all: build
 
@@ -45,6 +45,15 @@ scale: build
 	    --data synthetic:users=$$users,items=10000 --factors 32 \
 	    --rounds 1 --clients-per-round 1000 --eval-users 1000 || exit 1; \
 	done
+
+# Regenerates proto/tacitpb from proto/tacit.proto with pinned tools:
+# protoc 3.21.12 (Debian bookworm's protobuf-compiler) and protoc-gen-go v1.36.12.
+PROTOC_GEN_GO := bin/protoc-gen-go
+generate:
+	@command -v protoc >/dev/null || (apt-get update && apt-get install -y protobuf-compiler)
+	@protoc --version | grep -q '3.21.12' || echo "warning: protoc is not 3.21.12; the output may differ from the committed code"
+	GOBIN=$(CURDIR)/bin $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+	protoc --plugin=protoc-gen-go=$(PROTOC_GEN_GO) --go_out=. --go_opt=module=github.com/tacitfl/tacit proto/tacit.proto
 
 clean:
 	rm -rf bin out

@@ -1,0 +1,21 @@
+// Package proto is Tacit's wire protocol: the message schema (tacit.proto,
+// generated into tacitpb), framing and size limits on QUIC streams, version
+// checks, and the tensor codec. It holds no business logic.
+//
+// Decisions that are hard to undo, and why:
+//
+//   - ALPN "tacit/1" names the protocol family in the TLS handshake, so a
+//     peer that speaks something else fails before any byte of ours. The
+//     protocol_version field inside every Request versions the messages;
+//     fields are only added, and anything an old peer would misread takes a
+//     new version, which old coordinators refuse with a typed error.
+//   - One Request and one Response per bidirectional QUIC stream: streams
+//     are cheap, a lost or slow exchange never blocks another, and a
+//     malformed one costs only its stream.
+//   - Each message is framed as a 4-byte big-endian length and that many
+//     bytes of protobuf. The length is checked against a cap before any
+//     buffer is allocated; the cap is configurable (DefaultMaxFrame).
+//   - Tensors travel as bytes: little-endian float32, optionally zstd. The
+//     receiver states the length it expects and the decoder checks it, and
+//     caps decompression at that size, before allocating.
+package proto

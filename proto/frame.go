@@ -1,0 +1,112 @@
+package proto
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/tacitfl/tacit/proto/tacitpb"
+)
+
+// ALPN is the protocol name negotiated in the TLS handshake.
+const ALPN = "tacit/1"
+
+// ProtocolVersion is the message version this build speaks.
+const ProtocolVersion = 1
+
+// DefaultMaxFrame caps one framed message: a 64 MiB model download is
+// about 16 million float32 parameters uncompressed.
+const DefaultMaxFrame = 64 << 20
+
+// Errors of framing and decoding; test with errors.Is.
+var (
+	ErrTooLarge           = errors.New("frame larger than the limit")
+	ErrTruncated          = errors.New("stream ended inside a frame")
+	ErrMalformed          = errors.New("malformed message")
+	ErrUnsupportedVersion = errors.New("unsupported protocol version")
+)
+
+// CheckVersion accepts exactly ProtocolVersion.
+func CheckVersion(v uint32) error {
+	if v != ProtocolVersion {
+		return fmt.Errorf("%w: %d (this coordinator speaks %d)", ErrUnsupportedVersion, v, ProtocolVersion)
+	}
+	return nil
+}
+
+// AppendFrame appends m, framed, to b.
+func AppendFrame(b []byte, m proto.Message) ([]byte, error) {
+	start := len(b)
+	b = append(b, 0, 0, 0, 0)
+	b, err := proto.MarshalOptions{}.MarshalAppend(b, m)
+	if err != nil {
+		return b[:start], err
+	}
+	n := len(b) - start - 4
+	if uint64(n) > 0xffffffff {
+		return b[:start], fmt.Errorf("%w: %d bytes", ErrTooLarge, n)
+	}
+	binary.BigEndian.PutUint32(b[start:], uint32(n))
+	return b, nil
+}
+
+// WriteFrame writes m, framed, to w; a message over max bytes is refused.
+func WriteFrame(w io.Writer, m proto.Message, max int) error {
+	b, err := AppendFrame(nil, m)
+	if err != nil {
+		return err
+	}
+	if len(b)-4 > max {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(b)-4, max)
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+// ReadFrame reads one framed message from r into m. The length is checked
+// against max before anything is allocated for the body.
+func ReadFrame(r io.Reader, m proto.Message, max int) error {
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("%w: %d of 4 header bytes", ErrTruncated, len(hdr))
+		}
+		return err // io.EOF: no frame at all
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if uint64(n) > uint64(max) {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, n, max)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r, body); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("%w: body of %d bytes", ErrTruncated, n)
+		}
+		return err
+	}
+	if err := proto.Unmarshal(body, m); err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return nil
+}
+
+// ErrorCodeOf maps the package's errors to wire error codes.
+func ErrorCodeOf(err error) tacitpb.ErrorCode {
+	switch {
+	case errors.Is(err, ErrTooLarge):
+		return tacitpb.ErrorCode_ERROR_CODE_TOO_LARGE
+	case errors.Is(err, ErrUnsupportedVersion):
+		return tacitpb.ErrorCode_ERROR_CODE_UNSUPPORTED_VERSION
+	case errors.Is(err, ErrTruncated), errors.Is(err, ErrMalformed), errors.Is(err, ErrBadTensor):
+		return tacitpb.ErrorCode_ERROR_CODE_MALFORMED
+	}
+	return tacitpb.ErrorCode_ERROR_CODE_INTERNAL
+}
+
+// NewError is a Response carrying an error.
+func NewError(code tacitpb.ErrorCode, msg string) *tacitpb.Response {
+	return &tacitpb.Response{Body: &tacitpb.Response_Error{Error: &tacitpb.Error{Code: code, Message: msg}}}
+}

@@ -1,0 +1,127 @@
+package proto
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/tacitfl/tacit/proto/tacitpb"
+)
+
+// ErrBadTensor is wrapped by every tensor decoding failure.
+var ErrBadTensor = errors.New("bad tensor")
+
+// Codec encodes and decodes tensors, reusing zstd encoders and decoders. It
+// is safe for concurrent use.
+type Codec struct {
+	enc  *zstd.Encoder
+	decs sync.Pool // of *zstd.Decoder in streaming mode, one per concurrent Decode
+}
+
+// NewCodec returns a codec.
+func NewCodec() (*Codec, error) {
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		return nil, err
+	}
+	c := &Codec{enc: enc}
+	c.decs.New = func() any {
+		d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(DefaultMaxFrame))
+		if err != nil {
+			return err
+		}
+		return d
+	}
+	return c, nil
+}
+
+// Encode turns v into a float32 tensor, zstd-compressed if c says so.
+func (c *Codec) Encode(v []float32, comp tacitpb.Compression) *tacitpb.Tensor {
+	raw := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(x))
+	}
+	t := &tacitpb.Tensor{Dtype: tacitpb.DType_DTYPE_FLOAT32, Length: uint64(len(v)), Compression: comp, Data: raw}
+	if comp == tacitpb.Compression_COMPRESSION_ZSTD {
+		t.Data = c.enc.EncodeAll(raw, make([]byte, 0, len(raw)/2))
+	}
+	return t
+}
+
+// Decode checks t against the length the caller expects and decodes it into
+// dst (reused when large enough). Non-finite values are refused: no update
+// or model may carry them.
+func (c *Codec) Decode(t *tacitpb.Tensor, want int, dst []float32) ([]float32, error) {
+	switch {
+	case t == nil:
+		return nil, fmt.Errorf("%w: missing", ErrBadTensor)
+	case t.Dtype != tacitpb.DType_DTYPE_FLOAT32:
+		return nil, fmt.Errorf("%w: dtype %v, want float32", ErrBadTensor, t.Dtype)
+	case t.Length != uint64(want):
+		return nil, fmt.Errorf("%w: %d values, want %d", ErrBadTensor, t.Length, want)
+	}
+	raw := t.Data
+	switch t.Compression {
+	case tacitpb.Compression_COMPRESSION_NONE:
+	case tacitpb.Compression_COMPRESSION_ZSTD:
+		var err error
+		raw, err = c.decompress(t.Data, 4*want)
+		if err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("%w: compression %v", ErrBadTensor, t.Compression)
+	}
+	if len(raw) != 4*want {
+		return nil, fmt.Errorf("%w: %d bytes for %d float32 values", ErrBadTensor, len(raw), want)
+	}
+	if cap(dst) < want {
+		dst = make([]float32, want)
+	}
+	dst = dst[:want]
+	for i := range dst {
+		x := math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+		if x-x != 0 {
+			return nil, fmt.Errorf("%w: value %d is %v", ErrBadTensor, i, x)
+		}
+		dst[i] = x
+	}
+	return dst, nil
+}
+
+// decompress inflates a zstd stream into exactly limit bytes, reading it as
+// a stream so that whatever the input claims or hides, no more than limit
+// bytes are ever allocated: more content than that is refused.
+func (c *Codec) decompress(src []byte, limit int) ([]byte, error) {
+	var hdr zstd.Header
+	if err := hdr.Decode(src); err != nil {
+		return nil, fmt.Errorf("%w: zstd: %v", ErrBadTensor, err)
+	}
+	if hdr.HasFCS && hdr.FrameContentSize != uint64(limit) {
+		return nil, fmt.Errorf("%w: zstd content of %d bytes, want %d", ErrBadTensor, hdr.FrameContentSize, limit)
+	}
+	got := c.decs.Get()
+	d, ok := got.(*zstd.Decoder)
+	if !ok {
+		return nil, fmt.Errorf("zstd decoder: %v", got)
+	}
+	defer c.decs.Put(d)
+	if err := d.Reset(bytes.NewReader(src)); err != nil {
+		return nil, fmt.Errorf("%w: zstd: %v", ErrBadTensor, err)
+	}
+	out := make([]byte, limit)
+	if n, err := io.ReadFull(d, out); err != nil {
+		return nil, fmt.Errorf("%w: zstd content of %d bytes, want %d: %v", ErrBadTensor, n, limit, err)
+	}
+	var extra [1]byte
+	if n, err := d.Read(extra[:]); n > 0 || (err != nil && err != io.EOF) {
+		return nil, fmt.Errorf("%w: zstd content over %d bytes or corrupt", ErrBadTensor, limit)
+	}
+	return out, nil
+}
