@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 
 	"github.com/tacitfl/tacit/model"
@@ -16,9 +17,9 @@ type Coordinator interface {
 	// CheckIn asks to take part: a plan, or how long to wait before asking
 	// again.
 	CheckIn(ctx context.Context, cachedVersion int64) (*Plan, time.Duration, error)
-	// DownloadModel fetches the shared parameters of a model version, into
-	// dst if it is large enough.
-	DownloadModel(ctx context.Context, version int64, dst []float32) ([]float32, error)
+	// DownloadModel fetches the shared parameters of a model version, which
+	// has length values, into dst if it is large enough.
+	DownloadModel(ctx context.Context, version int64, length int, dst []float32) ([]float32, error)
 	// Report uploads the device's contribution to a round.
 	Report(ctx context.Context, u Upload) error
 }
@@ -113,6 +114,34 @@ func (a *Agent) Step(ctx context.Context) (time.Duration, error) {
 	return 0, nil
 }
 
+// Run takes part in rounds until ctx ends. It waits out the retry windows
+// the coordinator gives, and after a failure (the network lost, a report
+// refused) backs off with jitter, from half a second up to half a minute,
+// before trying again. It returns ctx's error, or ErrNoData.
+func (a *Agent) Run(ctx context.Context) error {
+	backoff := time.Duration(0)
+	for {
+		wait, err := a.Step(ctx)
+		switch {
+		case errors.Is(err, ErrNoData):
+			return err
+		case err != nil && ctx.Err() == nil:
+			backoff = min(max(2*backoff, 500*time.Millisecond), 30*time.Second)
+			wait = backoff/2 + rand.N(backoff/2+1)
+			a.log.Info("retrying after a failure", "in", wait, "err", err)
+		default:
+			backoff = 0
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
 // ensureModel makes the plan's model version the cached one, downloading it
 // from coord if needed, and prepares it for training.
 func (ws *Workspace) ensureModel(ctx context.Context, coord Coordinator, plan *Plan) error {
@@ -128,7 +157,7 @@ func (ws *Workspace) ensureModel(ctx context.Context, coord Coordinator, plan *P
 		if ws.mf != nil {
 			old = ws.mf.Params
 		}
-		params, err := coord.DownloadModel(ctx, plan.ModelVersion, old)
+		params, err := coord.DownloadModel(ctx, plan.ModelVersion, want, old)
 		if err != nil {
 			return fmt.Errorf("client: downloading model %d: %w", plan.ModelVersion, err)
 		}

@@ -31,7 +31,7 @@ func (f *fakeCoordinator) CheckIn(_ context.Context, cached int64) (*Plan, time.
 	return &p, 0, nil
 }
 
-func (f *fakeCoordinator) DownloadModel(_ context.Context, v int64, dst []float32) ([]float32, error) {
+func (f *fakeCoordinator) DownloadModel(_ context.Context, v int64, _ int, dst []float32) ([]float32, error) {
 	f.downloads = append(f.downloads, v)
 	return append(dst[:0], f.params...), nil
 }

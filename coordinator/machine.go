@@ -227,10 +227,13 @@ func (m *Machine) plan(cachedVersion int64) *Plan {
 	return &Plan{Round: m.round, ModelVersion: m.version, DownloadModel: cachedVersion != m.version, Deadline: m.deadline}
 }
 
-// retry turns a device away until about `until`, at least RetryMin, plus up
-// to a quarter of jitter so that returning devices spread out.
+// retry turns a device away until about `until`, plus up to a quarter of
+// jitter so that returning devices spread out. The round may end long before
+// `until` (when everyone has reported), so the wait is capped at half the
+// selection timeout: a device turned away never misses a whole selection
+// window. It is never below RetryMin.
 func (m *Machine) retry(now, until time.Time, reason string) CheckInResult {
-	wait := max(m.cfg.RetryMin, until.Sub(now))
+	wait := max(m.cfg.RetryMin, min(until.Sub(now), m.cfg.SelectionTimeout/2))
 	wait += time.Duration(m.rng.Float64() * 0.25 * float64(wait))
 	return CheckInResult{RetryAfter: wait, Reason: reason}
 }

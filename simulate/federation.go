@@ -165,7 +165,7 @@ func (t *memTransport) CheckIn(_ context.Context, cached int64) (*client.Plan, t
 	return &p, 0, nil
 }
 
-func (t *memTransport) DownloadModel(_ context.Context, version int64, dst []float32) ([]float32, error) {
+func (t *memTransport) DownloadModel(_ context.Context, version int64, _ int, dst []float32) ([]float32, error) {
 	var err error
 	t.f.svc.Model(func(v int64, params []float32) {
 		if v != version {

@@ -1,0 +1,166 @@
+package client
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/quic-go/quic-go"
+
+	"github.com/tacitfl/tacit/model"
+	"github.com/tacitfl/tacit/proto"
+	"github.com/tacitfl/tacit/proto/tacitpb"
+)
+
+// RemoteError is the coordinator's refusal of a request.
+type RemoteError struct {
+	Code    tacitpb.ErrorCode
+	Message string
+}
+
+func (e *RemoteError) Error() string { return fmt.Sprintf("coordinator: %v: %s", e.Code, e.Message) }
+
+// QUIC is the Coordinator of a real device: requests over QUIC to the
+// coordinator at Addr, authenticated by Token. It dials on first use and
+// again after the connection is lost.
+type QUIC struct {
+	Addr     string
+	TLS      *tls.Config // ALPN is set to proto.ALPN
+	Token    string
+	MaxFrame int // 0 means proto.DefaultMaxFrame
+
+	mu   sync.Mutex
+	conn *quic.Conn
+}
+
+// codec is shared by every QUIC coordinator of the process.
+var codec = sync.OnceValues(proto.NewCodec)
+
+func (q *QUIC) connection(ctx context.Context) (*quic.Conn, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.conn != nil && q.conn.Context().Err() == nil {
+		return q.conn, nil
+	}
+	tlsConf := q.TLS.Clone()
+	tlsConf.NextProtos = []string{proto.ALPN}
+	conn, err := quic.DialAddr(ctx, q.Addr, tlsConf, &quic.Config{MaxIdleTimeout: time.Minute, KeepAlivePeriod: 15 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	q.conn = conn
+	return conn, nil
+}
+
+// roundTrip sends one request on a new stream and reads the response.
+func (q *QUIC) roundTrip(ctx context.Context, req *tacitpb.Request) (*tacitpb.Response, error) {
+	conn, err := q.connection(ctx)
+	if err != nil {
+		return nil, err
+	}
+	str, err := conn.OpenStreamSync(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if d, ok := ctx.Deadline(); ok {
+		str.SetDeadline(d)
+	}
+	req.ProtocolVersion, req.Token = proto.ProtocolVersion, q.Token
+	max := q.MaxFrame
+	if max <= 0 {
+		max = proto.DefaultMaxFrame
+	}
+	if err := proto.WriteFrame(str, req, max); err != nil {
+		str.CancelRead(0)
+		return nil, err
+	}
+	str.Close() // our side is done; the response comes back on the same stream
+	var resp tacitpb.Response
+	if err := proto.ReadFrame(str, &resp, max); err != nil {
+		return nil, err
+	}
+	if e := resp.GetError(); e != nil {
+		return nil, &RemoteError{Code: e.GetCode(), Message: e.GetMessage()}
+	}
+	return &resp, nil
+}
+
+// CheckIn implements Coordinator.
+func (q *QUIC) CheckIn(ctx context.Context, cached int64) (*Plan, time.Duration, error) {
+	resp, err := q.roundTrip(ctx, &tacitpb.Request{Body: &tacitpb.Request_CheckIn{CheckIn: &tacitpb.CheckIn{CachedModelVersion: cached}}})
+	if err != nil {
+		return nil, 0, err
+	}
+	res := resp.GetCheckIn()
+	if res == nil {
+		return nil, 0, fmt.Errorf("client: check-in answered with %T", resp.Body)
+	}
+	if r := res.GetRetry(); r != nil {
+		return nil, time.Duration(r.GetAfterMillis()) * time.Millisecond, nil
+	}
+	p := res.GetPlan()
+	if p == nil || p.Model == nil || p.Local == nil {
+		return nil, 0, errors.New("client: check-in answered with an incomplete plan")
+	}
+	mc, lc := p.Model, p.Local
+	return &Plan{
+		Round: p.Round, ModelVersion: p.ModelVersion, DownloadModel: p.DownloadModel,
+		Deadline: time.UnixMilli(p.ReportDeadlineUnixMillis), Items: int(mc.Items),
+		Model: model.Config{Factors: int(mc.Factors), Alpha: mc.Alpha, NegWeight: mc.NegWeight, UserReg: mc.UserReg,
+			ItemReg: mc.ItemReg, RecencyHalfLife: mc.RecencyHalfLife, RecencyFloor: mc.RecencyFloor},
+		Local: model.LocalConfig{Epochs: int(lc.Epochs), LR: lc.LearningRate, ItemRegShare: lc.ItemRegShare},
+	}, 0, nil
+}
+
+// DownloadModel implements Coordinator.
+func (q *QUIC) DownloadModel(ctx context.Context, version int64, length int, dst []float32) ([]float32, error) {
+	resp, err := q.roundTrip(ctx, &tacitpb.Request{Body: &tacitpb.Request_Model{Model: &tacitpb.ModelRequest{Version: version}}})
+	if err != nil {
+		return nil, err
+	}
+	m := resp.GetModel()
+	if m == nil || m.Version != version {
+		return nil, fmt.Errorf("client: asked for model %d, got %v", version, resp.Body)
+	}
+	c, err := codec()
+	if err != nil {
+		return nil, err
+	}
+	return c.Decode(m.Params, length, dst)
+}
+
+// Report implements Coordinator.
+func (q *QUIC) Report(ctx context.Context, u Upload) error {
+	c, err := codec()
+	if err != nil {
+		return err
+	}
+	r := &tacitpb.Report{Round: u.Round, Update: c.Encode(u.Update, tacitpb.Compression_COMPRESSION_NONE),
+		Weight: u.Weight, TrainLoss: u.Loss}
+	if u.Evaluated {
+		r.Evaluation = &tacitpb.Evaluation{HrAt_10: u.HR, NdcgAt_10: u.NDCG}
+	}
+	resp, err := q.roundTrip(ctx, &tacitpb.Request{Body: &tacitpb.Request_Report{Report: r}})
+	if err != nil {
+		return err
+	}
+	if resp.GetReportAck() == nil {
+		return fmt.Errorf("client: report answered with %T", resp.Body)
+	}
+	return nil
+}
+
+// Close closes the connection.
+func (q *QUIC) Close() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.conn == nil {
+		return nil
+	}
+	return q.conn.CloseWithError(0, "agent stopping")
+}
+
+var _ Coordinator = (*QUIC)(nil)

@@ -1,0 +1,284 @@
+package coordinator_test
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/quic-go/quic-go"
+
+	"github.com/tacitfl/tacit/aggregate"
+	"github.com/tacitfl/tacit/client"
+	"github.com/tacitfl/tacit/coordinator"
+	"github.com/tacitfl/tacit/dataset"
+	"github.com/tacitfl/tacit/internal/tlscert"
+	"github.com/tacitfl/tacit/model"
+	"github.com/tacitfl/tacit/proto"
+	"github.com/tacitfl/tacit/proto/tacitpb"
+)
+
+// cluster is a coordinator on loopback QUIC and the data of its devices.
+type cluster struct {
+	addr     string
+	pin      string
+	split    *dataset.Split
+	tokens   []string
+	outcomes chan coordinator.Outcome
+	svc      *coordinator.Service
+	cfg      model.Config
+}
+
+func startCluster(t *testing.T, devices int) *cluster {
+	t.Helper()
+	log, err := dataset.Synthetic(dataset.SyntheticConfig{Users: devices, Items: 30, Events: 6, Factors: 3, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cluster{split: dataset.LeaveLastOut(log), outcomes: make(chan coordinator.Outcome, 100)}
+	c.cfg = model.DefaultConfig()
+	c.cfg.Factors = 4
+	m, _ := model.NewMF(30, 4, 1)
+	tokens := map[string]string{}
+	var ids []string
+	for i := range devices {
+		tok, id := fmt.Sprintf("token-%d", i), fmt.Sprintf("device-%d", i)
+		tokens[tok] = id
+		ids = append(ids, id)
+		c.tokens = append(c.tokens, tok)
+	}
+	opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedadam"})
+	rc := coordinator.RoundConfig{OverSelection: 1, MinFraction: 0.5, SelectionTimeout: 1500 * time.Millisecond,
+		ReportWindow: 1500 * time.Millisecond, RetryMin: 50 * time.Millisecond, Seed: 1}
+	machine, err := coordinator.NewMachine(rc, ids, coordinator.Snapshot{Params: m.Params}, opt, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.svc = coordinator.NewService(machine, coordinator.ServiceOptions{
+		Metrics: coordinator.NewMetrics(prometheus.NewRegistry()),
+		Watch:   func(o coordinator.Outcome) { c.outcomes <- o },
+	})
+	cert, err := tlscert.SelfSigned([]string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.pin = tlscert.Fingerprint(cert.Certificate[0])
+	srv, err := coordinator.NewServer(c.svc, coordinator.ServerConfig{
+		TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, Tokens: tokens, TickEvery: 20 * time.Millisecond,
+		Model: &tacitpb.ModelConfig{Items: 30, Factors: 4, Alpha: c.cfg.Alpha, NegWeight: c.cfg.NegWeight, UserReg: c.cfg.UserReg,
+			ItemReg: c.cfg.ItemReg, RecencyHalfLife: c.cfg.RecencyHalfLife, RecencyFloor: c.cfg.RecencyFloor},
+		Local: &tacitpb.LocalTraining{Epochs: 1, LearningRate: 0.1, ItemRegShare: 0.01},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, pc) }()
+	c.addr = (<-srv.Ready()).String()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+		pc.Close()
+	})
+	return c
+}
+
+func (c *cluster) transport(t *testing.T, i int) *client.QUIC {
+	tlsConf, err := tlscert.PinnedConfig(c.pin, proto.ALPN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &client.QUIC{Addr: c.addr, TLS: tlsConf, Token: c.tokens[i]}
+}
+
+func (c *cluster) data(i int) client.Data {
+	return client.Data{Train: model.Positives{Items: c.split.Train(i), Ages: c.split.Ages(i)}, Test: c.split.Test[i]}
+}
+
+// waitRound returns the next finished round, failing after a generous
+// timeout (the rounds run on real time here).
+func (c *cluster) waitRound(t *testing.T) coordinator.Outcome {
+	t.Helper()
+	select {
+	case o := <-c.outcomes:
+		return o
+	case <-time.After(20 * time.Second):
+		t.Fatal("no round finished in 20 s")
+		return coordinator.Outcome{}
+	}
+}
+
+// dying wraps a device's transport: from round `at` on, the device dies
+// after training, before its report leaves.
+type dying struct {
+	client.Coordinator
+	at     int64
+	cancel context.CancelFunc
+}
+
+func (d *dying) Report(ctx context.Context, u client.Upload) error {
+	if u.Round >= d.at {
+		d.cancel()
+		return context.Canceled
+	}
+	return d.Coordinator.Report(ctx, u)
+}
+
+// TestRoundsOverQUICSurviveDevicesDying runs 20 agents over loopback QUIC;
+// from round 2, 6 of them (30%) die mid-round, and the rounds still commit
+// with the other 14.
+func TestRoundsOverQUICSurviveDevicesDying(t *testing.T) {
+	const n, dead = 20, 6
+	c := startCluster(t, n)
+	var wg sync.WaitGroup
+	ctx, stop := context.WithCancel(context.Background())
+	defer func() { stop(); wg.Wait() }()
+	for i := range n {
+		actx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		q := c.transport(t, i)
+		var coord client.Coordinator = q
+		if i < dead {
+			coord = &dying{Coordinator: q, at: 2, cancel: cancel}
+		}
+		agent := client.NewAgent(c.data(i), coord, client.NewWorkspace(), nil)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer q.Close()
+			agent.Run(actx)
+		}()
+	}
+	first := c.waitRound(t)
+	if !first.Committed || first.Reports != n || first.Evaluated != n {
+		t.Fatalf("round 1: %+v, want all %d reports and evaluations", first, n)
+	}
+	second := c.waitRound(t)
+	if !second.Committed || second.Reports != n-dead || second.Round != 2 {
+		t.Fatalf("round 2: %+v, want a commit with %d reports", second, n-dead)
+	}
+	third := c.waitRound(t)
+	if !third.Committed || third.Reports != n-dead {
+		t.Fatalf("round 3: %+v", third)
+	}
+	if st := c.svc.Status(); st.ModelVersion < 3 {
+		t.Fatalf("model version %d after three commits", st.ModelVersion)
+	}
+}
+
+// rawConn is a hand-driven QUIC connection for sending what no agent would.
+func rawConn(t *testing.T, c *cluster) *quic.Conn {
+	tlsConf, _ := tlscert.PinnedConfig(c.pin, proto.ALPN)
+	conn, err := quic.DialAddr(context.Background(), c.addr, tlsConf, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// exchange writes raw bytes on a new stream and reads the response.
+func exchange(t *testing.T, conn *quic.Conn, raw []byte, halfWay bool) (*tacitpb.Response, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	str, err := conn.OpenStreamSync(ctx)
+	if err != nil {
+		return nil, err
+	}
+	str.SetDeadline(time.Now().Add(5 * time.Second))
+	str.Write(raw)
+	str.Close()
+	var resp tacitpb.Response
+	err = proto.ReadFrame(str, &resp, proto.DefaultMaxFrame)
+	return &resp, err
+}
+
+func frame(t *testing.T, req *tacitpb.Request) []byte {
+	b, err := proto.AppendFrame(nil, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestHostileInputClosesOnlyThatConnection sends, each on its own
+// connection, what a broken or malicious device might; each gets a typed
+// error and loses its connection, while an honest agent's rounds go on.
+func TestHostileInputClosesOnlyThatConnection(t *testing.T) {
+	c := startCluster(t, 3)
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() { stop(); wg.Wait() }()
+	for i := 1; i < 3; i++ {
+		q := c.transport(t, i)
+		agent := client.NewAgent(c.data(i), q, client.NewWorkspace(), nil)
+		wg.Add(1)
+		go func() { defer wg.Done(); defer q.Close(); agent.Run(ctx) }()
+	}
+	checkIn := &tacitpb.Request{ProtocolVersion: 1, Token: c.tokens[0], Body: &tacitpb.Request_CheckIn{CheckIn: &tacitpb.CheckIn{CachedModelVersion: -1}}}
+	good := frame(t, checkIn)
+	badDim := frame(t, &tacitpb.Request{ProtocolVersion: 1, Token: c.tokens[0], Body: &tacitpb.Request_Report{Report: &tacitpb.Report{Round: 1, Weight: 1,
+		Update: &tacitpb.Tensor{Dtype: tacitpb.DType_DTYPE_FLOAT32, Length: 3, Data: make([]byte, 12)}}}})
+	cases := []struct {
+		name  string
+		raw   []byte
+		code  tacitpb.ErrorCode
+		close bool
+	}{
+		{"oversized frame", binary.BigEndian.AppendUint32(nil, 1<<30), tacitpb.ErrorCode_ERROR_CODE_TOO_LARGE, true},
+		{"truncated frame", good[:len(good)-3], tacitpb.ErrorCode_ERROR_CODE_MALFORMED, true},
+		{"garbage", append(binary.BigEndian.AppendUint32(nil, 4), 0xff, 0xff, 0xff, 0xff), tacitpb.ErrorCode_ERROR_CODE_MALFORMED, true},
+		{"unknown version", frame(t, &tacitpb.Request{ProtocolVersion: 9, Token: c.tokens[0], Body: checkIn.Body}), tacitpb.ErrorCode_ERROR_CODE_UNSUPPORTED_VERSION, true},
+		{"bad token", frame(t, &tacitpb.Request{ProtocolVersion: 1, Token: "stolen?", Body: checkIn.Body}), tacitpb.ErrorCode_ERROR_CODE_UNAUTHENTICATED, true},
+		{"wrong dimensions", badDim, tacitpb.ErrorCode_ERROR_CODE_BAD_UPDATE, true},
+		{"another round", frame(t, &tacitpb.Request{ProtocolVersion: 1, Token: c.tokens[0], Body: &tacitpb.Request_Report{Report: &tacitpb.Report{Round: 99, Weight: 1,
+			Update: mustCodec(t).Encode(make([]float32, 30*5), tacitpb.Compression_COMPRESSION_NONE)}}}), tacitpb.ErrorCode_ERROR_CODE_WRONG_ROUND, false},
+	}
+	for _, tc := range cases {
+		conn := rawConn(t, c)
+		resp, err := exchange(t, conn, tc.raw, false)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := resp.GetError().GetCode(); got != tc.code {
+			t.Errorf("%s: error code %v (%q), want %v", tc.name, got, resp.GetError().GetMessage(), tc.code)
+		}
+		select {
+		case <-conn.Context().Done():
+			if !tc.close {
+				t.Errorf("%s: connection closed, want it kept", tc.name)
+			}
+		case <-time.After(2 * time.Second):
+			if tc.close {
+				t.Errorf("%s: connection still open", tc.name)
+			}
+		}
+		conn.CloseWithError(0, "")
+	}
+	// The honest agents (devices 1 and 2) kept taking part: rounds commit.
+	for {
+		o := c.waitRound(t)
+		if o.Committed && o.Reports == 2 {
+			break
+		}
+	}
+}
+
+func mustCodec(t *testing.T) *proto.Codec {
+	c, err := proto.NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}

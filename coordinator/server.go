@@ -1,0 +1,328 @@
+package coordinator
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/quic-go/quic-go"
+
+	"github.com/tacitfl/tacit/proto"
+	"github.com/tacitfl/tacit/proto/tacitpb"
+)
+
+// ServerConfig configures the QUIC driver.
+type ServerConfig struct {
+	TLS *tls.Config // must hold the certificate; ALPN is set to proto.ALPN
+	// Tokens maps each enrolment token to its device id; other tokens are
+	// refused.
+	Tokens map[string]string
+	// Model and Local are the parts of every plan that do not change
+	// between rounds.
+	Model *tacitpb.ModelConfig
+	Local *tacitpb.LocalTraining
+	// MaxFrame caps a request; 0 means proto.DefaultMaxFrame.
+	MaxFrame int
+	// StreamTimeout bounds one exchange; 0 means 30 s.
+	StreamTimeout time.Duration
+	// TickEvery is how often deadlines are checked; 0 means 100 ms.
+	TickEvery time.Duration
+	Log       *slog.Logger
+	Metrics   *Metrics
+}
+
+// Server serves devices over QUIC: one request and one response per stream,
+// handed to the Service. A device that sends something malformed, oversized,
+// of another protocol version or with an unknown token gets a typed error
+// and its connection is closed; everyone else is unaffected.
+type Server struct {
+	svc   *Service
+	cfg   ServerConfig
+	dim   int
+	codec *proto.Codec
+	log   *slog.Logger
+
+	mu         sync.Mutex
+	modelVer   int64
+	modelFrame []byte // the framed Response for modelVer, encoded once
+	ready      chan net.Addr
+}
+
+// Connection close codes (QUIC application error codes).
+const (
+	closeNormal   quic.ApplicationErrorCode = 0
+	closeProtocol quic.ApplicationErrorCode = 1 // the device broke the protocol
+)
+
+// NewServer returns a server for svc.
+func NewServer(svc *Service, cfg ServerConfig) (*Server, error) {
+	if cfg.TLS == nil || len(cfg.TLS.Certificates) == 0 {
+		return nil, errors.New("coordinator: the server needs a TLS certificate")
+	}
+	if cfg.Model == nil || cfg.Local == nil {
+		return nil, errors.New("coordinator: the server needs the plan's model and training settings")
+	}
+	if cfg.MaxFrame <= 0 {
+		cfg.MaxFrame = proto.DefaultMaxFrame
+	}
+	if cfg.StreamTimeout <= 0 {
+		cfg.StreamTimeout = 30 * time.Second
+	}
+	if cfg.TickEvery <= 0 {
+		cfg.TickEvery = 100 * time.Millisecond
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	tlsConf := cfg.TLS.Clone()
+	tlsConf.NextProtos = []string{proto.ALPN}
+	tlsConf.MinVersion = tls.VersionTLS13
+	cfg.TLS = tlsConf
+	codec, err := proto.NewCodec()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{svc: svc, cfg: cfg, codec: codec, log: cfg.Log, modelVer: -1, ready: make(chan net.Addr, 1)}
+	svc.Model(func(_ int64, p []float32) { s.dim = len(p) })
+	return s, nil
+}
+
+// Ready yields the address once the server listens.
+func (s *Server) Ready() <-chan net.Addr { return s.ready }
+
+// Serve listens on pc until ctx is done, then stops accepting, lets
+// exchanges in flight finish (up to StreamTimeout) and closes.
+func (s *Server) Serve(ctx context.Context, pc net.PacketConn) error {
+	tr := &quic.Transport{Conn: pc}
+	ln, err := tr.Listen(s.cfg.TLS, &quic.Config{
+		MaxIdleTimeout:        time.Minute,
+		MaxIncomingStreams:    16,
+		MaxIncomingUniStreams: -1,
+	})
+	if err != nil {
+		return err
+	}
+	s.ready <- pc.LocalAddr()
+	var wg sync.WaitGroup
+	connCtx, stopConns := context.WithCancel(context.WithoutCancel(ctx))
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(s.cfg.TickEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				s.svc.Tick()
+			}
+		}
+	}()
+	var conns sync.WaitGroup
+	for {
+		// The accept queue holds 32 connections: hand each off at once.
+		conn, err := ln.Accept(ctx)
+		if err != nil {
+			break
+		}
+		conns.Add(1)
+		go func() {
+			defer conns.Done()
+			s.serveConn(connCtx, conn)
+		}()
+	}
+	ln.Close()
+	drained := make(chan struct{})
+	go func() { conns.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(s.cfg.StreamTimeout):
+	}
+	stopConns()
+	conns.Wait()
+	wg.Wait()
+	tr.Close()
+	return nil
+}
+
+func (s *Server) serveConn(ctx context.Context, conn *quic.Conn) {
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.connected.Inc()
+		defer s.cfg.Metrics.connected.Dec()
+	}
+	var streams sync.WaitGroup
+	defer streams.Wait()
+	for {
+		str, err := conn.AcceptStream(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				conn.CloseWithError(closeNormal, "coordinator shutting down")
+			}
+			return
+		}
+		streams.Add(1)
+		go func() {
+			defer streams.Done()
+			s.serveStream(conn, str)
+		}()
+	}
+}
+
+// countingReader counts the bytes a request took.
+type countingReader struct {
+	str *quic.Stream
+	n   int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.str.Read(p)
+	c.n += n
+	return n, err
+}
+
+func (s *Server) serveStream(conn *quic.Conn, str *quic.Stream) {
+	defer str.Close()
+	str.SetDeadline(time.Now().Add(s.cfg.StreamTimeout))
+	in := &countingReader{str: str}
+	var req tacitpb.Request
+	err := proto.ReadFrame(in, &req, s.cfg.MaxFrame)
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.bytesIn.Add(float64(in.n))
+	}
+	var resp *tacitpb.Response
+	var fatal bool
+	if err != nil {
+		resp, fatal = proto.NewError(proto.ErrorCodeOf(err), err.Error()), true
+	} else {
+		resp, fatal = s.handle(&req)
+	}
+	frame, err := s.frame(resp)
+	if err != nil {
+		s.log.Error("encoding a response", "err", err)
+		conn.CloseWithError(closeProtocol, "internal error")
+		return
+	}
+	n, _ := str.Write(frame)
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.bytesOut.Add(float64(n))
+	}
+	if fatal {
+		str.Close()
+		msg := resp.GetError().GetMessage()
+		s.log.Info("closing a device connection", "remote", conn.RemoteAddr(), "code", resp.GetError().GetCode(), "reason", msg)
+		// Give the error a moment to leave before the connection goes.
+		time.AfterFunc(100*time.Millisecond, func() { conn.CloseWithError(closeProtocol, msg) })
+	}
+}
+
+// frame encodes a response; a model download reuses its cached frame.
+func (s *Server) frame(resp *tacitpb.Response) ([]byte, error) {
+	if m := resp.GetModel(); m != nil && m.Params == nil {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.modelFrame, nil
+	}
+	return proto.AppendFrame(nil, resp)
+}
+
+// handle answers a well-formed request. fatal says the device broke the
+// protocol and its connection must close.
+func (s *Server) handle(req *tacitpb.Request) (resp *tacitpb.Response, fatal bool) {
+	if err := proto.CheckVersion(req.ProtocolVersion); err != nil {
+		return proto.NewError(tacitpb.ErrorCode_ERROR_CODE_UNSUPPORTED_VERSION, err.Error()), true
+	}
+	device, ok := s.cfg.Tokens[req.Token]
+	if !ok {
+		return proto.NewError(tacitpb.ErrorCode_ERROR_CODE_UNAUTHENTICATED, "unknown enrolment token"), true
+	}
+	switch body := req.Body.(type) {
+	case *tacitpb.Request_CheckIn:
+		return s.checkIn(device, body.CheckIn.GetCachedModelVersion()), false
+	case *tacitpb.Request_Model:
+		return s.model(body.Model.GetVersion())
+	case *tacitpb.Request_Report:
+		return s.report(device, body.Report)
+	}
+	return proto.NewError(tacitpb.ErrorCode_ERROR_CODE_MALFORMED, "empty request"), true
+}
+
+func (s *Server) checkIn(device string, cached int64) *tacitpb.Response {
+	res, err := s.svc.CheckIn(device, cached)
+	if err != nil {
+		return rejection(err)
+	}
+	out := &tacitpb.CheckInResult{}
+	if p := res.Plan; p != nil {
+		out.Result = &tacitpb.CheckInResult_Plan{Plan: &tacitpb.Plan{Round: p.Round, ModelVersion: p.ModelVersion,
+			DownloadModel: p.DownloadModel, ReportDeadlineUnixMillis: p.Deadline.UnixMilli(), Local: s.cfg.Local, Model: s.cfg.Model}}
+	} else {
+		out.Result = &tacitpb.CheckInResult_Retry{Retry: &tacitpb.RetryAfter{AfterMillis: res.RetryAfter.Milliseconds(), Reason: res.Reason}}
+	}
+	return &tacitpb.Response{Body: &tacitpb.Response_CheckIn{CheckIn: out}}
+}
+
+// model answers a download of the current version from the cached frame
+// (marked by a Model response without Params).
+func (s *Server) model(version int64) (*tacitpb.Response, bool) {
+	var stale error
+	s.svc.Model(func(v int64, params []float32) {
+		if v != version {
+			stale = fmt.Errorf("model %d is not current; %d is", version, v)
+			return
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.modelVer != v {
+			resp := &tacitpb.Response{Body: &tacitpb.Response_Model{Model: &tacitpb.Model{Version: v,
+				Params: s.codec.Encode(params, tacitpb.Compression_COMPRESSION_ZSTD)}}}
+			frame, err := proto.AppendFrame(nil, resp)
+			if err != nil {
+				stale = err
+				return
+			}
+			s.modelVer, s.modelFrame = v, frame
+		}
+	})
+	if stale != nil {
+		return proto.NewError(tacitpb.ErrorCode_ERROR_CODE_STALE_MODEL, stale.Error()), false
+	}
+	return &tacitpb.Response{Body: &tacitpb.Response_Model{Model: &tacitpb.Model{Version: version}}}, false
+}
+
+func (s *Server) report(device string, r *tacitpb.Report) (*tacitpb.Response, bool) {
+	update, err := s.codec.Decode(r.GetUpdate(), s.dim, nil)
+	if err != nil {
+		return proto.NewError(tacitpb.ErrorCode_ERROR_CODE_BAD_UPDATE, err.Error()), true
+	}
+	rep := Report{Round: r.GetRound(), Update: update, Weight: r.GetWeight(), Loss: r.GetTrainLoss()}
+	if e := r.GetEvaluation(); e != nil {
+		rep.Eval = &Evaluation{HR: e.GetHrAt_10(), NDCG: e.GetNdcgAt_10()}
+	}
+	if err := s.svc.Report(device, rep); err != nil {
+		return rejection(err), false
+	}
+	return &tacitpb.Response{Body: &tacitpb.Response_ReportAck{ReportAck: &tacitpb.ReportAck{}}}, false
+}
+
+// rejection turns the machine's refusal into a wire error.
+func rejection(err error) *tacitpb.Response {
+	var r *Rejection
+	if !errors.As(err, &r) {
+		return proto.NewError(tacitpb.ErrorCode_ERROR_CODE_INTERNAL, err.Error())
+	}
+	code := map[RejectCode]tacitpb.ErrorCode{
+		NotEnrolled: tacitpb.ErrorCode_ERROR_CODE_UNAUTHENTICATED,
+		WrongRound:  tacitpb.ErrorCode_ERROR_CODE_WRONG_ROUND,
+		Late:        tacitpb.ErrorCode_ERROR_CODE_LATE,
+		NotSelected: tacitpb.ErrorCode_ERROR_CODE_NOT_SELECTED,
+		Duplicate:   tacitpb.ErrorCode_ERROR_CODE_DUPLICATE,
+		BadUpdate:   tacitpb.ErrorCode_ERROR_CODE_BAD_UPDATE,
+	}[r.Code]
+	return proto.NewError(code, r.Error())
+}
