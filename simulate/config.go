@@ -41,6 +41,14 @@ type Config struct {
 	ServerBeta2     float64 `json:"server_beta2" yaml:"server_beta2" toml:"server_beta2"`
 	ServerTau       float64 `json:"server_tau" yaml:"server_tau" toml:"server_tau"`
 
+	// Transport joins the virtual devices to the coordinator: "memory"
+	// (direct calls, the default) or "quic" (a real QUIC server on
+	// loopback, a connection per device). Both give the same model.
+	Transport string `json:"transport" yaml:"transport" toml:"transport"`
+	// HTTP, if set, is an address where the coordinator serves /metrics,
+	// /status and its status page while the run goes.
+	HTTP string `json:"http,omitempty" yaml:"http" toml:"http"`
+
 	// ALSIterations is the number of iterations of the central twin.
 	ALSIterations int `json:"als_iterations" yaml:"als_iterations" toml:"als_iterations"`
 }
@@ -55,7 +63,7 @@ func DefaultConfig() Config {
 		RecencyHalfLife: mc.RecencyHalfLife, RecencyFloor: mc.RecencyFloor,
 		LocalEpochs: 1, ClientLR: 0.1,
 		ServerOptimizer: "fedadam", ServerLR: 0.01, ServerBeta1: 0.9, ServerBeta2: 0.99, ServerTau: 1e-3, ServerMomentum: 0.9,
-		ALSIterations: 15,
+		ALSIterations: 15, Transport: "memory",
 	}
 }
 
@@ -94,6 +102,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("local epochs must be positive, got %d", c.LocalEpochs)
 	case !(c.ClientLR > 0):
 		return fmt.Errorf("client learning rate must be positive, got %v", c.ClientLR)
+	case c.Transport != "memory" && c.Transport != "quic":
+		return fmt.Errorf("transport must be memory or quic, got %q", c.Transport)
 	case c.ALSIterations <= 0:
 		return fmt.Errorf("ALS iterations must be positive, got %d", c.ALSIterations)
 	}

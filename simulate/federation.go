@@ -2,6 +2,7 @@ package simulate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
@@ -9,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tacitfl/tacit/aggregate"
 	"github.com/tacitfl/tacit/client"
@@ -31,6 +34,9 @@ type federation struct {
 
 	clock    atomic.Int64 // virtual time, Unix nanoseconds; moved between rounds only
 	outcomes []coordinator.Outcome
+
+	connect func(id string) client.Coordinator // the transport to the coordinator
+	closers []func() error
 }
 
 // Virtual round timing: devices act the instant a round opens, so these
@@ -64,8 +70,18 @@ func newFederation(cfg Config, pop *population, items int, init *model.MF) (*fed
 	if err != nil {
 		return nil, err
 	}
-	f.svc = coordinator.NewService(m, coordinator.ServiceOptions{Now: f.now,
-		Watch: func(o coordinator.Outcome) { f.outcomes = append(f.outcomes, o) }})
+	opts := coordinator.ServiceOptions{Now: f.now,
+		Watch: func(o coordinator.Outcome) { f.outcomes = append(f.outcomes, o) }}
+	var reg *prometheus.Registry
+	if cfg.HTTP != "" {
+		reg = prometheus.NewRegistry()
+		opts.Metrics = coordinator.NewMetrics(reg)
+	}
+	f.svc = coordinator.NewService(m, opts)
+	if err := f.startTransport(cfg, reg, opts.Metrics); err != nil {
+		f.close()
+		return nil, err
+	}
 	workers := cfg.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -74,6 +90,38 @@ func newFederation(cfg Config, pop *population, items int, init *model.MF) (*fed
 		f.spaces = append(f.spaces, client.NewWorkspace())
 	}
 	return f, nil
+}
+
+// startTransport joins devices to the coordinator as cfg.Transport says,
+// and serves the operator endpoints if cfg.HTTP is set.
+func (f *federation) startTransport(cfg Config, reg *prometheus.Registry, metrics *coordinator.Metrics) error {
+	f.connect = func(id string) client.Coordinator { return &memTransport{f: f, device: id} }
+	if cfg.Transport == "quic" {
+		q, err := startQUIC(f.svc, metrics, f.ids, f.template)
+		if err != nil {
+			return err
+		}
+		f.connect = q.connect
+		f.closers = append(f.closers, q.stop)
+	}
+	if cfg.HTTP != "" {
+		stop, err := serveHTTP(cfg.HTTP, f.svc, reg)
+		if err != nil {
+			return err
+		}
+		f.closers = append(f.closers, stop)
+	}
+	return nil
+}
+
+// close stops the servers the federation started.
+func (f *federation) close() error {
+	var errs []error
+	for _, c := range f.closers {
+		errs = append(errs, c())
+	}
+	f.closers = nil
+	return errors.Join(errs...)
 }
 
 func (f *federation) now() time.Time { return time.Unix(0, f.clock.Load()).UTC() }
@@ -107,7 +155,7 @@ func (f *federation) round(ctx context.Context) (coordinator.Outcome, int, error
 				}
 				id := active[j]
 				u := f.person[id]
-				agent := client.NewAgent(client.Data{Train: f.pop.Positives(u), Test: -1}, &memTransport{f: f, device: id}, ws, nil)
+				agent := client.NewAgent(client.Data{Train: f.pop.Positives(u), Test: -1}, f.connect(id), ws, nil)
 				if _, err := agent.Step(ctx); err != nil {
 					errs[w] = fmt.Errorf("device %s: %w", id, err)
 				}

@@ -36,6 +36,7 @@ func Run(ctx context.Context, cfg Config, data *dataset.Log, obs Observer) (Summ
 	if err != nil {
 		return Summary{}, err
 	}
+	defer fed.close()
 	var updates int
 	var trainSeconds float64
 	rounds := 0

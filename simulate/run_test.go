@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tacitfl/tacit/dataset"
+	"github.com/tacitfl/tacit/model"
 )
 
 type recorder struct{ rounds []Round }
@@ -167,5 +168,51 @@ func TestCentralMatchesProtocol(t *testing.T) {
 	}
 	if s.Command != "central" || s.Rounds != 4 || len(rec.rounds) != 4 || s.EvaluatedUsers != 300 || s.HR < 0.3 {
 		t.Fatalf("summary %+v, %d iterations observed", s, len(rec.rounds))
+	}
+}
+
+// TestTransportsGiveTheSameModel runs the same seeded federation over the
+// in-memory transport and over real QUIC on loopback: the models agree bit
+// for bit, as do the rounds.
+func TestTransportsGiveTheSameModel(t *testing.T) {
+	data := smallData(t)
+	run := func(transport string) ([]float32, []Round) {
+		cfg := smallConfig()
+		cfg.Transport, cfg.ClientsPerRound, cfg.Dropout, cfg.Rounds = transport, 60, 0.2, 4
+		var rec recorder
+		pop, err := newPopulation(data, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, _ := model.NewMF(data.NumItems, cfg.Factors, cfg.Seed)
+		fed, err := newFederation(cfg, pop, data.NumItems, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fed.close()
+		for range cfg.Rounds {
+			o, dropped, err := fed.round(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec.Round(Round{Round: int(o.Round), Participants: o.Reports, Dropped: dropped, TrainLoss: o.TrainLoss})
+		}
+		fed.model(m.Params)
+		return m.Params, rec.rounds
+	}
+	memParams, memRounds := run("memory")
+	quicParams, quicRounds := run("quic")
+	if memRounds[0].Participants < 30 {
+		t.Fatalf("round 1 had %d participants: the comparison would prove little", memRounds[0].Participants)
+	}
+	for i := range memRounds {
+		if memRounds[i] != quicRounds[i] {
+			t.Fatalf("round %d: memory %+v, quic %+v", i+1, memRounds[i], quicRounds[i])
+		}
+	}
+	for i := range memParams {
+		if math.Float32bits(memParams[i]) != math.Float32bits(quicParams[i]) {
+			t.Fatalf("parameter %d: memory %v, quic %v", i, memParams[i], quicParams[i])
+		}
 	}
 }

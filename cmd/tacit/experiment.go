@@ -87,6 +87,9 @@ func (e experiment) run(args []string, stdout, stderr io.Writer) error {
 		obs = append(obs, out)
 	}
 
+	if cfg.HTTP != "" && !e.central {
+		fmt.Fprintf(stdout, "watch the coordinator at http://%s/ (status page), /status (JSON) and /metrics (Prometheus)\n", cfg.HTTP)
+	}
 	ctx, stop := withSignals(context.Background())
 	defer stop()
 	s, err := e.train(ctx, cfg, data, obs)

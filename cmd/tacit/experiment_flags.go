@@ -47,6 +47,8 @@ func bindExperiment(fs *flag.FlagSet, cfg *simulate.Config, ef *experimentFlags,
 	}
 	fs.BoolVar(&ef.twin, "twin", false, "also train the central twin on the same split and print both results side by side")
 	fs.IntVar(&cfg.Rounds, "rounds", cfg.Rounds, "federated rounds")
+	fs.StringVar(&cfg.Transport, "transport", cfg.Transport, "how devices reach the coordinator: memory, or quic (a real QUIC server on loopback); both give the same model")
+	fs.StringVar(&cfg.HTTP, "http", cfg.HTTP, "serve the coordinator's status page, /status and /metrics on this `address` while running (e.g. 127.0.0.1:7080)")
 	fs.IntVar(&cfg.ClientsPerRound, "clients-per-round", cfg.ClientsPerRound, "devices selected each round; 0 selects everyone")
 	fs.Float64Var(&cfg.Dropout, "dropout", cfg.Dropout, "probability that a selected device never reports, in [0, 1)")
 	fs.IntVar(&cfg.LocalEpochs, "local-epochs", cfg.LocalEpochs, "training passes over its data on each device per round")
