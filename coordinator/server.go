@@ -137,13 +137,9 @@ func (s *Server) Serve(ctx context.Context, pc net.PacketConn) error {
 			s.serveConn(connCtx, conn)
 		}()
 	}
+	// Drain: no new connections or streams; exchanges in flight finish
+	// (each bounded by StreamTimeout), then every connection closes.
 	ln.Close()
-	drained := make(chan struct{})
-	go func() { conns.Wait(); close(drained) }()
-	select {
-	case <-drained:
-	case <-time.After(s.cfg.StreamTimeout):
-	}
 	stopConns()
 	conns.Wait()
 	wg.Wait()
@@ -157,10 +153,10 @@ func (s *Server) serveConn(ctx context.Context, conn *quic.Conn) {
 		defer s.cfg.Metrics.connected.Dec()
 	}
 	var streams sync.WaitGroup
-	defer streams.Wait()
 	for {
 		str, err := conn.AcceptStream(ctx)
 		if err != nil {
+			streams.Wait()
 			if ctx.Err() != nil {
 				conn.CloseWithError(closeNormal, "coordinator shutting down")
 			}

@@ -22,9 +22,11 @@ type command struct {
 // and privacy accounting will join them.
 func commands() map[string]command {
 	return map[string]command{
-		"simulate": simulateCommand,
-		"central":  centralCommand,
-		"data":     dataCommand,
+		"simulate":    simulateCommand,
+		"central":     centralCommand,
+		"data":        dataCommand,
+		"coordinator": coordinatorCommand,
+		"agent":       agentCommand,
 	}
 }
 

@@ -203,3 +203,15 @@ func TestSimulateTwinComparesWithCentral(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestCoordinatorAndAgentUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	wantUsageError(t, []string{"coordinator"}, "tacit coordinator", "--tokens is required")
+	wantUsageError(t, []string{"coordinator", "--tokens", filepath.Join(dir, "missing")}, "tacit coordinator", "no such file")
+	wantUsageError(t, []string{"coordinator", "--tokens", "x", "--goal", "-1"}, "tacit coordinator", "goal must be non-negative")
+	wantUsageError(t, []string{"coordinator", "--tokens", "x", "--items", "0"}, "tacit coordinator", "items must be in")
+	wantUsageError(t, []string{"agent", "--pin", "00", "--person", "1"}, "tacit agent", "--token is required")
+	wantUsageError(t, []string{"agent", "--token", "t", "--pin", "zz", "--person", "1"}, "tacit agent", "is not a hex SHA-256 fingerprint")
+	pin := strings.Repeat("ab", 32)
+	wantUsageError(t, []string{"agent", "--token", "t", "--pin", pin, "--person", "nobody"}, "tacit agent", `no person "nobody"`)
+}

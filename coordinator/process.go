@@ -1,0 +1,114 @@
+package coordinator
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/tacitfl/tacit/aggregate"
+	"github.com/tacitfl/tacit/proto/tacitpb"
+)
+
+// ProcessOptions assemble a standalone coordinator: `tacit coordinator`.
+type ProcessOptions struct {
+	Listen      string // UDP address for devices
+	HTTP        string // TCP address for /metrics, /status, /healthz; "" for none
+	Certificate tls.Certificate
+	Tokens      map[string]string // enrolment: token → device id
+	State       string            // checkpoint file; resumed from if it exists
+	Rounds      RoundConfig
+	Optimizer   aggregate.OptimizerConfig
+	Model       *tacitpb.ModelConfig
+	Local       *tacitpb.LocalTraining
+	// Initial is the model before any commit, used when State holds none.
+	Initial func() []float32
+	Log     *slog.Logger
+	// Listening, if set, is called once both addresses listen.
+	Listening func(devices, http net.Addr)
+}
+
+// RunProcess serves until ctx ends, then drains: it stops accepting, lets
+// exchanges in flight finish, and returns. Every commit was checkpointed
+// when it happened, so nothing is lost.
+func RunProcess(ctx context.Context, o ProcessOptions) error {
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ckpt := FileCheckpointer{Path: o.State}
+	snap, err := ckpt.Load()
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		snap = Snapshot{Params: o.Initial()}
+		log.Info("starting from a new model", "parameters", len(snap.Params))
+	case err != nil:
+		return err
+	default:
+		log.Info("resuming from checkpoint", "round", snap.Round, "version", snap.Version)
+	}
+	if want := int(o.Model.Items) * int(o.Model.Factors+1); len(snap.Params) != want {
+		return fmt.Errorf("%s holds %d parameters, the model's shape needs %d", o.State, len(snap.Params), want)
+	}
+	opt, err := aggregate.NewOptimizer(o.Optimizer)
+	if err != nil {
+		return err
+	}
+	ids := make([]string, 0, len(o.Tokens))
+	for _, id := range o.Tokens {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	m, err := NewMachine(o.Rounds, ids, snap, opt, time.Now())
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := NewMetrics(reg)
+	svc := NewService(m, ServiceOptions{Checkpointer: ckpt, Metrics: metrics, Log: log})
+	srv, err := NewServer(svc, ServerConfig{TLS: &tls.Config{Certificates: []tls.Certificate{o.Certificate}},
+		Tokens: o.Tokens, Model: o.Model, Local: o.Local, Log: log, Metrics: metrics})
+	if err != nil {
+		return err
+	}
+	pc, err := net.ListenPacket("udp", o.Listen)
+	if err != nil {
+		return err
+	}
+	defer pc.Close()
+	var httpAddr net.Addr
+	var httpSrv *http.Server
+	if o.HTTP != "" {
+		ln, err := net.Listen("tcp", o.HTTP)
+		if err != nil {
+			return err
+		}
+		httpAddr = ln.Addr()
+		httpSrv = &http.Server{Handler: HTTPHandler(svc, reg), ReadHeaderTimeout: 5 * time.Second}
+		go httpSrv.Serve(ln)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, pc) }()
+	devAddr := <-srv.Ready()
+	if o.Listening != nil {
+		o.Listening(devAddr, httpAddr)
+	}
+	err = <-served
+	if httpSrv != nil {
+		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err = errors.Join(err, httpSrv.Shutdown(shut))
+	}
+	log.Info("coordinator stopped", "round", svc.Status().Round)
+	return err
+}
