@@ -32,8 +32,12 @@ type ServerConfig struct {
 	StreamTimeout time.Duration
 	// TickEvery is how often deadlines are checked; 0 means 100 ms.
 	TickEvery time.Duration
-	Log       *slog.Logger
-	Metrics   *Metrics
+	// MaxConcurrent bounds the requests read and handled at once, so memory
+	// stays flat however many devices upload together (each holds its frame
+	// and decoded update); others wait, flow-controlled. 0 means 64.
+	MaxConcurrent int
+	Log           *slog.Logger
+	Metrics       *Metrics
 }
 
 // Server serves devices over QUIC: one request and one response per stream,
@@ -47,6 +51,7 @@ type Server struct {
 	codec *proto.Codec
 	log   *slog.Logger
 
+	slots      chan struct{} // MaxConcurrent tokens
 	mu         sync.Mutex
 	modelVer   int64
 	modelFrame []byte // the framed Response for modelVer, encoded once
@@ -76,6 +81,9 @@ func NewServer(svc *Service, cfg ServerConfig) (*Server, error) {
 	if cfg.TickEvery <= 0 {
 		cfg.TickEvery = 100 * time.Millisecond
 	}
+	if cfg.MaxConcurrent <= 0 {
+		cfg.MaxConcurrent = 64
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
@@ -87,7 +95,8 @@ func NewServer(svc *Service, cfg ServerConfig) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{svc: svc, cfg: cfg, codec: codec, log: cfg.Log, modelVer: -1, ready: make(chan net.Addr, 1)}
+	s := &Server{svc: svc, cfg: cfg, codec: codec, log: cfg.Log, modelVer: -1, ready: make(chan net.Addr, 1),
+		slots: make(chan struct{}, cfg.MaxConcurrent)}
 	svc.Model(func(_ int64, p []float32) { s.dim = len(p) })
 	return s, nil
 }
@@ -185,6 +194,12 @@ func (c *countingReader) Read(p []byte) (int, error) {
 func (s *Server) serveStream(conn *quic.Conn, str *quic.Stream) {
 	defer str.Close()
 	str.SetDeadline(time.Now().Add(s.cfg.StreamTimeout))
+	select {
+	case s.slots <- struct{}{}:
+		defer func() { <-s.slots }()
+	case <-conn.Context().Done():
+		return
+	}
 	in := &countingReader{str: str}
 	var req tacitpb.Request
 	err := proto.ReadFrame(in, &req, s.cfg.MaxFrame)
