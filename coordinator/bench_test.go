@@ -7,7 +7,10 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"os"
+	"os/exec"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -31,27 +34,26 @@ const (
 // loopback QUIC, each checking in, downloading a 1 MiB model and uploading a
 // 1 MiB update, against a bare quic-go transfer of the same bytes on as many
 // connections in the same run. It reports both throughputs, their ratio and
-// the process's peak heap.
+// the coordinator's peak heap (the devices run in a child process).
 func BenchmarkQUICRound(b *testing.B) {
 	cert, _ := tlscert.SelfSigned([]string{"127.0.0.1"})
-	pin, _ := tlscert.PinnedConfig(tlscert.Fingerprint(cert.Certificate[0]), proto.ALPN)
 	var ours, bare time.Duration
 	var peak uint64
 	for b.Loop() {
-		d, p := quicRound(b, cert, pin)
+		d, p := quicRound(b, cert)
 		ours += d
 		peak = max(peak, p)
-		bare += bareTransfer(b, cert, pin)
+		bare += bareTransfer(b, cert)
 	}
 	bytes := float64(2 * 4 * benchParams * benchDevices * b.N)
 	b.ReportMetric(bytes/ours.Seconds()/(1<<20), "MiB/s")
 	b.ReportMetric(bytes/bare.Seconds()/(1<<20), "bare-MiB/s")
 	b.ReportMetric(bare.Seconds()/ours.Seconds(), "ratio-to-bare")
-	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+	b.ReportMetric(float64(peak)/(1<<20), "coordinator-peak-heap-MiB")
 	b.ReportMetric(0, "ns/op")
 }
 
-func quicRound(b *testing.B, cert tls.Certificate, pin *tls.Config) (time.Duration, uint64) {
+func quicRound(b *testing.B, cert tls.Certificate) (time.Duration, uint64) {
 	ids := make([]string, benchDevices)
 	tokens := map[string]string{}
 	for i := range ids {
@@ -86,6 +88,41 @@ func quicRound(b *testing.B, cert tls.Certificate, pin *tls.Config) (time.Durati
 	stopWatch := make(chan struct{})
 	go watchHeap(stopWatch, peak)
 	start := time.Now()
+	// The devices run in a child process (this test binary again), so the
+	// heap watched here is the coordinator's alone.
+	runDevices(b, "tacit", addr, cert)
+	<-done
+	elapsed := time.Since(start)
+	close(stopWatch)
+	return elapsed, <-peak
+}
+
+// runDevices runs BenchmarkQUICRound's devices in a child process: mode
+// "tacit" speaks the protocol, "bare" moves the same bytes on plain streams.
+func runDevices(b *testing.B, mode, addr string, cert tls.Certificate) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchDevices$")
+	cmd.Env = append(os.Environ(), "TACIT_BENCH_DEVICES="+mode+" "+addr+" "+tlscert.Fingerprint(cert.Certificate[0]))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("devices: %v\n%s", err, out)
+	}
+}
+
+// TestBenchDevices is BenchmarkQUICRound's devices when run as its child
+// process; otherwise it skips.
+func TestBenchDevices(t *testing.T) {
+	f := strings.Fields(os.Getenv("TACIT_BENCH_DEVICES"))
+	if len(f) != 3 {
+		t.Skip("only as BenchmarkQUICRound's child process")
+	}
+	mode, addr, fp := f[0], f[1], f[2]
+	pin, err := tlscert.PinnedConfig(fp, proto.ALPN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode == "bare" {
+		bareDevices(t, addr, pin)
+		return
+	}
 	var wg sync.WaitGroup
 	for i := range benchDevices {
 		wg.Add(1)
@@ -106,19 +143,15 @@ func quicRound(b *testing.B, cert tls.Certificate, pin *tls.Config) (time.Durati
 			}
 			model, err := q.DownloadModel(ctx, plan.ModelVersion, benchParams, nil)
 			if err != nil {
-				b.Error(err)
+				t.Error(err)
 				return
 			}
 			if err := q.Report(ctx, client.Upload{Round: plan.Round, Update: model, Weight: 1}); err != nil {
-				b.Error(err)
+				t.Error(err)
 			}
 		}()
 	}
 	wg.Wait()
-	<-done
-	elapsed := time.Since(start)
-	close(stopWatch)
-	return elapsed, <-peak
 }
 
 // watchHeap samples the heap until stop and sends the largest it saw.
@@ -139,9 +172,10 @@ func watchHeap(stop <-chan struct{}, peak chan<- uint64) {
 	}
 }
 
-// bareTransfer moves the same bytes over plain quic-go: each of the
-// connections sends 1 MiB on a stream and receives 1 MiB back.
-func bareTransfer(b *testing.B, cert tls.Certificate, pin *tls.Config) time.Duration {
+// bareTransfer moves the same bytes over plain quic-go: each device's
+// connection sends 1 MiB on a stream and receives 1 MiB back, the devices
+// again in a child process.
+func bareTransfer(b *testing.B, cert tls.Certificate) time.Duration {
 	tlsConf := &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{proto.ALPN}}
 	ln, err := quic.ListenAddr("127.0.0.1:0", tlsConf, &quic.Config{MaxIncomingStreams: 16})
 	if err != nil {
@@ -166,9 +200,15 @@ func bareTransfer(b *testing.B, cert tls.Certificate, pin *tls.Config) time.Dura
 			}()
 		}
 	}()
+	start := time.Now()
+	runDevices(b, "bare", ln.Addr().String(), cert)
+	return time.Since(start)
+}
+
+func bareDevices(t *testing.T, addr string, pin *tls.Config) {
 	clientTLS := pin.Clone()
 	clientTLS.NextProtos = []string{proto.ALPN}
-	start := time.Now()
+	payload := make([]byte, 4*benchParams)
 	var wg sync.WaitGroup
 	for range benchDevices {
 		wg.Add(1)
@@ -176,7 +216,7 @@ func bareTransfer(b *testing.B, cert tls.Certificate, pin *tls.Config) time.Dura
 			defer wg.Done()
 			var conn *quic.Conn
 			for {
-				c, err := quic.DialAddr(context.Background(), ln.Addr().String(), clientTLS, nil)
+				c, err := quic.DialAddr(context.Background(), addr, clientTLS, nil)
 				if err == nil {
 					conn = c
 					break
@@ -186,7 +226,7 @@ func bareTransfer(b *testing.B, cert tls.Certificate, pin *tls.Config) time.Dura
 			defer conn.CloseWithError(0, "")
 			str, err := conn.OpenStreamSync(context.Background())
 			if err != nil {
-				b.Error(err)
+				t.Error(err)
 				return
 			}
 			str.Write(payload)
@@ -195,5 +235,4 @@ func bareTransfer(b *testing.B, cert tls.Certificate, pin *tls.Config) time.Dura
 		}()
 	}
 	wg.Wait()
-	return time.Since(start)
 }

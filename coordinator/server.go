@@ -112,6 +112,14 @@ func (s *Server) Serve(ctx context.Context, pc net.PacketConn) error {
 		MaxIdleTimeout:        time.Minute,
 		MaxIncomingStreams:    16,
 		MaxIncomingUniStreams: -1,
+		// Small initial flow-control windows: a device waiting for a
+		// request slot buffers at most this much here, so a thousand
+		// uploads at once cost tens of MiB, not gigabytes. The windows
+		// grow for the streams being read.
+		InitialStreamReceiveWindow:     128 << 10,
+		InitialConnectionReceiveWindow: 192 << 10,
+		MaxStreamReceiveWindow:         4 << 20,
+		MaxConnectionReceiveWindow:     6 << 20,
 	})
 	if err != nil {
 		return err
