@@ -135,6 +135,7 @@ type StatusReport struct {
 	Selected     int            `json:"selected"`
 	CheckedIn    int            `json:"checked_in"`
 	Reports      int            `json:"reports"`
+	Opened       time.Time      `json:"opened"`
 	Deadline     time.Time      `json:"deadline"`
 	ModelVersion int64          `json:"model_version"`
 	Recent       []RoundSummary `json:"recent_rounds"`
@@ -159,7 +160,7 @@ func (s *Service) Status() StatusReport {
 	defer s.mu.Unlock()
 	st := s.m.Status()
 	r := StatusReport{Round: st.Round, Phase: st.Phase.String(), Selected: st.Selected, CheckedIn: st.CheckedIn,
-		Reports: st.Reports, Deadline: st.Deadline, ModelVersion: st.ModelVersion}
+		Reports: st.Reports, Opened: st.Opened, Deadline: st.Deadline, ModelVersion: st.ModelVersion}
 	for i := len(s.history) - 1; i >= 0; i-- {
 		o := s.history[i]
 		rs := RoundSummary{Round: o.Round, Committed: o.Committed, Reason: o.Reason, Selected: o.Selected,

@@ -21,7 +21,7 @@ import (
 
 // federation is a coordinator and its virtual devices in one process: the
 // coordinator's Service and round machine, and the client's Agent for each
-// device, joined by an in-memory transport and driven by a virtual clock.
+// device, joined by an in-memory transport (or real QUIC).
 type federation struct {
 	svc      *coordinator.Service
 	pop      *population
@@ -32,21 +32,25 @@ type federation struct {
 	seed     uint64
 	spaces   []*client.Workspace // one per worker
 
-	clock    atomic.Int64 // virtual time, Unix nanoseconds; moved between rounds only
+	// The clock is real time plus skip, which grows when the simulator
+	// jumps past deadlines that dropouts would make it wait for. Rounds
+	// thus take their real duration, as the status page shows, and no
+	// deadline passes while devices are still at work (the windows are
+	// long), so outcomes stay reproducible.
+	started time.Time
+	skip    atomic.Int64 // nanoseconds
 	outcomes []coordinator.Outcome
 
 	connect func(id string) client.Coordinator // the transport to the coordinator
 	closers []func() error
 }
 
-// Virtual round timing: devices act the instant a round opens, so these
-// only decide when a round with dropouts ends.
+// Round timing: devices act as soon as a round opens, so these only decide
+// when a round with dropouts ends, which the simulator skips to.
 const (
-	selectionTimeout = time.Minute
-	reportWindow     = 5 * time.Minute
+	selectionTimeout = time.Hour
+	reportWindow     = time.Hour
 )
-
-var virtualEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func newFederation(cfg Config, pop *population, items int, init *model.MF) (*federation, error) {
 	f := &federation{pop: pop, person: make(map[string]int, len(pop.people)), dropout: cfg.Dropout, seed: cfg.Seed}
@@ -65,7 +69,7 @@ func newFederation(cfg Config, pop *population, items int, init *model.MF) (*fed
 	}
 	rc := coordinator.RoundConfig{Goal: cfg.ClientsPerRound, OverSelection: 1, MinFraction: 1e-9,
 		SelectionTimeout: selectionTimeout, ReportWindow: reportWindow, RetryMin: time.Second, Seed: cfg.Seed}
-	f.clock.Store(virtualEpoch.UnixNano())
+	f.started = time.Now()
 	m, err := coordinator.NewMachine(rc, f.ids, coordinator.Snapshot{Params: init.Params}, opt, f.now())
 	if err != nil {
 		return nil, err
@@ -124,11 +128,13 @@ func (f *federation) close() error {
 	return errors.Join(errs...)
 }
 
-func (f *federation) now() time.Time { return time.Unix(0, f.clock.Load()).UTC() }
+func (f *federation) now() time.Time {
+	return f.started.Add(time.Since(f.started) + time.Duration(f.skip.Load()))
+}
 
 // round runs the current round to its end: every selected device that does
-// not drop out checks in, trains and reports; then the virtual clock jumps
-// past the deadlines so a round missing its dropouts ends too. It returns
+// not drop out checks in, trains and reports; then the clock skips ahead
+// to the round's deadlines so a round missing its dropouts ends too. It returns
 // the round's outcome and how many selected devices dropped out.
 func (f *federation) round(ctx context.Context) (coordinator.Outcome, int, error) {
 	round := f.svc.Status().Round
@@ -168,8 +174,13 @@ func (f *federation) round(ctx context.Context) (coordinator.Outcome, int, error
 			return coordinator.Outcome{}, 0, err
 		}
 	}
-	if len(f.outcomes) == 0 { // dropouts left the round open: let its deadlines pass
-		f.clock.Store(f.svc.Status().Deadline.UnixNano())
+	for len(f.outcomes) == 0 { // dropouts left the round open: skip to its next deadline
+		st := f.svc.Status()
+		next := st.Deadline
+		if st.Phase == coordinator.Selecting.String() {
+			next = st.Opened.Add(selectionTimeout)
+		}
+		f.skip.Add(int64(next.Sub(f.now())))
 		f.svc.Tick()
 	}
 	if len(f.outcomes) != 1 || f.outcomes[0].Round != round {
@@ -177,7 +188,6 @@ func (f *federation) round(ctx context.Context) (coordinator.Outcome, int, error
 	}
 	o := f.outcomes[0]
 	f.outcomes = f.outcomes[:0]
-	f.clock.Store(o.Ended.Add(time.Second).UnixNano())
 	return o, dropped, nil
 }
 
