@@ -26,6 +26,7 @@ type ProcessOptions struct {
 	Certificate tls.Certificate
 	Tokens      map[string]string // enrolment: token → device id
 	State       string            // checkpoint file; resumed from if it exists
+	MaxFrame    int               // largest request accepted; 0 means proto.DefaultMaxFrame
 	Rounds      RoundConfig
 	Optimizer   aggregate.OptimizerConfig
 	Model       *tacitpb.ModelConfig
@@ -77,7 +78,7 @@ func RunProcess(ctx context.Context, o ProcessOptions) error {
 	metrics := NewMetrics(reg)
 	svc := NewService(m, ServiceOptions{Checkpointer: ckpt, Metrics: metrics, Log: log})
 	srv, err := NewServer(svc, ServerConfig{TLS: &tls.Config{Certificates: []tls.Certificate{o.Certificate}},
-		Tokens: o.Tokens, Model: o.Model, Local: o.Local, Log: log, Metrics: metrics})
+		Tokens: o.Tokens, Model: o.Model, Local: o.Local, Log: log, Metrics: metrics, MaxFrame: o.MaxFrame})
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/tacitfl/tacit/coordinator"
 	"github.com/tacitfl/tacit/internal/tlscert"
 	"github.com/tacitfl/tacit/model"
+	"github.com/tacitfl/tacit/proto"
 	"github.com/tacitfl/tacit/proto/tacitpb"
 	"github.com/tacitfl/tacit/simulate"
 )
@@ -39,7 +40,7 @@ SIGTERM drains: exchanges in flight finish, then it exits.
 
 type coordinatorFlags struct {
 	listen, http, tokens, state, cert, key string
-	enroll, items                          int
+	enroll, items, maxFrame                int
 	cfg                                    simulate.Config
 	rounds                                 coordinator.RoundConfig
 	verbose                                bool
@@ -54,6 +55,7 @@ func (o *coordinatorFlags) flagSet() *flag.FlagSet {
 	fs.StringVar(&o.state, "state", "coordinator.ckpt", "checkpoint `file`, written after every commit and resumed from")
 	fs.StringVar(&o.cert, "tls-cert", "", "PEM certificate `file` (with --tls-key); default: a new self-signed one")
 	fs.StringVar(&o.key, "tls-key", "", "PEM private key `file`")
+	fs.IntVar(&o.maxFrame, "max-frame", proto.DefaultMaxFrame, "largest request a device may send, in `bytes`; checked before anything is allocated")
 	fs.IntVar(&o.items, "items", 9724, "catalogue size: items in the model (the embedded data set has 9724)")
 	fs.BoolVar(&o.verbose, "verbose", false, "log every round and refused report")
 	c := &o.cfg
@@ -91,6 +93,9 @@ func runCoordinator(args []string, stdout, stderr io.Writer) error {
 	if err := mc.Validate(); err != nil {
 		return usageError{err: err}
 	}
+	if o.maxFrame < 1024 || o.maxFrame > 1<<30 {
+		return usageError{err: fmt.Errorf("max frame must be in [1024, %d] bytes, got %d", 1<<30, o.maxFrame)}
+	}
 	if o.items <= 0 || o.items > 10_000_000 {
 		return usageError{err: fmt.Errorf("items must be in [1, 10000000], got %d", o.items)}
 	}
@@ -119,7 +124,7 @@ func runCoordinator(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := withSignals(context.Background())
 	defer stop()
 	err = coordinator.RunProcess(ctx, coordinator.ProcessOptions{
-		Listen: o.listen, HTTP: o.http, Certificate: cert, Tokens: tokens, State: o.state,
+		Listen: o.listen, HTTP: o.http, Certificate: cert, Tokens: tokens, State: o.state, MaxFrame: o.maxFrame,
 		Rounds: o.rounds, Optimizer: o.cfg.Optimizer(),
 		Model: &tacitpb.ModelConfig{Items: int32(o.items), Factors: int32(mc.Factors), Alpha: mc.Alpha, NegWeight: mc.NegWeight,
 			UserReg: mc.UserReg, ItemReg: mc.ItemReg, RecencyHalfLife: mc.RecencyHalfLife, RecencyFloor: mc.RecencyFloor},
