@@ -10,7 +10,6 @@ import (
 
 	"github.com/quic-go/quic-go"
 
-	"github.com/tacitfl/tacit/model"
 	"github.com/tacitfl/tacit/proto"
 	"github.com/tacitfl/tacit/proto/tacitpb"
 )
@@ -105,13 +104,10 @@ func (q *QUIC) CheckIn(ctx context.Context, cached int64) (*Plan, time.Duration,
 	if p == nil || p.Model == nil || p.Local == nil {
 		return nil, 0, errors.New("client: check-in answered with an incomplete plan")
 	}
-	mc, lc := p.Model, p.Local
+	items, mc := proto.FromModelConfig(p.Model)
 	return &Plan{
 		Round: p.Round, ModelVersion: p.ModelVersion, DownloadModel: p.DownloadModel,
-		Deadline: time.UnixMilli(p.ReportDeadlineUnixMillis), Items: int(mc.Items),
-		Model: model.Config{Factors: int(mc.Factors), Alpha: mc.Alpha, NegWeight: mc.NegWeight, UserReg: mc.UserReg,
-			ItemReg: mc.ItemReg, RecencyHalfLife: mc.RecencyHalfLife, RecencyFloor: mc.RecencyFloor},
-		Local: model.LocalConfig{Epochs: int(lc.Epochs), LR: lc.LearningRate, ItemRegShare: lc.ItemRegShare},
+		Deadline: time.UnixMilli(p.ReportDeadlineUnixMillis), Items: items, Model: mc, Local: proto.FromLocalTraining(p.Local),
 	}, 0, nil
 }
 

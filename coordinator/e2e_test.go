@@ -70,9 +70,7 @@ func startCluster(t *testing.T, devices int) *cluster {
 	c.pin = tlscert.Fingerprint(cert.Certificate[0])
 	srv, err := coordinator.NewServer(c.svc, coordinator.ServerConfig{
 		TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, Tokens: tokens, TickEvery: 20 * time.Millisecond,
-		Model: &tacitpb.ModelConfig{Items: 30, Factors: 4, Alpha: c.cfg.Alpha, NegWeight: c.cfg.NegWeight, UserReg: c.cfg.UserReg,
-			ItemReg: c.cfg.ItemReg, RecencyHalfLife: c.cfg.RecencyHalfLife, RecencyFloor: c.cfg.RecencyFloor},
-		Local: &tacitpb.LocalTraining{Epochs: 1, LearningRate: 0.1, ItemRegShare: 0.01},
+		Model: proto.ModelConfig(30, c.cfg), Local: proto.LocalTraining(model.LocalConfig{Epochs: 1, LR: 0.1, ItemRegShare: 0.01}),
 	})
 	if err != nil {
 		t.Fatal(err)

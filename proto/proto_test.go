@@ -13,6 +13,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tacitfl/tacit/model"
 	"github.com/tacitfl/tacit/proto/tacitpb"
 )
 
@@ -237,5 +238,17 @@ func BenchmarkDecodeZstd(b *testing.B) {
 		if _, err := c.Decode(tn, len(v), dst); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestModelConfigRoundTrip(t *testing.T) {
+	c := model.DefaultConfig()
+	items, got := FromModelConfig(ModelConfig(9724, c))
+	if items != 9724 || got != c {
+		t.Fatalf("got %d, %+v; want 9724, %+v", items, got, c)
+	}
+	l := model.LocalConfig{Epochs: 2, LR: 0.05, ItemRegShare: 1e-3}
+	if FromLocalTraining(LocalTraining(l)) != l {
+		t.Fatal("local training did not round-trip")
 	}
 }

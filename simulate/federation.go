@@ -37,8 +37,8 @@ type federation struct {
 	// thus take their real duration, as the status page shows, and no
 	// deadline passes while devices are still at work (the windows are
 	// long), so outcomes stay reproducible.
-	started time.Time
-	skip    atomic.Int64 // nanoseconds
+	started  time.Time
+	skip     atomic.Int64 // nanoseconds
 	outcomes []coordinator.Outcome
 
 	connect func(id string) client.Coordinator // the transport to the coordinator

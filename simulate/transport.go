@@ -16,7 +16,6 @@ import (
 	"github.com/tacitfl/tacit/coordinator"
 	"github.com/tacitfl/tacit/internal/tlscert"
 	"github.com/tacitfl/tacit/proto"
-	"github.com/tacitfl/tacit/proto/tacitpb"
 )
 
 // quicNet is a real coordinator server on loopback QUIC and one client
@@ -39,12 +38,9 @@ func startQUIC(svc *coordinator.Service, metrics *coordinator.Metrics, ids []str
 	for _, id := range ids {
 		tokens[tokenOf(id)] = id
 	}
-	mc, lc := template.Model, template.Local
 	srv, err := coordinator.NewServer(svc, coordinator.ServerConfig{
 		TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, Tokens: tokens, Metrics: metrics,
-		Model: &tacitpb.ModelConfig{Items: int32(template.Items), Factors: int32(mc.Factors), Alpha: mc.Alpha, NegWeight: mc.NegWeight,
-			UserReg: mc.UserReg, ItemReg: mc.ItemReg, RecencyHalfLife: mc.RecencyHalfLife, RecencyFloor: mc.RecencyFloor},
-		Local: &tacitpb.LocalTraining{Epochs: int32(lc.Epochs), LearningRate: lc.LR, ItemRegShare: lc.ItemRegShare},
+		Model: proto.ModelConfig(template.Items, template.Model), Local: proto.LocalTraining(template.Local),
 	})
 	if err != nil {
 		return nil, err

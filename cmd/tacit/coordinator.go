@@ -10,14 +10,11 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strings"
 
-	"github.com/tacitfl/tacit/aggregate"
 	"github.com/tacitfl/tacit/coordinator"
 	"github.com/tacitfl/tacit/internal/tlscert"
 	"github.com/tacitfl/tacit/model"
 	"github.com/tacitfl/tacit/proto"
-	"github.com/tacitfl/tacit/proto/tacitpb"
 	"github.com/tacitfl/tacit/simulate"
 )
 
@@ -58,15 +55,8 @@ func (o *coordinatorFlags) flagSet() *flag.FlagSet {
 	fs.IntVar(&o.maxFrame, "max-frame", proto.DefaultMaxFrame, "largest request a device may send, in `bytes`; checked before anything is allocated")
 	fs.IntVar(&o.items, "items", 9724, "catalogue size: items in the model (the embedded data set has 9724)")
 	fs.BoolVar(&o.verbose, "verbose", false, "log every round and refused report")
-	c := &o.cfg
-	fs.IntVar(&c.Factors, "factors", c.Factors, "length of the item and person vectors")
-	fs.Float64Var(&c.Alpha, "alpha", c.Alpha, "confidence of a positive is 1+alpha")
-	fs.Float64Var(&c.UserReg, "user-reg", c.UserReg, "L2 regularisation of a person's vector")
-	fs.Float64Var(&c.ItemReg, "item-reg", c.ItemReg, "L2 regularisation of the shared item factors and biases")
-	fs.IntVar(&c.LocalEpochs, "local-epochs", c.LocalEpochs, "training passes on each device per round")
-	fs.Float64Var(&c.ClientLR, "client-lr", c.ClientLR, "learning rate on the devices")
-	fs.StringVar(&c.ServerOptimizer, "server-optimizer", c.ServerOptimizer, "server optimizer: "+strings.Join(aggregate.OptimizerNames(), ", "))
-	fs.Float64Var(&c.ServerLR, "server-lr", c.ServerLR, "server learning rate")
+	bindModel(fs, &o.cfg)
+	bindTraining(fs, &o.cfg)
 	r := &o.rounds
 	fs.IntVar(&r.Goal, "goal", r.Goal, "reports a round is after (selection rate goal×over-selection/devices); 0 selects everyone")
 	fs.Float64Var(&r.OverSelection, "over-selection", r.OverSelection, "select this many times the goal; above 1 a round commits at the goal")
@@ -126,9 +116,8 @@ func runCoordinator(args []string, stdout, stderr io.Writer) error {
 	err = coordinator.RunProcess(ctx, coordinator.ProcessOptions{
 		Listen: o.listen, HTTP: o.http, Certificate: cert, Tokens: tokens, State: o.state, MaxFrame: o.maxFrame,
 		Rounds: o.rounds, Optimizer: o.cfg.Optimizer(),
-		Model: &tacitpb.ModelConfig{Items: int32(o.items), Factors: int32(mc.Factors), Alpha: mc.Alpha, NegWeight: mc.NegWeight,
-			UserReg: mc.UserReg, ItemReg: mc.ItemReg, RecencyHalfLife: mc.RecencyHalfLife, RecencyFloor: mc.RecencyFloor},
-		Local: &tacitpb.LocalTraining{Epochs: int32(o.cfg.LocalEpochs), LearningRate: o.cfg.ClientLR, ItemRegShare: mc.ItemReg / float64(len(tokens))},
+		Model: proto.ModelConfig(o.items, mc),
+		Local: proto.LocalTraining(model.LocalConfig{Epochs: o.cfg.LocalEpochs, LR: o.cfg.ClientLR, ItemRegShare: mc.ItemReg / float64(len(tokens))}),
 		Initial: func() []float32 {
 			m, _ := model.NewMF(o.items, mc.Factors, o.rounds.Seed)
 			return m.Params

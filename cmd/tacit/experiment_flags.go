@@ -33,13 +33,7 @@ func bindExperiment(fs *flag.FlagSet, cfg *simulate.Config, ef *experimentFlags,
 	fs.IntVar(&cfg.EvalUsers, "eval-users", cfg.EvalUsers, "evaluate a seeded sample of `n` people; 0 evaluates everyone")
 	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "parallel workers; 0 uses every core")
 
-	fs.IntVar(&cfg.Factors, "factors", cfg.Factors, "length of the item and person vectors")
-	fs.Float64Var(&cfg.Alpha, "alpha", cfg.Alpha, "confidence of a positive is 1+alpha")
-	fs.Float64Var(&cfg.NegWeight, "neg-weight", cfg.NegWeight, "confidence of each item a person did not touch")
-	fs.Float64Var(&cfg.UserReg, "user-reg", cfg.UserReg, "L2 regularisation of a person's vector")
-	fs.Float64Var(&cfg.ItemReg, "item-reg", cfg.ItemReg, "L2 regularisation of the shared item factors and biases")
-	fs.Float64Var(&cfg.RecencyHalfLife, "recency-half-life", cfg.RecencyHalfLife, "a positive's confidence above the floor halves every `n` later interactions; 0 weighs all alike")
-	fs.Float64Var(&cfg.RecencyFloor, "recency-floor", cfg.RecencyFloor, "share of alpha that an arbitrarily old positive keeps, in [0, 1]")
+	bindModel(fs, cfg)
 
 	if central {
 		fs.IntVar(&cfg.ALSIterations, "iterations", cfg.ALSIterations, "ALS iterations")
@@ -51,14 +45,7 @@ func bindExperiment(fs *flag.FlagSet, cfg *simulate.Config, ef *experimentFlags,
 	fs.StringVar(&cfg.HTTP, "http", cfg.HTTP, "serve the coordinator's status page, /status and /metrics on this `address` while running (e.g. 127.0.0.1:7080)")
 	fs.IntVar(&cfg.ClientsPerRound, "clients-per-round", cfg.ClientsPerRound, "devices selected each round; 0 selects everyone")
 	fs.Float64Var(&cfg.Dropout, "dropout", cfg.Dropout, "probability that a selected device never reports, in [0, 1)")
-	fs.IntVar(&cfg.LocalEpochs, "local-epochs", cfg.LocalEpochs, "training passes over its data on each device per round")
-	fs.Float64Var(&cfg.ClientLR, "client-lr", cfg.ClientLR, "learning rate on the devices")
-	fs.StringVar(&cfg.ServerOptimizer, "server-optimizer", cfg.ServerOptimizer, "server optimizer: "+strings.Join(aggregate.OptimizerNames(), ", "))
-	fs.Float64Var(&cfg.ServerLR, "server-lr", cfg.ServerLR, "server learning rate")
-	fs.Float64Var(&cfg.ServerMomentum, "server-momentum", cfg.ServerMomentum, "server momentum (fedavgm)")
-	fs.Float64Var(&cfg.ServerBeta1, "server-beta1", cfg.ServerBeta1, "first-moment decay (fedadam, fedyogi)")
-	fs.Float64Var(&cfg.ServerBeta2, "server-beta2", cfg.ServerBeta2, "second-moment decay (fedadam, fedyogi)")
-	fs.Float64Var(&cfg.ServerTau, "server-tau", cfg.ServerTau, "adaptivity ε of the adaptive optimizers (fedadagrad, fedadam, fedyogi)")
+	bindTraining(fs, cfg)
 }
 
 // parseExperiment parses args into cfg and ef. A --config file is applied
@@ -81,4 +68,28 @@ func parseExperiment(fs *flag.FlagSet, cfg *simulate.Config, ef *experimentFlags
 		}
 	}
 	return nil
+}
+
+// bindModel defines the model's flags: its shape and objective.
+func bindModel(fs *flag.FlagSet, cfg *simulate.Config) {
+	fs.IntVar(&cfg.Factors, "factors", cfg.Factors, "length of the item and person vectors")
+	fs.Float64Var(&cfg.Alpha, "alpha", cfg.Alpha, "confidence of a positive is 1+alpha")
+	fs.Float64Var(&cfg.NegWeight, "neg-weight", cfg.NegWeight, "confidence of each item a person did not touch")
+	fs.Float64Var(&cfg.UserReg, "user-reg", cfg.UserReg, "L2 regularisation of a person's vector")
+	fs.Float64Var(&cfg.ItemReg, "item-reg", cfg.ItemReg, "L2 regularisation of the shared item factors and biases")
+	fs.Float64Var(&cfg.RecencyHalfLife, "recency-half-life", cfg.RecencyHalfLife, "a positive's confidence above the floor halves every `n` later interactions; 0 weighs all alike")
+	fs.Float64Var(&cfg.RecencyFloor, "recency-floor", cfg.RecencyFloor, "share of alpha that an arbitrarily old positive keeps, in [0, 1]")
+}
+
+// bindTraining defines the flags of training on the devices and of the
+// server optimizer.
+func bindTraining(fs *flag.FlagSet, cfg *simulate.Config) {
+	fs.IntVar(&cfg.LocalEpochs, "local-epochs", cfg.LocalEpochs, "training passes over its data on each device per round")
+	fs.Float64Var(&cfg.ClientLR, "client-lr", cfg.ClientLR, "learning rate on the devices")
+	fs.StringVar(&cfg.ServerOptimizer, "server-optimizer", cfg.ServerOptimizer, "server optimizer: "+strings.Join(aggregate.OptimizerNames(), ", "))
+	fs.Float64Var(&cfg.ServerLR, "server-lr", cfg.ServerLR, "server learning rate")
+	fs.Float64Var(&cfg.ServerMomentum, "server-momentum", cfg.ServerMomentum, "server momentum (fedavgm)")
+	fs.Float64Var(&cfg.ServerBeta1, "server-beta1", cfg.ServerBeta1, "first-moment decay (fedadam, fedyogi)")
+	fs.Float64Var(&cfg.ServerBeta2, "server-beta2", cfg.ServerBeta2, "second-moment decay (fedadam, fedyogi)")
+	fs.Float64Var(&cfg.ServerTau, "server-tau", cfg.ServerTau, "adaptivity ε of the adaptive optimizers (fedadagrad, fedadam, fedyogi)")
 }
