@@ -27,6 +27,7 @@ func commands() map[string]command {
 		"data":        dataCommand,
 		"coordinator": coordinatorCommand,
 		"agent":       agentCommand,
+		"privacy":     privacyCommand,
 	}
 }
 

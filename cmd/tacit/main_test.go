@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -214,4 +216,39 @@ func TestCoordinatorAndAgentUsageErrors(t *testing.T) {
 	wantUsageError(t, []string{"agent", "--token", "t", "--pin", "zz", "--person", "1"}, "tacit agent", "is not a hex SHA-256 fingerprint")
 	pin := strings.Repeat("ab", 32)
 	wantUsageError(t, []string{"agent", "--token", "t", "--pin", pin, "--person", "nobody"}, "tacit agent", `no person "nobody"`)
+}
+
+func TestPrivacyCommand(t *testing.T) {
+	status, stdout, stderr := runTacit(t, "privacy", "epsilon", "--q", "0.04", "--noise", "1.5", "--rounds", "2250", "--delta", "1e-5", "--json")
+	if status != 0 || stderr != "" {
+		t.Fatalf("status %d stderr %q", status, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	var out struct {
+		Epsilon, Delta, Order float64
+		Accountant            string
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &out); err != nil {
+		t.Fatalf("last line %q: %v", lines[len(lines)-1], err)
+	}
+	if math.Abs(out.Epsilon-7.3291111714386545) > 1e-9 || out.Delta != 1e-5 || out.Order != 3.9 || out.Accountant != "rdp" {
+		t.Fatalf("%+v", out)
+	}
+	status, stdout, _ = runTacit(t, "privacy", "calibrate", "--epsilon", "8", "--q", "0.04", "--rounds", "2250", "--delta", "1e-5", "--json")
+	lines = strings.Split(strings.TrimSpace(stdout), "\n")
+	var cal struct {
+		NoiseMultiplier float64 `json:"noise_multiplier"`
+		Epsilon         float64
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &cal); status != 0 || err != nil || cal.Epsilon > 8 || cal.NoiseMultiplier > 1.416015625 || cal.NoiseMultiplier < 1.4 {
+		t.Fatalf("status %d, %+v, %v", status, cal, err)
+	}
+	base := []string{"privacy", "epsilon", "--noise", "1", "--rounds", "10", "--delta", "1e-5", "--q"}
+	wantUsageError(t, append(base, "0"), "tacit privacy", "sampling rate q must be in (0, 1]")
+	wantUsageError(t, append(base, "1.5"), "tacit privacy", "sampling rate q must be in (0, 1]")
+	wantUsageError(t, []string{"privacy", "epsilon", "--q", "0.1", "--noise", "-1", "--rounds", "10", "--delta", "1e-5"}, "tacit privacy", "noise multiplier must be")
+	wantUsageError(t, []string{"privacy", "epsilon", "--q", "0.1", "--noise", "1", "--rounds", "0", "--delta", "1e-5"}, "tacit privacy", "rounds must be positive")
+	wantUsageError(t, []string{"privacy", "epsilon", "--q", "0.1", "--noise", "1", "--rounds", "5", "--delta", "1"}, "tacit privacy", "delta must be in (0, 1)")
+	wantUsageError(t, []string{"privacy", "epsilon", "--q", "0.1", "--noise", "1", "--rounds", "5", "--delta", "1e-5", "--accountant", "moments"}, "tacit privacy", "unknown accountant")
+	wantUsageError(t, []string{"privacy", "spend"}, "tacit privacy", "unknown subcommand")
 }

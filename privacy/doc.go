@@ -1,0 +1,19 @@
+// Package privacy holds Tacit's differential-privacy machinery: the
+// accountants that turn rounds of the Poisson-subsampled Gaussian mechanism
+// into an (ε, δ) an operator can publish, and calibration of the noise to a
+// target ε. (Clipping, noise and budgets join it next.) It does no I/O.
+//
+// Accounting is user-level: one round samples each device independently
+// with probability q (the coordinator's hash-based Poisson selection) and
+// adds Gaussian noise of standard deviation z·C to the sum of updates
+// clipped to norm C, under add/remove-one-device adjacency.
+//
+// The RDP accountant follows Mironov, Talwar and Zhang 2019 at
+// dp_accounting's default orders, with the improved RDP→(ε, δ) conversion
+// (Canonne, Kamath and Steinke 2020; Asoodeh et al. 2020). For fractional
+// orders it evaluates the exact series (signed binomial coefficients, as
+// Opacus and TF Privacy before 2024), not dp_accounting's slightly looser
+// unsigned bound; see RDPPoissonGaussian. Every published test vector in
+// shared/reference/privacy-vectors.md §3.4 (a)–(d) is reproduced in the
+// tests, to 1e-9 relative unless the source states otherwise.
+package privacy
