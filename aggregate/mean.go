@@ -140,6 +140,17 @@ func (m *Mean) Mean(dst []float32) error {
 	return nil
 }
 
+// Sum writes the weighted sum (not divided by the weights) into dst.
+func (m *Mean) Sum(dst []float32) error {
+	if len(dst) != len(m.lo) {
+		return fmt.Errorf("aggregate: destination has %d values, want %d", len(dst), len(m.lo))
+	}
+	for i := range dst {
+		dst[i] = float32(float128(m.lo[i], m.hi[i]))
+	}
+	return nil
+}
+
 // Reset empties the mean for the next round.
 func (m *Mean) Reset() {
 	clear(m.lo)

@@ -25,6 +25,10 @@ func TestMeanWeighted(t *testing.T) {
 	if got[0] != 4 || got[1] != -1 || got[2] != 1.125 {
 		t.Fatalf("mean %v, want [4 -1 1.125]", got)
 	}
+	sum := make([]float32, 3)
+	if err := m.Sum(sum); err != nil || sum[0] != 16 || sum[1] != -4 || sum[2] != 4.5 {
+		t.Fatalf("sum %v (%v), want [16 -4 4.5]", sum, err)
+	}
 	if m.Count() != 2 || m.Weight() != 4 {
 		t.Fatalf("count %d weight %v", m.Count(), m.Weight())
 	}

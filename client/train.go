@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tacitfl/tacit/model"
+	"github.com/tacitfl/tacit/privacy"
 )
 
 // Plan is what a round asks of a device: which model to train, how, and by
@@ -17,6 +18,9 @@ type Plan struct {
 	Items         int          // the model's shape, with Model.Factors
 	Model         model.Config // the objective, which the device's own solve uses too
 	Local         model.LocalConfig
+	// ClipNorm, when positive, bounds the L2 norm of the update the device
+	// sends (differential privacy); the device clips before it reports.
+	ClipNorm float64
 }
 
 // Report is what a device returns besides its update.
@@ -35,6 +39,9 @@ func Train(tr *model.Trainer, global *model.Prepared, own model.Positives, plan 
 	loss, err := tr.Update(global, own, plan.Local, update)
 	if err != nil {
 		return Report{}, err
+	}
+	if plan.ClipNorm > 0 {
+		privacy.ClipL2(update, plan.ClipNorm)
 	}
 	return Report{Weight: 1, Loss: loss}, nil
 }

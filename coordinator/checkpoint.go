@@ -14,8 +14,9 @@ import (
 	"github.com/tacitfl/tacit/internal/atomicfile"
 )
 
-// The checkpoint file format, version 1. It is on disk across upgrades, so
-// it changes only with a new version number that old readers refuse:
+// The checkpoint file format, version 2. It is on disk across upgrades, so
+// it changes only with a new version number that old readers refuse (this
+// reader still reads version 1, which lacks the privacy block):
 //
 //	"TACITCKP"            8-byte magic
 //	uint32                format version (1)
@@ -24,13 +25,14 @@ import (
 //	uint16 + bytes        optimizer name
 //	int64                 optimizer step count
 //	floats  floats        optimizer moments M and V (length 0 when absent)
+//	floats64              accumulated RDP at privacy.DefaultOrders (v2; length 0 without DP)
 //	uint32                CRC-32C of everything before it
 //
-// floats is a uint64 count and that many little-endian float32s. All
-// integers are little-endian.
+// floats is a uint64 count and that many little-endian float32s, floats64
+// the same with float64s. All integers are little-endian.
 const (
 	checkpointMagic   = "TACITCKP"
-	checkpointVersion = 1
+	checkpointVersion = 2
 )
 
 // ErrCorruptCheckpoint is wrapped by every decoding failure.
@@ -50,6 +52,10 @@ func AppendSnapshot(b []byte, s Snapshot) []byte {
 	b = binary.LittleEndian.AppendUint64(b, uint64(s.Optimizer.Step))
 	b = appendFloats(b, s.Optimizer.M)
 	b = appendFloats(b, s.Optimizer.V)
+	b = binary.LittleEndian.AppendUint64(b, uint64(len(s.Privacy)))
+	for _, x := range s.Privacy {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
+	}
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
@@ -74,14 +80,18 @@ func DecodeSnapshot(b []byte) (Snapshot, error) {
 		return s, fmt.Errorf("%w: checksum mismatch", ErrCorruptCheckpoint)
 	}
 	r := reader{b: body[len(checkpointMagic):]}
-	if v := r.u32(); v != checkpointVersion {
-		return s, fmt.Errorf("%w: format version %d, this build reads %d", ErrCorruptCheckpoint, v, checkpointVersion)
+	version := r.u32()
+	if version < 1 || version > checkpointVersion {
+		return s, fmt.Errorf("%w: format version %d, this build reads 1 to %d", ErrCorruptCheckpoint, version, checkpointVersion)
 	}
 	s.Round, s.Version = int64(r.u64()), int64(r.u64())
 	s.Params = r.floats()
 	name := r.bytes(int(r.u16()))
 	s.Optimizer = aggregate.OptimizerState{Name: string(name), Step: int(r.u64())}
 	s.Optimizer.M, s.Optimizer.V = r.floats(), r.floats()
+	if version >= 2 {
+		s.Privacy = r.floats64()
+	}
 	switch {
 	case r.err != nil:
 		return Snapshot{}, r.err
@@ -89,6 +99,13 @@ func DecodeSnapshot(b []byte) (Snapshot, error) {
 		return Snapshot{}, fmt.Errorf("%w: %d trailing bytes", ErrCorruptCheckpoint, len(r.b))
 	case s.Round < 0 || s.Version < 0 || len(s.Params) == 0:
 		return Snapshot{}, fmt.Errorf("%w: round %d, version %d, %d parameters", ErrCorruptCheckpoint, s.Round, s.Version, len(s.Params))
+	case !finite(s.Params) || !finite(s.Optimizer.M) || !finite(s.Optimizer.V):
+		return Snapshot{}, fmt.Errorf("%w: non-finite model or optimizer values", ErrCorruptCheckpoint)
+	}
+	for _, x := range s.Privacy {
+		if math.IsNaN(x) || x < 0 {
+			return Snapshot{}, fmt.Errorf("%w: privacy value %v", ErrCorruptCheckpoint, x)
+		}
 	}
 	if len(s.Optimizer.M) == 0 {
 		s.Optimizer.M = nil
@@ -96,7 +113,19 @@ func DecodeSnapshot(b []byte) (Snapshot, error) {
 	if len(s.Optimizer.V) == 0 {
 		s.Optimizer.V = nil
 	}
+	if len(s.Privacy) == 0 {
+		s.Privacy = nil
+	}
 	return s, nil
+}
+
+func finite(v []float32) bool {
+	for _, x := range v {
+		if x-x != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // reader consumes b, remembering the first shortfall.
@@ -152,6 +181,23 @@ func (r *reader) floats() []float32 {
 	out := make([]float32, n)
 	for i := range out {
 		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+	}
+	return out
+}
+
+func (r *reader) floats64() []float64 {
+	n := r.u64()
+	if r.err != nil {
+		return nil
+	}
+	if n > uint64(len(r.b)/8) {
+		r.err = fmt.Errorf("%w: %d values claimed, %d bytes left", ErrCorruptCheckpoint, n, len(r.b))
+		return nil
+	}
+	raw := r.bytes(int(n) * 8)
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = math.Float64frombits(binary.LittleEndian.Uint64(raw[8*i:]))
 	}
 	return out
 }

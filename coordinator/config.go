@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/tacitfl/tacit/privacy"
 )
 
 // RoundConfig shapes every round.
@@ -28,6 +30,26 @@ type RoundConfig struct {
 	// windows are jittered up by to a quarter so returns spread out.
 	RetryMin time.Duration
 	Seed     uint64 // seeds selection and jitter
+	// DP, if set, makes every committed round (ε, δ)-differentially private
+	// at the user level, with the noise added centrally.
+	DP *DPConfig
+}
+
+// DPConfig is central differential privacy (DP-FedAvg, McMahan et al.
+// 2018): each report is clipped to ClipNorm on receipt (devices clip too),
+// the sum of the round's reports gets N(0, (z·C)²) noise on every
+// coordinate, and is divided by the expected number of reports, q times the
+// population, not the realised one. Each committed round is then one
+// Poisson-subsampled Gaussian mechanism for the accountant.
+type DPConfig struct {
+	NoiseMultiplier float64 // z
+	ClipNorm        float64 // C
+	Delta           float64
+	// Budget is the ε the whole training may spend; a round that would take
+	// the total past it is not started. 0 means no limit.
+	Budget float64
+	// Noise is the noise source; nil seeds one from the operating system.
+	Noise *privacy.Noise
 }
 
 // DefaultRoundConfig suits a simulation-sized population.
@@ -51,6 +73,18 @@ func (c RoundConfig) Validate() error {
 		return fmt.Errorf("report window must be positive, got %v", c.ReportWindow)
 	case c.RetryMin <= 0:
 		return fmt.Errorf("retry window must be positive, got %v", c.RetryMin)
+	}
+	if d := c.DP; d != nil {
+		switch {
+		case !(d.NoiseMultiplier >= 0) || math.IsInf(d.NoiseMultiplier, 1):
+			return fmt.Errorf("noise multiplier must be non-negative, got %v", d.NoiseMultiplier)
+		case !(d.ClipNorm > 0) || math.IsInf(d.ClipNorm, 1):
+			return fmt.Errorf("clip norm must be positive, got %v", d.ClipNorm)
+		case !(d.Delta > 0 && d.Delta < 1):
+			return fmt.Errorf("delta must be in (0, 1), got %v", d.Delta)
+		case !(d.Budget >= 0):
+			return fmt.Errorf("privacy budget must be non-negative, got %v", d.Budget)
+		}
 	}
 	return nil
 }

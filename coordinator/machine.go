@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tacitfl/tacit/aggregate"
+	"github.com/tacitfl/tacit/privacy"
 )
 
 // Snapshot is the state that survives a restart, written after each commit.
@@ -16,6 +17,9 @@ type Snapshot struct {
 	Version   int64 // the model version, one more with every commit
 	Params    []float32
 	Optimizer aggregate.OptimizerState
+	// Privacy is the accumulated RDP of the committed rounds at
+	// privacy.DefaultOrders; nil without differential privacy.
+	Privacy []float64
 }
 
 // Plan is what an accepted device is told to do.
@@ -24,6 +28,7 @@ type Plan struct {
 	ModelVersion  int64
 	DownloadModel bool      // the device's cached model is not this version
 	Deadline      time.Time // reports after it are late
+	ClipNorm      float64   // with differential privacy, the norm to clip the update to
 }
 
 // CheckInResult is the answer to a check-in: a plan, or a window after
@@ -33,6 +38,10 @@ type CheckInResult struct {
 	RetryAfter time.Duration
 	Reason     string
 }
+
+// Stopped is the phase of a machine that will open no more rounds: the
+// privacy budget is spent.
+const Stopped Phase = 2
 
 // Report is a device's contribution to a round.
 type Report struct {
@@ -57,10 +66,13 @@ const (
 )
 
 func (p Phase) String() string {
-	if p == Selecting {
+	switch p {
+	case Selecting:
 		return "selecting"
+	case Reporting:
+		return "reporting"
 	}
-	return "reporting"
+	return "stopped"
 }
 
 // Outcome is a finished round, for the driver to persist and publish.
@@ -74,6 +86,11 @@ type Outcome struct {
 	Evaluated                    int       // reports that carried an evaluation
 	HR, NDCG                     float64   // means over those
 	Snapshot                     *Snapshot // the new state, when Committed
+	// With differential privacy: reports clipped, the noise's standard
+	// deviation on the sum, and the ε spent in all after this round.
+	Clipped      int
+	NoiseStd     float64
+	EpsilonSpent float64
 }
 
 // Machine is the round machine; see the package documentation. It is not
@@ -104,6 +121,11 @@ type Machine struct {
 	losses *aggregate.Mean // [loss]
 	evals  *aggregate.Mean // [HR, NDCG]
 	step   []float32
+
+	rdp        *privacy.RDP // committed rounds' privacy, with DP
+	noise      *privacy.Noise
+	clipped    int
+	stopReason string
 
 	ready []Outcome
 }
@@ -142,12 +164,32 @@ func NewMachine(cfg RoundConfig, population []string, snap Snapshot, opt aggrega
 	if cfg.Goal > 0 {
 		m.q = math.Min(1, float64(cfg.Goal)*cfg.OverSelection/float64(len(m.enrolled)))
 	}
+	if cfg.DP != nil {
+		m.rdp, m.noise = privacy.NewRDP(nil), cfg.DP.Noise
+		if m.noise == nil {
+			m.noise = privacy.NewNoise()
+		}
+		if snap.Privacy != nil {
+			if err := m.rdp.SetValues(snap.Privacy); err != nil {
+				return nil, err
+			}
+		}
+	}
 	m.open(now, snap.Round+1)
 	return m, nil
 }
 
-// open starts round r at now.
+// open starts round r at now, unless it would spend more privacy than the
+// budget allows: then the machine stops.
 func (m *Machine) open(now time.Time, r int64) {
+	if d := m.cfg.DP; d != nil && d.Budget > 0 {
+		if eps, err := m.rdp.EpsilonAfter(m.q, d.NoiseMultiplier, 1, d.Delta); err != nil || eps > d.Budget {
+			m.round, m.phase, m.opened, m.selectClose, m.deadline, m.reports = r, Stopped, now, now, now, 0
+			m.stopReason = fmt.Sprintf("privacy budget: round %d would bring ε to %.4g, over the budget %.4g (δ %g)", r, eps, d.Budget, d.Delta)
+			m.cohort, m.accepted = map[string]bool{}, map[string]bool{}
+			return
+		}
+	}
 	m.round, m.phase, m.opened = r, Selecting, now
 	m.selectClose = now.Add(m.cfg.SelectionTimeout)
 	m.deadline = m.selectClose.Add(m.cfg.ReportWindow)
@@ -158,7 +200,7 @@ func (m *Machine) open(now time.Time, r int64) {
 		}
 	}
 	m.accepted = make(map[string]bool)
-	m.reports = 0
+	m.reports, m.clipped = 0, 0
 	m.mean.Reset()
 	m.losses.Reset()
 	m.evals.Reset()
@@ -176,6 +218,9 @@ func (m *Machine) minReports() int {
 // Tick moves the machine's clock to now: selection closes and deadlines
 // pass.
 func (m *Machine) Tick(now time.Time) {
+	if m.phase == Stopped {
+		return
+	}
 	if m.phase == Selecting && !now.Before(m.selectClose) {
 		m.closeSelection(m.selectClose)
 	}
@@ -208,6 +253,8 @@ func (m *Machine) CheckIn(now time.Time, device string, cachedVersion int64) (Ch
 		return CheckInResult{Plan: m.plan(cachedVersion)}, nil // a device that reconnects gets its plan again
 	}
 	switch {
+	case m.phase == Stopped:
+		return CheckInResult{RetryAfter: 24 * time.Hour, Reason: "training has stopped: " + m.stopReason}, nil
 	case m.accepted[device]:
 		return m.retry(now, m.deadline, fmt.Sprintf("already reported in round %d", m.round)), nil
 	case m.phase != Selecting:
@@ -224,7 +271,11 @@ func (m *Machine) CheckIn(now time.Time, device string, cachedVersion int64) (Ch
 }
 
 func (m *Machine) plan(cachedVersion int64) *Plan {
-	return &Plan{Round: m.round, ModelVersion: m.version, DownloadModel: cachedVersion != m.version, Deadline: m.deadline}
+	p := &Plan{Round: m.round, ModelVersion: m.version, DownloadModel: cachedVersion != m.version, Deadline: m.deadline}
+	if m.cfg.DP != nil {
+		p.ClipNorm = m.cfg.DP.ClipNorm
+	}
+	return p
 }
 
 // retry turns a device away until about `until`, plus up to a quarter of
@@ -258,7 +309,17 @@ func (m *Machine) Report(now time.Time, device string, r Report) error {
 	case r.Eval != nil && !(r.Eval.HR >= 0 && r.Eval.HR <= 1 && r.Eval.NDCG >= 0 && r.Eval.NDCG <= 1):
 		return reject(BadUpdate, "evaluation %+v is outside [0, 1]", *r.Eval)
 	}
-	if err := m.mean.Add(r.Update, r.Weight); err != nil {
+	weight := r.Weight
+	if d := m.cfg.DP; d != nil {
+		// Every person counts alike, and no more than the clip norm: the
+		// clip is a scale on the update, applied as its weight.
+		weight = 1
+		if norm := l2(r.Update); norm > d.ClipNorm {
+			weight = d.ClipNorm / norm
+			m.clipped++
+		}
+	}
+	if err := m.mean.Add(r.Update, weight); err != nil {
 		return reject(BadUpdate, "%v", err)
 	}
 	m.accepted[device] = true
@@ -285,7 +346,20 @@ func (m *Machine) maybeFinish(now time.Time) {
 }
 
 func (m *Machine) commit(now time.Time, reason string) {
+	var noiseStd float64
 	err := m.mean.Mean(m.step)
+	if d := m.cfg.DP; d != nil {
+		// Sum + N(0, (zC)²), over the expected number of reports.
+		noiseStd = d.NoiseMultiplier * d.ClipNorm
+		if err = m.mean.Sum(m.step); err == nil {
+			m.noise.AddGaussian(m.step, noiseStd)
+			expected := m.q * float64(len(m.enrolled))
+			for i := range m.step {
+				m.step[i] = float32(float64(m.step[i]) / expected)
+			}
+			err = m.rdp.ComposePoissonGaussian(m.q, d.NoiseMultiplier, 1)
+		}
+	}
 	if err == nil {
 		err = m.opt.Step(m.params, m.step) // checks dimensions before it changes anything
 	}
@@ -297,6 +371,11 @@ func (m *Machine) commit(now time.Time, reason string) {
 	m.version++
 	m.committed = m.round
 	out.Snapshot = &Snapshot{Round: m.round, Version: m.version, Params: slices.Clone(m.params), Optimizer: m.opt.State()}
+	if m.rdp != nil {
+		out.Snapshot.Privacy = m.rdp.Values()
+		out.NoiseStd = noiseStd
+		out.EpsilonSpent = m.EpsilonSpent()
+	}
 	m.ready = append(m.ready, out)
 	m.open(now, m.round+1)
 }
@@ -308,7 +387,8 @@ func (m *Machine) abandon(now time.Time, reason string) {
 
 func (m *Machine) outcome(now time.Time, committed bool, reason string) Outcome {
 	o := Outcome{Round: m.round, Committed: committed, Reason: reason, Selected: len(m.cohort),
-		CheckedIn: len(m.accepted), Reports: m.reports, Opened: m.opened, Ended: now, Evaluated: m.evals.Count()}
+		CheckedIn: len(m.accepted), Reports: m.reports, Opened: m.opened, Ended: now, Evaluated: m.evals.Count(),
+		Clipped: m.clipped, EpsilonSpent: m.EpsilonSpent()}
 	var v [2]float32
 	if m.losses.Mean(v[:1]) == nil {
 		o.TrainLoss = float64(v[0])
@@ -329,6 +409,27 @@ func (m *Machine) Ready() []Outcome {
 // Model is the current model version and its parameters. The slice is the
 // machine's own: read it before the next event.
 func (m *Machine) Model() (int64, []float32) { return m.version, m.params }
+
+// EpsilonSpent is the ε of the committed rounds at the configured δ; 0
+// without differential privacy.
+func (m *Machine) EpsilonSpent() float64 {
+	if m.rdp == nil {
+		return 0
+	}
+	eps, _, _ := m.rdp.Epsilon(m.cfg.DP.Delta)
+	return eps
+}
+
+// StopReason says why a stopped machine stopped.
+func (m *Machine) StopReason() string { return m.stopReason }
+
+func l2(v []float32) float64 {
+	var s float64
+	for _, x := range v {
+		s += float64(x) * float64(x)
+	}
+	return math.Sqrt(s)
+}
 
 // Cohort lists the devices selected for the current round, sorted. A
 // simulator wakes just these; real devices learn it by checking in.

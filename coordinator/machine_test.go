@@ -10,6 +10,7 @@ import (
 	"github.com/cockroachdb/datadriven"
 
 	"github.com/tacitfl/tacit/aggregate"
+	"github.com/tacitfl/tacit/privacy"
 )
 
 // The round machine's scenarios live in testdata/rounds/*.txt as scripts.
@@ -22,6 +23,9 @@ import (
 //	status
 //	model
 //	restart t=50s   (a new machine from the last committed snapshot)
+//
+// init dp-clip=C [dp-noise=z dp-budget=ε] turns on central differential
+// privacy (δ 1e-5, seeded noise).
 //
 // Every command's output ends with the rounds it finished.
 func TestRoundScenarios(t *testing.T) {
@@ -63,6 +67,12 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 		d.MaybeScanArgs(t, "dim", &dim)
 		h.optName = "fedavg"
 		d.MaybeScanArgs(t, "optimizer", &h.optName)
+		if d.HasArg("dp-clip") {
+			h.cfg.DP = &DPConfig{Delta: 1e-5, Noise: privacy.NewSeededNoise([32]byte{7})}
+			d.ScanArgs(t, "dp-clip", &h.cfg.DP.ClipNorm)
+			d.MaybeScanArgs(t, "dp-noise", &h.cfg.DP.NoiseMultiplier)
+			d.MaybeScanArgs(t, "dp-budget", &h.cfg.DP.Budget)
+		}
 		h.last = Snapshot{Params: make([]float32, dim)}
 		if err := h.start(epoch); err != nil {
 			return "error: " + err.Error() + "\n"
@@ -131,6 +141,9 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 		if o.Evaluated > 0 {
 			fmt.Fprintf(&b, "; HR@10 %.3g NDCG@10 %.3g over %d", o.HR, o.NDCG, o.Evaluated)
 		}
+		if h.cfg.DP != nil && o.Committed {
+			fmt.Fprintf(&b, "; clipped %d, noise std %.3g, ε spent %.4g", o.Clipped, o.NoiseStd, o.EpsilonSpent)
+		}
 		b.WriteString("\n")
 	}
 	return b.String()
@@ -155,6 +168,9 @@ func (h *harness) status(b *strings.Builder) {
 	}
 	fmt.Fprintf(b, "round %d %s: cohort %s, checked in %d, reports %d, deadline %s, model version %d\n",
 		s.Round, s.Phase, strings.Join(cohort, ","), s.CheckedIn, s.Reports, s.Deadline.Sub(epoch), s.ModelVersion)
+	if r := h.m.StopReason(); r != "" {
+		fmt.Fprintf(b, "stopped: %s\n", r)
+	}
 }
 
 func at(t *testing.T, d *datadriven.TestData) time.Time {

@@ -19,6 +19,7 @@ type Metrics struct {
 	connected       prometheus.Gauge
 	modelVersion    prometheus.Gauge
 	hr, ndcg        prometheus.Gauge
+	epsilon         prometheus.Gauge
 }
 
 // NewMetrics creates the metrics and registers them on reg.
@@ -37,9 +38,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		modelVersion: prometheus.NewGauge(prometheus.GaugeOpts{Name: "tacit_model_version", Help: "Version of the global model."}),
 		hr:           prometheus.NewGauge(prometheus.GaugeOpts{Name: "tacit_federated_hr_at_10", Help: "Mean HR@10 reported by the devices of the last committed round."}),
 		ndcg:         prometheus.NewGauge(prometheus.GaugeOpts{Name: "tacit_federated_ndcg_at_10", Help: "Mean NDCG@10 reported by the devices of the last committed round."}),
+		epsilon:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "tacit_privacy_epsilon_spent", Help: "User-level ε spent by the committed rounds (RDP accountant, at the configured δ)."}),
 	}
 	reg.MustRegister(m.roundsCommitted, m.roundsAbandoned, m.roundSeconds, m.participants, m.checkIns, m.reports,
-		m.bytesIn, m.bytesOut, m.connected, m.modelVersion, m.hr, m.ndcg)
+		m.bytesIn, m.bytesOut, m.connected, m.modelVersion, m.hr, m.ndcg, m.epsilon)
 	for _, r := range []string{"accepted", "retry", "rejected"} {
 		m.checkIns.WithLabelValues(r)
 	}
@@ -60,6 +62,7 @@ func (m *Metrics) outcome(o Outcome) {
 	if o.Committed {
 		m.roundsCommitted.Inc()
 		m.modelVersion.Set(float64(o.Snapshot.Version))
+		m.epsilon.Set(o.EpsilonSpent)
 		if o.Evaluated > 0 {
 			m.hr.Set(o.HR)
 			m.ndcg.Set(o.NDCG)

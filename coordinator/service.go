@@ -130,14 +130,19 @@ func (s *Service) drain() {
 
 // StatusReport is what /status serves.
 type StatusReport struct {
-	Round        int64          `json:"round"`
-	Phase        string         `json:"phase"`
-	Selected     int            `json:"selected"`
-	CheckedIn    int            `json:"checked_in"`
-	Reports      int            `json:"reports"`
-	Opened       time.Time      `json:"opened"`
-	Deadline     time.Time      `json:"deadline"`
-	ModelVersion int64          `json:"model_version"`
+	Round        int64     `json:"round"`
+	Phase        string    `json:"phase"`
+	Selected     int       `json:"selected"`
+	CheckedIn    int       `json:"checked_in"`
+	Reports      int       `json:"reports"`
+	Opened       time.Time `json:"opened"`
+	Deadline     time.Time `json:"deadline"`
+	ModelVersion int64     `json:"model_version"`
+	// EpsilonSpent is the ε of the committed rounds at Delta (user level,
+	// RDP accountant); absent without differential privacy.
+	EpsilonSpent *float64       `json:"epsilon_spent,omitempty"`
+	Delta        *float64       `json:"delta,omitempty"`
+	Stopped      string         `json:"stopped,omitempty"` // why training stopped, if it has
 	Recent       []RoundSummary `json:"recent_rounds"`
 }
 
@@ -160,7 +165,11 @@ func (s *Service) Status() StatusReport {
 	defer s.mu.Unlock()
 	st := s.m.Status()
 	r := StatusReport{Round: st.Round, Phase: st.Phase.String(), Selected: st.Selected, CheckedIn: st.CheckedIn,
-		Reports: st.Reports, Opened: st.Opened, Deadline: st.Deadline, ModelVersion: st.ModelVersion}
+		Reports: st.Reports, Opened: st.Opened, Deadline: st.Deadline, ModelVersion: st.ModelVersion, Stopped: s.m.StopReason()}
+	if dp := s.m.cfg.DP; dp != nil {
+		eps, delta := s.m.EpsilonSpent(), dp.Delta
+		r.EpsilonSpent, r.Delta = &eps, &delta
+	}
 	for i := len(s.history) - 1; i >= 0; i-- {
 		o := s.history[i]
 		rs := RoundSummary{Round: o.Round, Committed: o.Committed, Reason: o.Reason, Selected: o.Selected,

@@ -246,3 +246,26 @@ func (a *RDP) Delta(eps float64) (float64, float64, error) {
 	d, o := DeltaFromRDP(a.orders, a.rdp, eps)
 	return d, o, nil
 }
+
+// Values are the accumulated RDP at each order, for a checkpoint.
+func (a *RDP) Values() []float64 { return append([]float64(nil), a.rdp...) }
+
+// SetValues resumes from Values.
+func (a *RDP) SetValues(v []float64) error {
+	if len(v) != len(a.rdp) {
+		return fmt.Errorf("%w: %d RDP values for %d orders", ErrBadParameter, len(v), len(a.rdp))
+	}
+	copy(a.rdp, v)
+	return nil
+}
+
+// EpsilonAfter is the ε at δ if count more rounds at (q, sigma) were added,
+// without adding them.
+func (a *RDP) EpsilonAfter(q, sigma float64, count int, delta float64) (float64, error) {
+	b := &RDP{orders: a.orders, rdp: a.Values()}
+	if err := b.ComposePoissonGaussian(q, sigma, count); err != nil {
+		return 0, err
+	}
+	eps, _, err := b.Epsilon(delta)
+	return eps, err
+}

@@ -627,8 +627,11 @@ type Plan struct {
 	ReportDeadlineUnixMillis int64          `protobuf:"varint,4,opt,name=report_deadline_unix_millis,json=reportDeadlineUnixMillis,proto3" json:"report_deadline_unix_millis,omitempty"`
 	Local                    *LocalTraining `protobuf:"bytes,5,opt,name=local,proto3" json:"local,omitempty"`
 	Model                    *ModelConfig   `protobuf:"bytes,6,opt,name=model,proto3" json:"model,omitempty"`
-	unknownFields            protoimpl.UnknownFields
-	sizeCache                protoimpl.SizeCache
+	// With differential privacy, the L2 norm the device clips its update to
+	// (the coordinator clips again on receipt); 0 without.
+	ClipNorm      float64 `protobuf:"fixed64,7,opt,name=clip_norm,json=clipNorm,proto3" json:"clip_norm,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Plan) Reset() {
@@ -701,6 +704,13 @@ func (x *Plan) GetModel() *ModelConfig {
 		return x.Model
 	}
 	return nil
+}
+
+func (x *Plan) GetClipNorm() float64 {
+	if x != nil {
+		return x.ClipNorm
+	}
+	return 0
 }
 
 // LocalTraining is how to train on the device.
@@ -1288,14 +1298,15 @@ const file_proto_tacit_proto_rawDesc = "" +
 	"\n" +
 	"RetryAfter\x12!\n" +
 	"\fafter_millis\x18\x01 \x01(\x03R\vafterMillis\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x83\x02\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xa0\x02\n" +
 	"\x04Plan\x12\x14\n" +
 	"\x05round\x18\x01 \x01(\x03R\x05round\x12#\n" +
 	"\rmodel_version\x18\x02 \x01(\x03R\fmodelVersion\x12%\n" +
 	"\x0edownload_model\x18\x03 \x01(\bR\rdownloadModel\x12=\n" +
 	"\x1breport_deadline_unix_millis\x18\x04 \x01(\x03R\x18reportDeadlineUnixMillis\x12-\n" +
 	"\x05local\x18\x05 \x01(\v2\x17.tacit.v1.LocalTrainingR\x05local\x12+\n" +
-	"\x05model\x18\x06 \x01(\v2\x15.tacit.v1.ModelConfigR\x05model\"r\n" +
+	"\x05model\x18\x06 \x01(\v2\x15.tacit.v1.ModelConfigR\x05model\x12\x1b\n" +
+	"\tclip_norm\x18\a \x01(\x01R\bclipNorm\"r\n" +
 	"\rLocalTraining\x12\x16\n" +
 	"\x06epochs\x18\x01 \x01(\x05R\x06epochs\x12#\n" +
 	"\rlearning_rate\x18\x02 \x01(\x01R\flearningRate\x12$\n" +

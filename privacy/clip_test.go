@@ -1,0 +1,49 @@
+package privacy
+
+import (
+	"math"
+	"testing"
+)
+
+func TestClipL2(t *testing.T) {
+	v := []float32{3, 4} // norm 5
+	norm, clipped := ClipL2(v, 10)
+	if norm != 5 || clipped || v[0] != 3 {
+		t.Fatalf("under the bound: norm %v clipped %v v %v", norm, clipped, v)
+	}
+	norm, clipped = ClipL2(v, 1)
+	if norm != 5 || !clipped || math.Abs(float64(v[0])-0.6) > 1e-7 || math.Abs(float64(v[1])-0.8) > 1e-7 {
+		t.Fatalf("over the bound: norm %v clipped %v v %v, want [0.6 0.8]", norm, clipped, v)
+	}
+	bad := []float32{1, float32(math.Inf(1))}
+	if _, clipped := ClipL2(bad, 1); !clipped || bad[0] != 0 || bad[1] != 0 {
+		t.Fatalf("non-finite update: %v", bad)
+	}
+}
+
+func TestNoiseIsGaussianAndSeeded(t *testing.T) {
+	const n, std = 200000, 2.5
+	v := make([]float32, n)
+	NewSeededNoise([32]byte{1}).AddGaussian(v, std)
+	var sum, sq float64
+	for _, x := range v {
+		sum += float64(x)
+		sq += float64(x) * float64(x)
+	}
+	mean, sd := sum/n, math.Sqrt(sq/n-(sum/n)*(sum/n))
+	// Standard errors: mean 2.5/√n ≈ 0.0056, sd ≈ 0.004; allow 5 of them.
+	if math.Abs(mean) > 0.03 || math.Abs(sd-std) > 0.02 {
+		t.Fatalf("mean %v sd %v, want 0 and %v", mean, sd, std)
+	}
+	w := make([]float32, 4)
+	NewSeededNoise([32]byte{1}).AddGaussian(w, std)
+	if w[0] != v[0] || w[3] != v[3] {
+		t.Fatal("the same seed gave different noise")
+	}
+	a, b := make([]float32, 4), make([]float32, 4)
+	NewNoise().AddGaussian(a, 1)
+	NewNoise().AddGaussian(b, 1)
+	if a[0] == b[0] {
+		t.Fatal("two system-seeded sources agree")
+	}
+}
