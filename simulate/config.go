@@ -49,6 +49,17 @@ type Config struct {
 	// /status and its status page while the run goes.
 	HTTP string `json:"http,omitempty" yaml:"http" toml:"http"`
 
+	// DP is "central" for differential privacy with noise added by the
+	// coordinator, or empty for none. NoiseMultiplier z and ClipNorm C
+	// shape the noise, N(0, (zC)²) on the sum; TargetEpsilon, if set,
+	// calibrates z so the whole run spends at most that ε at Delta (and
+	// stops training if it would spend more).
+	DP              string  `json:"dp,omitempty" yaml:"dp" toml:"dp"`
+	NoiseMultiplier float64 `json:"noise_multiplier,omitempty" yaml:"noise_multiplier" toml:"noise_multiplier"`
+	ClipNorm        float64 `json:"clip_norm,omitempty" yaml:"clip_norm" toml:"clip_norm"`
+	Delta           float64 `json:"delta,omitempty" yaml:"delta" toml:"delta"`
+	TargetEpsilon   float64 `json:"target_epsilon,omitempty" yaml:"target_epsilon" toml:"target_epsilon"`
+
 	// ALSIterations is the number of iterations of the central twin.
 	ALSIterations int `json:"als_iterations" yaml:"als_iterations" toml:"als_iterations"`
 }
@@ -63,7 +74,7 @@ func DefaultConfig() Config {
 		RecencyHalfLife: mc.RecencyHalfLife, RecencyFloor: mc.RecencyFloor,
 		LocalEpochs: 1, ClientLR: 0.1,
 		ServerOptimizer: "fedadam", ServerLR: 0.01, ServerBeta1: 0.9, ServerBeta2: 0.99, ServerTau: 1e-3, ServerMomentum: 0.9,
-		ALSIterations: 15, Transport: "memory",
+		ALSIterations: 15, Transport: "memory", ClipNorm: 1, Delta: 1e-5,
 	}
 }
 
@@ -104,6 +115,16 @@ func (c Config) Validate() error {
 		return fmt.Errorf("client learning rate must be positive, got %v", c.ClientLR)
 	case c.Transport != "memory" && c.Transport != "quic":
 		return fmt.Errorf("transport must be memory or quic, got %q", c.Transport)
+	case c.DP != "" && c.DP != "central":
+		return fmt.Errorf("dp must be central or empty, got %q", c.DP)
+	case c.DP != "" && !(c.ClipNorm > 0):
+		return fmt.Errorf("clip norm must be positive, got %v", c.ClipNorm)
+	case c.DP != "" && !(c.Delta > 0 && c.Delta < 1):
+		return fmt.Errorf("delta must be in (0, 1), got %v", c.Delta)
+	case !(c.NoiseMultiplier >= 0) || !(c.TargetEpsilon >= 0):
+		return fmt.Errorf("noise multiplier and target epsilon must be non-negative, got %v and %v", c.NoiseMultiplier, c.TargetEpsilon)
+	case c.DP != "" && c.NoiseMultiplier == 0 && c.TargetEpsilon == 0:
+		return fmt.Errorf("central DP needs --noise or --target-epsilon")
 	case c.ALSIterations <= 0:
 		return fmt.Errorf("ALS iterations must be positive, got %d", c.ALSIterations)
 	}

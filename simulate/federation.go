@@ -2,6 +2,8 @@ package simulate
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -17,6 +19,7 @@ import (
 	"github.com/tacitfl/tacit/client"
 	"github.com/tacitfl/tacit/coordinator"
 	"github.com/tacitfl/tacit/model"
+	"github.com/tacitfl/tacit/privacy"
 )
 
 // federation is a coordinator and its virtual devices in one process: the
@@ -30,7 +33,8 @@ type federation struct {
 	template client.Plan    // what every plan carries besides round and version
 	dropout  float64
 	seed     uint64
-	spaces   []*client.Workspace // one per worker
+	spaces   []*client.Workspace   // one per worker
+	dp       *coordinator.DPConfig // nil without differential privacy
 
 	// The clock is real time plus skip, which grows when the simulator
 	// jumps past deadlines that dropouts would make it wait for. Rounds
@@ -69,7 +73,18 @@ func newFederation(cfg Config, pop *population, items int, init *model.MF) (*fed
 	}
 	rc := coordinator.RoundConfig{Goal: cfg.ClientsPerRound, OverSelection: 1, MinFraction: 1e-9,
 		SelectionTimeout: selectionTimeout, ReportWindow: reportWindow, RetryMin: time.Second, Seed: cfg.Seed}
+	if cfg.DP != "" {
+		z, err := cfg.noiseMultiplier(len(pop.people))
+		if err != nil {
+			return nil, err
+		}
+		// Seeded noise keeps simulations reproducible; a deployment seeds
+		// from the operating system.
+		rc.DP = &coordinator.DPConfig{NoiseMultiplier: z, ClipNorm: cfg.ClipNorm, Delta: cfg.Delta, Budget: cfg.TargetEpsilon,
+			Noise: privacy.NewSeededNoise(sha256.Sum256(binary.LittleEndian.AppendUint64([]byte("tacit simulate noise"), cfg.Seed)))}
+	}
 	f.started = time.Now()
+	f.dp = rc.DP
 	m, err := coordinator.NewMachine(rc, f.ids, coordinator.Snapshot{Params: init.Params}, opt, f.now())
 	if err != nil {
 		return nil, err
@@ -126,6 +141,23 @@ func (f *federation) close() error {
 	}
 	f.closers = nil
 	return errors.Join(errs...)
+}
+
+// samplingRate is q, the chance a person is selected in a round.
+func (c Config) samplingRate(people int) float64 {
+	if c.ClientsPerRound == 0 {
+		return 1
+	}
+	return min(1, float64(c.ClientsPerRound)/float64(people))
+}
+
+// noiseMultiplier is --noise, or the smallest one that keeps the run within
+// --target-epsilon.
+func (c Config) noiseMultiplier(people int) (float64, error) {
+	if c.TargetEpsilon == 0 {
+		return c.NoiseMultiplier, nil
+	}
+	return privacy.Calibrate(privacy.RDPEpsilon, c.TargetEpsilon, c.Delta, c.samplingRate(people), c.Rounds)
 }
 
 func (f *federation) now() time.Time {

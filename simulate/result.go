@@ -9,6 +9,11 @@ type Round struct {
 	Seconds      float64  `json:"seconds"`
 	HR           *float64 `json:"hr_at_10,omitempty"` // only on rounds that evaluate
 	NDCG         *float64 `json:"ndcg_at_10,omitempty"`
+	// With differential privacy: the share of updates the clip norm cut,
+	// the noise's standard deviation on the sum, and the ε spent so far.
+	ClippedFraction *float64 `json:"clipped_fraction,omitempty"`
+	NoiseStd        *float64 `json:"noise_std,omitempty"`
+	Epsilon         *float64 `json:"epsilon,omitempty"`
 }
 
 // Summary is summary.json, the same shape for federated and central runs.
@@ -29,6 +34,9 @@ type Summary struct {
 	PeakRSSBytes           int64    `json:"peak_rss_bytes,omitempty"` // of the whole process, data loading included
 	Epsilon                *float64 `json:"epsilon"`                  // null without differential privacy
 	Delta                  *float64 `json:"delta"`
+	Accountant             string   `json:"accountant,omitempty"` // how Epsilon was computed, and under which assumptions
+	NoiseMultiplier        float64  `json:"noise_multiplier,omitempty"`
+	ClipNorm               float64  `json:"clip_norm,omitempty"`
 	Seed                   uint64   `json:"seed"`
 	Config                 Config   `json:"config"`
 }

@@ -50,6 +50,10 @@ func Run(ctx context.Context, cfg Config, data *dataset.Log, obs Observer) (Summ
 		trainSeconds += time.Since(roundStart).Seconds()
 		rounds = r
 		rec := Round{Round: r, Participants: o.Reports, Dropped: dropped, TrainLoss: o.TrainLoss}
+		if fed.dp != nil && o.Committed {
+			frac := float64(o.Clipped) / float64(o.Reports)
+			rec.ClippedFraction, rec.NoiseStd, rec.Epsilon = &frac, &o.NoiseStd, &o.EpsilonSpent
+		}
 		if cfg.evaluates(r) {
 			fed.model(m.Params)
 			met := pop.evaluate(m, mc, cfg)
@@ -63,6 +67,11 @@ func Run(ctx context.Context, cfg Config, data *dataset.Log, obs Observer) (Summ
 	fed.model(m.Params)
 	s := newSummary("simulate", data, cfg, rounds, pop.evaluate(m, mc, cfg), start)
 	s.UplinkBytesPerUpdate = 4 * len(m.Params) // dense float32 until issue 5's codecs
+	if st := fed.svc.Status(); st.EpsilonSpent != nil {
+		s.Epsilon, s.Delta = st.EpsilonSpent, st.Delta
+		s.Accountant = "rdp (user-level, Poisson sampling, add/remove-one adjacency)"
+		s.NoiseMultiplier, s.ClipNorm = fed.dp.NoiseMultiplier, fed.dp.ClipNorm
+	}
 	if trainSeconds > 0 {
 		s.ClientUpdatesPerSecond = float64(updates) / trainSeconds
 	}

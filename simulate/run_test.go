@@ -216,3 +216,31 @@ func TestTransportsGiveTheSameModel(t *testing.T) {
 		}
 	}
 }
+
+// TestRunCentralDP: with --target-epsilon the run spends at most that ε,
+// says so in the summary, and records the clipping and noise per round.
+func TestRunCentralDP(t *testing.T) {
+	cfg := smallConfig()
+	cfg.DP, cfg.TargetEpsilon, cfg.Rounds, cfg.ClientsPerRound = "central", 4, 5, 100
+	var rec recorder
+	s, err := Run(context.Background(), cfg, smallData(t), &rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Epsilon == nil || *s.Epsilon > 4 || *s.Epsilon < 3.9 || *s.Delta != 1e-5 || s.NoiseMultiplier <= 0 || s.ClipNorm != 1 || s.Accountant == "" {
+		t.Fatalf("summary %+v (ε %v)", s, s.Epsilon)
+	}
+	last := rec.rounds[len(rec.rounds)-1]
+	if last.Epsilon == nil || *last.Epsilon != *s.Epsilon || last.NoiseStd == nil || *last.NoiseStd != s.NoiseMultiplier*s.ClipNorm || last.ClippedFraction == nil {
+		t.Fatalf("last round %+v", last)
+	}
+	plain := smallConfig()
+	if s2, _ := Run(context.Background(), plain, smallData(t), nil); s2.Epsilon != nil {
+		t.Fatal("a run without DP reports an ε")
+	}
+	bad := smallConfig()
+	bad.DP = "central"
+	if _, err := Run(context.Background(), bad, smallData(t), nil); err == nil {
+		t.Fatal("central DP without noise or target accepted")
+	}
+}

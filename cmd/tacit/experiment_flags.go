@@ -44,6 +44,11 @@ func bindExperiment(fs *flag.FlagSet, cfg *simulate.Config, ef *experimentFlags,
 	fs.StringVar(&cfg.Transport, "transport", cfg.Transport, "how devices reach the coordinator: memory, or quic (a real QUIC server on loopback); both give the same model")
 	fs.StringVar(&cfg.HTTP, "http", cfg.HTTP, "serve the coordinator's status page, /status and /metrics on this `address` while running (e.g. 127.0.0.1:7080)")
 	fs.IntVar(&cfg.ClientsPerRound, "clients-per-round", cfg.ClientsPerRound, "devices selected each round; 0 selects everyone")
+	fs.StringVar(&cfg.DP, "dp", cfg.DP, "differential privacy: central (the coordinator adds the noise), or empty for none")
+	fs.Float64Var(&cfg.NoiseMultiplier, "noise", cfg.NoiseMultiplier, "noise multiplier z: N(0, (z·C)²) on each round's sum (with --dp)")
+	fs.Float64Var(&cfg.ClipNorm, "clip", cfg.ClipNorm, "L2 norm C each device's update is clipped to (with --dp)")
+	fs.Float64Var(&cfg.Delta, "delta", cfg.Delta, "δ of the (ε, δ) guarantee (with --dp)")
+	fs.Float64Var(&cfg.TargetEpsilon, "target-epsilon", cfg.TargetEpsilon, "calibrate the noise so the whole run spends at most this ε (with --dp), and stop training rather than exceed it")
 	fs.Float64Var(&cfg.Dropout, "dropout", cfg.Dropout, "probability that a selected device never reports, in [0, 1)")
 	bindTraining(fs, cfg)
 }

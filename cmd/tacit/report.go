@@ -27,7 +27,8 @@ func report(w io.Writer, s simulate.Summary, outDir string) {
 	fmt.Fprintf(w, "HR@10 %.4f  NDCG@10 %.4f  full ranking, %d people evaluated\n", s.HR, s.NDCG, s.EvaluatedUsers)
 	fmt.Fprintf(w, "HR@10 %.4f  NDCG@10 %.4f  against %d sampled negatives\n", s.SampledHR, s.SampledNDCG, model.DefaultEvalOptions().Negatives)
 	if s.Epsilon != nil && s.Delta != nil {
-		fmt.Fprintf(w, "privacy: ε = %.3g at δ = %.3g\n", *s.Epsilon, *s.Delta)
+		fmt.Fprintf(w, "privacy: ε = %.4g at δ = %.3g spent in all; noise multiplier %.4g, clip norm %g; %s\n",
+			*s.Epsilon, *s.Delta, s.NoiseMultiplier, s.ClipNorm, s.Accountant)
 	} else if s.Command == "simulate" {
 		fmt.Fprintln(w, "privacy: no differential privacy")
 	}
