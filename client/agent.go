@@ -52,6 +52,9 @@ type Agent struct {
 	coord Coordinator
 	ws    *Workspace
 	log   *slog.Logger
+
+	ledger *Ledger
+	budget float64 // the person's ε budget; 0: no limit
 }
 
 // Workspace is the memory an agent trains in: the cached model and scratch
@@ -80,6 +83,14 @@ func NewAgent(data Data, coord Coordinator, ws *Workspace, log *slog.Logger) *Ag
 	return &Agent{data: data, coord: coord, ws: ws, log: log}
 }
 
+// KeepLedger makes the agent record every round it takes part in, and
+// decline a round that would take its own ε past budget (0: no limit). A
+// round without differential privacy counts as unbounded ε.
+func (a *Agent) KeepLedger(l *Ledger, budget float64) *Agent {
+	a.ledger, a.budget = l, budget
+	return a
+}
+
 // ErrNoData is returned by Step for a device with nothing to train on.
 var ErrNoData = errors.New("client: no training data on this device")
 
@@ -102,11 +113,32 @@ func (a *Agent) Step(ctx context.Context) (time.Duration, error) {
 		pm := ws.eval.Person(0, a.data.Train, a.data.Test)
 		u.Evaluated, u.HR, u.NDCG = true, pm.HR, pm.NDCG
 	}
+	var entry LedgerEntry
+	if a.ledger != nil {
+		delta := plan.Delta
+		if delta == 0 {
+			delta = 1e-5
+		}
+		eps := a.ledger.EpsilonIf(plan.NoiseMultiplier, delta)
+		if a.budget > 0 && eps > a.budget {
+			a.log.Warn("declining a round: it would take this device past its privacy budget", "round", plan.Round, "epsilon", eps, "budget", a.budget)
+			return time.Hour, nil
+		}
+		entry = LedgerEntry{Round: plan.Round, NoiseMultiplier: plan.NoiseMultiplier, ClipNorm: plan.ClipNorm, Delta: delta, Epsilon: eps}
+	}
 	rep, err := Train(ws.trainer, ws.prepared, a.data.Train, *plan, ws.update)
 	if err != nil {
 		return 0, err
 	}
 	u.Update, u.Weight, u.Loss = ws.update, rep.Weight, rep.Loss
+	if a.ledger != nil {
+		// Recorded before it is sent: an upload the ledger lacks must not
+		// exist.
+		entry.Time, entry.BytesSent = time.Now().UTC(), 4*len(u.Update)
+		if err := a.ledger.Record(entry); err != nil {
+			return 0, fmt.Errorf("client: ledger: %w", err)
+		}
+	}
 	if err := a.coord.Report(ctx, u); err != nil {
 		return 0, fmt.Errorf("client: report for round %d: %w", plan.Round, err)
 	}

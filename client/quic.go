@@ -108,7 +108,7 @@ func (q *QUIC) CheckIn(ctx context.Context, cached int64) (*Plan, time.Duration,
 	return &Plan{
 		Round: p.Round, ModelVersion: p.ModelVersion, DownloadModel: p.DownloadModel,
 		Deadline: time.UnixMilli(p.ReportDeadlineUnixMillis), Items: items, Model: mc, Local: proto.FromLocalTraining(p.Local),
-		ClipNorm: p.ClipNorm,
+		ClipNorm: p.ClipNorm, NoiseMultiplier: p.NoiseMultiplier, Delta: p.Delta,
 	}, 0, nil
 }
 

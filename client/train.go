@@ -20,7 +20,9 @@ type Plan struct {
 	Local         model.LocalConfig
 	// ClipNorm, when positive, bounds the L2 norm of the update the device
 	// sends (differential privacy); the device clips before it reports.
-	ClipNorm float64
+	// NoiseMultiplier and Delta are the noise the coordinator promises and
+	// the δ of the guarantee, for the device's ledger.
+	ClipNorm, NoiseMultiplier, Delta float64
 }
 
 // Report is what a device returns besides its update.

@@ -28,7 +28,9 @@ type Plan struct {
 	ModelVersion  int64
 	DownloadModel bool      // the device's cached model is not this version
 	Deadline      time.Time // reports after it are late
-	ClipNorm      float64   // with differential privacy, the norm to clip the update to
+	// With differential privacy: the norm to clip the update to, and the
+	// noise multiplier and δ, for the device's ledger.
+	ClipNorm, NoiseMultiplier, Delta float64
 }
 
 // CheckInResult is the answer to a check-in: a plan, or a window after
@@ -272,8 +274,8 @@ func (m *Machine) CheckIn(now time.Time, device string, cachedVersion int64) (Ch
 
 func (m *Machine) plan(cachedVersion int64) *Plan {
 	p := &Plan{Round: m.round, ModelVersion: m.version, DownloadModel: cachedVersion != m.version, Deadline: m.deadline}
-	if m.cfg.DP != nil {
-		p.ClipNorm = m.cfg.DP.ClipNorm
+	if d := m.cfg.DP; d != nil {
+		p.ClipNorm, p.NoiseMultiplier, p.Delta = d.ClipNorm, d.NoiseMultiplier, d.Delta
 	}
 	return p
 }

@@ -280,7 +280,7 @@ func (s *Server) checkIn(device string, cached int64) *tacitpb.Response {
 	if p := res.Plan; p != nil {
 		out.Result = &tacitpb.CheckInResult_Plan{Plan: &tacitpb.Plan{Round: p.Round, ModelVersion: p.ModelVersion,
 			DownloadModel: p.DownloadModel, ReportDeadlineUnixMillis: p.Deadline.UnixMilli(), Local: s.cfg.Local, Model: s.cfg.Model,
-			ClipNorm: p.ClipNorm}}
+			ClipNorm: p.ClipNorm, NoiseMultiplier: p.NoiseMultiplier, Delta: p.Delta}}
 	} else {
 		out.Result = &tacitpb.CheckInResult_Retry{Retry: &tacitpb.RetryAfter{AfterMillis: res.RetryAfter.Milliseconds(), Reason: res.Reason}}
 	}

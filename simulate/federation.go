@@ -252,7 +252,7 @@ func (t *memTransport) CheckIn(_ context.Context, cached int64) (*client.Plan, t
 	}
 	p := t.f.template
 	p.Round, p.ModelVersion, p.DownloadModel, p.Deadline = res.Plan.Round, res.Plan.ModelVersion, res.Plan.DownloadModel, res.Plan.Deadline
-	p.ClipNorm = res.Plan.ClipNorm
+	p.ClipNorm, p.NoiseMultiplier, p.Delta = res.Plan.ClipNorm, res.Plan.NoiseMultiplier, res.Plan.Delta
 	return &p, 0, nil
 }
 

@@ -19,12 +19,19 @@ var agentCommand = command{
 	summary: "run a device agent: train on this device's own data and take part in the coordinator's rounds",
 	help: func(w io.Writer) {
 		fmt.Fprint(w, `usage: tacit agent --token TOKEN --pin FINGERPRINT --person ID [flags]
+       tacit agent ledger [--ledger FILE]
 
 Checks in with the coordinator, honours its retry windows, downloads the
 model when stale, trains on the person's own interactions and uploads only
 the update of the shared item weights. The person's events and vector never
 leave the process. Reconnects with jittered backoff; SIGINT or SIGTERM stop
 it cleanly.
+
+Every round it takes part in goes first into its ledger (--ledger), which
+'tacit agent ledger' prints for the person: rounds, noise, bytes sent and the
+device's own ε, counting each round as an unsampled Gaussian mechanism (no
+trust in the coordinator's sampling). With --budget it declines rounds that
+would take that ε past the budget; a round without noise counts as unbounded.
 
 The device's data is one person's interactions from --data (their latest
 one held out for federated evaluation); item ids are the data set's, so the
@@ -36,8 +43,9 @@ coordinator's --items must match its catalogue.
 }
 
 type agentFlags struct {
-	addr, token, pin, data, person string
-	verbose                        bool
+	addr, token, pin, data, person, ledger string
+	budget                                 float64
+	verbose                                bool
 }
 
 func (o *agentFlags) flagSet() *flag.FlagSet {
@@ -47,14 +55,22 @@ func (o *agentFlags) flagSet() *flag.FlagSet {
 	fs.StringVar(&o.pin, "pin", "", "SHA-256 `fingerprint` of the coordinator's certificate, as it prints it (required)")
 	fs.StringVar(&o.data, "data", "", dataSpecHelp)
 	fs.StringVar(&o.person, "person", "", "the `id` of the person in --data whose device this is (required)")
+	fs.StringVar(&o.ledger, "ledger", "agent-ledger.jsonl", "the device's privacy ledger `file`: every round it took part in")
+	fs.Float64Var(&o.budget, "budget", 0, "the person's ε budget: decline rounds that would exceed it (0: no limit)")
 	fs.BoolVar(&o.verbose, "verbose", false, "log each round")
 	return fs
 }
 
 func runAgent(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "ledger" {
+		return printLedger(args[1:], stdout)
+	}
 	o := &agentFlags{}
 	if err := parseFlags(o.flagSet(), args); err != nil {
 		return err
+	}
+	if !(o.budget >= 0) {
+		return usageError{err: fmt.Errorf("budget must be non-negative, got %v", o.budget)}
 	}
 	switch {
 	case o.token == "":
@@ -86,11 +102,30 @@ func runAgent(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "agent for person %s (%d training items) checking in with %s\n", o.person, len(mine.Train.Items), o.addr)
 	ctx, stop := withSignals(context.Background())
 	defer stop()
-	err = client.NewAgent(mine, q, client.NewWorkspace(), log).Run(ctx)
+	ledger, err := client.OpenLedger(o.ledger)
+	if err != nil {
+		return usageError{err: err}
+	}
+	err = client.NewAgent(mine, q, client.NewWorkspace(), log).KeepLedger(ledger, o.budget).Run(ctx)
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}
 	return err
+}
+
+// printLedger is `tacit agent ledger`: what this device has given away.
+func printLedger(args []string, stdout io.Writer) error {
+	fs := newFlagSet("agent ledger")
+	path := fs.String("ledger", "agent-ledger.jsonl", "the device's privacy ledger `file`")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	l, err := client.OpenLedger(*path)
+	if err != nil {
+		return usageError{err: err}
+	}
+	l.Print(stdout)
+	return nil
 }
 
 // personData is one person's split from a data set.

@@ -38,6 +38,7 @@ SIGTERM drains: exchanges in flight finish, then it exits.
 type coordinatorFlags struct {
 	listen, http, tokens, state, cert, key string
 	enroll, items, maxFrame                int
+	noise, clip, delta, budget             float64
 	cfg                                    simulate.Config
 	rounds                                 coordinator.RoundConfig
 	verbose                                bool
@@ -65,6 +66,10 @@ func (o *coordinatorFlags) flagSet() *flag.FlagSet {
 	fs.DurationVar(&r.ReportWindow, "report-window", r.ReportWindow, "how long after selection devices have to report")
 	fs.DurationVar(&r.RetryMin, "retry-min", r.RetryMin, "shortest retry window for a device turned away")
 	fs.Uint64Var(&r.Seed, "seed", r.Seed, "seeds selection, jitter and the initial model")
+	fs.Float64Var(&o.noise, "noise", 0, "central differential privacy: noise multiplier z, N(0, (z·C)²) on each round's sum; 0 for none")
+	fs.Float64Var(&o.clip, "clip", 1, "with --noise: the L2 norm C every update is clipped to")
+	fs.Float64Var(&o.delta, "delta", 1e-5, "with --noise: δ of the (ε, δ) guarantee")
+	fs.Float64Var(&o.budget, "privacy-budget", 0, "with --noise: the ε the whole training may spend; training stops before exceeding it (0: no limit)")
 	return fs
 }
 
@@ -75,6 +80,9 @@ func runCoordinator(args []string, stdout, stderr io.Writer) error {
 	}
 	if o.tokens == "" {
 		return usageError{err: errors.New("--tokens is required"), hint: true}
+	}
+	if o.noise != 0 {
+		o.rounds.DP = &coordinator.DPConfig{NoiseMultiplier: o.noise, ClipNorm: o.clip, Delta: o.delta, Budget: o.budget}
 	}
 	if err := o.rounds.Validate(); err != nil {
 		return usageError{err: err}

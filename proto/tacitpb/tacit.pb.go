@@ -629,9 +629,14 @@ type Plan struct {
 	Model                    *ModelConfig   `protobuf:"bytes,6,opt,name=model,proto3" json:"model,omitempty"`
 	// With differential privacy, the L2 norm the device clips its update to
 	// (the coordinator clips again on receipt); 0 without.
-	ClipNorm      float64 `protobuf:"fixed64,7,opt,name=clip_norm,json=clipNorm,proto3" json:"clip_norm,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ClipNorm float64 `protobuf:"fixed64,7,opt,name=clip_norm,json=clipNorm,proto3" json:"clip_norm,omitempty"`
+	// With differential privacy, the noise multiplier z (the sum gets
+	// N(0, (z·clip_norm)²)) and the δ of the guarantee, so the device can keep
+	// its own ledger; 0 without.
+	NoiseMultiplier float64 `protobuf:"fixed64,8,opt,name=noise_multiplier,json=noiseMultiplier,proto3" json:"noise_multiplier,omitempty"`
+	Delta           float64 `protobuf:"fixed64,9,opt,name=delta,proto3" json:"delta,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Plan) Reset() {
@@ -709,6 +714,20 @@ func (x *Plan) GetModel() *ModelConfig {
 func (x *Plan) GetClipNorm() float64 {
 	if x != nil {
 		return x.ClipNorm
+	}
+	return 0
+}
+
+func (x *Plan) GetNoiseMultiplier() float64 {
+	if x != nil {
+		return x.NoiseMultiplier
+	}
+	return 0
+}
+
+func (x *Plan) GetDelta() float64 {
+	if x != nil {
+		return x.Delta
 	}
 	return 0
 }
@@ -1298,7 +1317,7 @@ const file_proto_tacit_proto_rawDesc = "" +
 	"\n" +
 	"RetryAfter\x12!\n" +
 	"\fafter_millis\x18\x01 \x01(\x03R\vafterMillis\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xa0\x02\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xe1\x02\n" +
 	"\x04Plan\x12\x14\n" +
 	"\x05round\x18\x01 \x01(\x03R\x05round\x12#\n" +
 	"\rmodel_version\x18\x02 \x01(\x03R\fmodelVersion\x12%\n" +
@@ -1306,7 +1325,9 @@ const file_proto_tacit_proto_rawDesc = "" +
 	"\x1breport_deadline_unix_millis\x18\x04 \x01(\x03R\x18reportDeadlineUnixMillis\x12-\n" +
 	"\x05local\x18\x05 \x01(\v2\x17.tacit.v1.LocalTrainingR\x05local\x12+\n" +
 	"\x05model\x18\x06 \x01(\v2\x15.tacit.v1.ModelConfigR\x05model\x12\x1b\n" +
-	"\tclip_norm\x18\a \x01(\x01R\bclipNorm\"r\n" +
+	"\tclip_norm\x18\a \x01(\x01R\bclipNorm\x12)\n" +
+	"\x10noise_multiplier\x18\b \x01(\x01R\x0fnoiseMultiplier\x12\x14\n" +
+	"\x05delta\x18\t \x01(\x01R\x05delta\"r\n" +
 	"\rLocalTraining\x12\x16\n" +
 	"\x06epochs\x18\x01 \x01(\x05R\x06epochs\x12#\n" +
 	"\rlearning_rate\x18\x02 \x01(\x01R\flearningRate\x12$\n" +

@@ -1,0 +1,61 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tacitfl/tacit/model"
+	"github.com/tacitfl/tacit/privacy"
+)
+
+// TestLedgerRecordsAndEnforcesTheDeviceBudget: a device with a budget of
+// ε 6 joins rounds with z = 1 (ε 4.73, then 7.08 for two rounds counted
+// without sampling) and so takes part once, declines the second, and its
+// ledger file says so after a restart.
+func TestLedgerRecordsAndEnforcesTheDeviceBudget(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger.jsonl")
+	m, _ := model.NewMF(30, 4, 1)
+	plan := testPlan(1, 1)
+	plan.ClipNorm, plan.NoiseMultiplier, plan.Delta = 1, 1, 1e-5
+	f := &fakeCoordinator{plan: plan, params: m.Params}
+	l, err := OpenLedger(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := NewAgent(Data{Train: model.Positives{Items: []int32{1, 5}}, Test: -1}, f, NewWorkspace(), nil).KeepLedger(l, 6)
+	for r := int64(1); r <= 2; r++ {
+		f.plan.Round = r
+		if _, err := a.Step(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(f.uploads) != 1 {
+		t.Fatalf("%d uploads, want 1: the second round would exceed the budget", len(f.uploads))
+	}
+	again, err := OpenLedger(path)
+	if err != nil || len(again.Entries) != 1 {
+		t.Fatalf("reopened ledger: %+v, %v", again, err)
+	}
+	e := again.Entries[0]
+	one := privacy.NewRDP(nil)
+	one.ComposePoissonGaussian(1, 1, 1)
+	want, _, _ := one.Epsilon(1e-5)
+	if e.Round != 1 || e.BytesSent != 4*len(m.Params) || math.Abs(e.Epsilon-want) > 1e-12 {
+		t.Fatalf("entry %+v, want round 1, %d bytes, ε %v", e, 4*len(m.Params), want)
+	}
+	var out bytes.Buffer
+	again.Print(&out)
+	if !strings.Contains(out.String(), fmt.Sprintf("1 rounds, %d bytes sent", 4*len(m.Params))) {
+		t.Fatalf("printed ledger:\n%s", out.String())
+	}
+	// A round without noise is unbounded ε: a device with any budget declines.
+	f.plan.NoiseMultiplier, f.plan.Round = 0, 3
+	if !math.IsInf(again.EpsilonIf(0, 1e-5), 1) {
+		t.Fatal("a round without noise counted as bounded")
+	}
+}
