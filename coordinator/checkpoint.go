@@ -14,9 +14,9 @@ import (
 	"github.com/tacitfl/tacit/internal/atomicfile"
 )
 
-// The checkpoint file format, version 2. It is on disk across upgrades, so
+// The checkpoint file format, version 3. It is on disk across upgrades, so
 // it changes only with a new version number that old readers refuse (this
-// reader still reads version 1, which lacks the privacy block):
+// reader still reads versions 1 and 2, which lack the later blocks):
 //
 //	"TACITCKP"            8-byte magic
 //	uint32                format version (1)
@@ -26,13 +26,14 @@ import (
 //	int64                 optimizer step count
 //	floats  floats        optimizer moments M and V (length 0 when absent)
 //	floats64              accumulated RDP at privacy.DefaultOrders (v2; length 0 without DP)
+//	float64               the next round's clip norm (v3; 0 without DP)
 //	uint32                CRC-32C of everything before it
 //
 // floats is a uint64 count and that many little-endian float32s, floats64
 // the same with float64s. All integers are little-endian.
 const (
 	checkpointMagic   = "TACITCKP"
-	checkpointVersion = 2
+	checkpointVersion = 3
 )
 
 // ErrCorruptCheckpoint is wrapped by every decoding failure.
@@ -56,6 +57,7 @@ func AppendSnapshot(b []byte, s Snapshot) []byte {
 	for _, x := range s.Privacy {
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
 	}
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.ClipNorm))
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
@@ -92,6 +94,9 @@ func DecodeSnapshot(b []byte) (Snapshot, error) {
 	if version >= 2 {
 		s.Privacy = r.floats64()
 	}
+	if version >= 3 {
+		s.ClipNorm = math.Float64frombits(r.u64())
+	}
 	switch {
 	case r.err != nil:
 		return Snapshot{}, r.err
@@ -101,6 +106,9 @@ func DecodeSnapshot(b []byte) (Snapshot, error) {
 		return Snapshot{}, fmt.Errorf("%w: round %d, version %d, %d parameters", ErrCorruptCheckpoint, s.Round, s.Version, len(s.Params))
 	case !finite(s.Params) || !finite(s.Optimizer.M) || !finite(s.Optimizer.V):
 		return Snapshot{}, fmt.Errorf("%w: non-finite model or optimizer values", ErrCorruptCheckpoint)
+	}
+	if !(s.ClipNorm >= 0) || math.IsInf(s.ClipNorm, 1) {
+		return Snapshot{}, fmt.Errorf("%w: clip norm %v", ErrCorruptCheckpoint, s.ClipNorm)
 	}
 	for _, x := range s.Privacy {
 		if math.IsNaN(x) || x < 0 {

@@ -12,7 +12,7 @@ import (
 
 var testSnapshot = Snapshot{Round: 12, Version: 9, Params: []float32{1.5, -2, 0.25},
 	Optimizer: aggregate.OptimizerState{Name: "fedadam", Step: 9, M: []float32{0.1, 0.2, 0.3}, V: []float32{1e-6, 2e-6, 3e-6}},
-	Privacy:   []float64{0.001, 0.25, 3}}
+	Privacy:   []float64{0.001, 0.25, 3}, ClipNorm: 0.7}
 
 func TestCheckpointRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ckpt")

@@ -43,8 +43,11 @@ type RoundConfig struct {
 // Poisson-subsampled Gaussian mechanism for the accountant.
 type DPConfig struct {
 	NoiseMultiplier float64 // z
-	ClipNorm        float64 // C
+	ClipNorm        float64 // C, or with Adaptive the initial C
 	Delta           float64
+	// Adaptive, if set, moves the clip norm toward a quantile of the update
+	// norms each round, with a noised count; the total noise stays z.
+	Adaptive *privacy.AdaptiveClip
 	// Budget is the ε the whole training may spend; a round that would take
 	// the total past it is not started. 0 means no limit.
 	Budget float64

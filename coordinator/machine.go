@@ -17,6 +17,9 @@ type Snapshot struct {
 	Version   int64 // the model version, one more with every commit
 	Params    []float32
 	Optimizer aggregate.OptimizerState
+	// ClipNorm is the clip norm for the next round (it moves with adaptive
+	// clipping); 0 without differential privacy.
+	ClipNorm float64
 	// Privacy is the accumulated RDP of the committed rounds at
 	// privacy.DefaultOrders; nil without differential privacy.
 	Privacy []float64
@@ -91,6 +94,7 @@ type Outcome struct {
 	// With differential privacy: reports clipped, the noise's standard
 	// deviation on the sum, and the ε spent in all after this round.
 	Clipped      int
+	ClipNorm     float64
 	NoiseStd     float64
 	EpsilonSpent float64
 }
@@ -126,6 +130,9 @@ type Machine struct {
 
 	rdp        *privacy.RDP // committed rounds' privacy, with DP
 	noise      *privacy.Noise
+	clip       float64               // this round's clip norm
+	adaptive   *privacy.AdaptiveClip // with defaults filled
+	zUpdate    float64               // the noise multiplier on updates (z, less the count's share)
 	clipped    int
 	stopReason string
 
@@ -166,10 +173,22 @@ func NewMachine(cfg RoundConfig, population []string, snap Snapshot, opt aggrega
 	if cfg.Goal > 0 {
 		m.q = math.Min(1, float64(cfg.Goal)*cfg.OverSelection/float64(len(m.enrolled)))
 	}
-	if cfg.DP != nil {
-		m.rdp, m.noise = privacy.NewRDP(nil), cfg.DP.Noise
+	if d := cfg.DP; d != nil {
+		m.rdp, m.noise, m.clip, m.zUpdate = privacy.NewRDP(nil), d.Noise, d.ClipNorm, d.NoiseMultiplier
+		if snap.ClipNorm > 0 {
+			m.clip = snap.ClipNorm
+		}
 		if m.noise == nil {
 			m.noise = privacy.NewNoise()
+		}
+		if d.Adaptive != nil {
+			a := d.Adaptive.Defaults(m.expectedReports())
+			m.adaptive = &a
+			z, err := a.UpdateNoise(d.NoiseMultiplier)
+			if err != nil {
+				return nil, err
+			}
+			m.zUpdate = z
 		}
 		if snap.Privacy != nil {
 			if err := m.rdp.SetValues(snap.Privacy); err != nil {
@@ -275,7 +294,7 @@ func (m *Machine) CheckIn(now time.Time, device string, cachedVersion int64) (Ch
 func (m *Machine) plan(cachedVersion int64) *Plan {
 	p := &Plan{Round: m.round, ModelVersion: m.version, DownloadModel: cachedVersion != m.version, Deadline: m.deadline}
 	if d := m.cfg.DP; d != nil {
-		p.ClipNorm, p.NoiseMultiplier, p.Delta = d.ClipNorm, d.NoiseMultiplier, d.Delta
+		p.ClipNorm, p.NoiseMultiplier, p.Delta = m.clip, d.NoiseMultiplier, d.Delta
 	}
 	return p
 }
@@ -316,8 +335,8 @@ func (m *Machine) Report(now time.Time, device string, r Report) error {
 		// Every person counts alike, and no more than the clip norm: the
 		// clip is a scale on the update, applied as its weight.
 		weight = 1
-		if norm := l2(r.Update); norm > d.ClipNorm {
-			weight = d.ClipNorm / norm
+		if norm := l2(r.Update); norm > m.clip {
+			weight = m.clip / norm
 			m.clipped++
 		}
 	}
@@ -352,10 +371,10 @@ func (m *Machine) commit(now time.Time, reason string) {
 	err := m.mean.Mean(m.step)
 	if d := m.cfg.DP; d != nil {
 		// Sum + N(0, (zC)²), over the expected number of reports.
-		noiseStd = d.NoiseMultiplier * d.ClipNorm
+		noiseStd = m.zUpdate * m.clip
 		if err = m.mean.Sum(m.step); err == nil {
 			m.noise.AddGaussian(m.step, noiseStd)
-			expected := m.q * float64(len(m.enrolled))
+			expected := m.expectedReports()
 			for i := range m.step {
 				m.step[i] = float32(float64(m.step[i]) / expected)
 			}
@@ -370,11 +389,14 @@ func (m *Machine) commit(now time.Time, reason string) {
 		return
 	}
 	out := m.outcome(now, true, reason)
+	if m.adaptive != nil {
+		m.clip = m.adaptive.Next(m.clip, m.reports-m.clipped, m.reports, m.expectedReports(), m.noise)
+	}
 	m.version++
 	m.committed = m.round
 	out.Snapshot = &Snapshot{Round: m.round, Version: m.version, Params: slices.Clone(m.params), Optimizer: m.opt.State()}
 	if m.rdp != nil {
-		out.Snapshot.Privacy = m.rdp.Values()
+		out.Snapshot.Privacy, out.Snapshot.ClipNorm = m.rdp.Values(), m.clip
 		out.NoiseStd = noiseStd
 		out.EpsilonSpent = m.EpsilonSpent()
 	}
@@ -390,7 +412,7 @@ func (m *Machine) abandon(now time.Time, reason string) {
 func (m *Machine) outcome(now time.Time, committed bool, reason string) Outcome {
 	o := Outcome{Round: m.round, Committed: committed, Reason: reason, Selected: len(m.cohort),
 		CheckedIn: len(m.accepted), Reports: m.reports, Opened: m.opened, Ended: now, Evaluated: m.evals.Count(),
-		Clipped: m.clipped, EpsilonSpent: m.EpsilonSpent()}
+		Clipped: m.clipped, ClipNorm: m.clip, EpsilonSpent: m.EpsilonSpent()}
 	var v [2]float32
 	if m.losses.Mean(v[:1]) == nil {
 		o.TrainLoss = float64(v[0])
@@ -421,6 +443,10 @@ func (m *Machine) EpsilonSpent() float64 {
 	eps, _, _ := m.rdp.Epsilon(m.cfg.DP.Delta)
 	return eps
 }
+
+// expectedReports is q times the population: the denominator of the
+// private mean.
+func (m *Machine) expectedReports() float64 { return m.q * float64(len(m.enrolled)) }
 
 // StopReason says why a stopped machine stopped.
 func (m *Machine) StopReason() string { return m.stopReason }

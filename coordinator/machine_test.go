@@ -24,8 +24,9 @@ import (
 //	model
 //	restart t=50s   (a new machine from the last committed snapshot)
 //
-// init dp-clip=C [dp-noise=z dp-budget=ε] turns on central differential
-// privacy (δ 1e-5, seeded noise).
+// init dp-clip=C [dp-noise=z dp-budget=ε dp-adaptive] turns on central
+// differential privacy (δ 1e-5, seeded noise; adaptive clipping with a
+// negligible count noise, so its arithmetic shows).
 //
 // Every command's output ends with the rounds it finished.
 func TestRoundScenarios(t *testing.T) {
@@ -72,6 +73,9 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 			d.ScanArgs(t, "dp-clip", &h.cfg.DP.ClipNorm)
 			d.MaybeScanArgs(t, "dp-noise", &h.cfg.DP.NoiseMultiplier)
 			d.MaybeScanArgs(t, "dp-budget", &h.cfg.DP.Budget)
+			if d.HasArg("dp-adaptive") {
+				h.cfg.DP.Adaptive = &privacy.AdaptiveClip{CountStd: 1e-9}
+			}
 		}
 		h.last = Snapshot{Params: make([]float32, dim)}
 		if err := h.start(epoch); err != nil {
@@ -142,7 +146,7 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 			fmt.Fprintf(&b, "; HR@10 %.3g NDCG@10 %.3g over %d", o.HR, o.NDCG, o.Evaluated)
 		}
 		if h.cfg.DP != nil && o.Committed {
-			fmt.Fprintf(&b, "; clipped %d, noise std %.3g, ε spent %.4g", o.Clipped, o.NoiseStd, o.EpsilonSpent)
+			fmt.Fprintf(&b, "; clip %.4g, clipped %d, noise std %.3g, ε spent %.4g; next clip %.4g", o.ClipNorm, o.Clipped, o.NoiseStd, o.EpsilonSpent, o.Snapshot.ClipNorm)
 		}
 		b.WriteString("\n")
 	}

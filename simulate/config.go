@@ -57,8 +57,11 @@ type Config struct {
 	DP              string  `json:"dp,omitempty" yaml:"dp" toml:"dp"`
 	NoiseMultiplier float64 `json:"noise_multiplier,omitempty" yaml:"noise_multiplier" toml:"noise_multiplier"`
 	ClipNorm        float64 `json:"clip_norm,omitempty" yaml:"clip_norm" toml:"clip_norm"`
-	Delta           float64 `json:"delta,omitempty" yaml:"delta" toml:"delta"`
-	TargetEpsilon   float64 `json:"target_epsilon,omitempty" yaml:"target_epsilon" toml:"target_epsilon"`
+	// AdaptiveClip moves the clip norm, from ClipNorm, toward the median
+	// update norm (Andrew et al. 2021) with a noised count.
+	AdaptiveClip  bool    `json:"adaptive_clip,omitempty" yaml:"adaptive_clip" toml:"adaptive_clip"`
+	Delta         float64 `json:"delta,omitempty" yaml:"delta" toml:"delta"`
+	TargetEpsilon float64 `json:"target_epsilon,omitempty" yaml:"target_epsilon" toml:"target_epsilon"`
 
 	// ALSIterations is the number of iterations of the central twin.
 	ALSIterations int `json:"als_iterations" yaml:"als_iterations" toml:"als_iterations"`

@@ -82,6 +82,9 @@ func newFederation(cfg Config, pop *population, items int, init *model.MF) (*fed
 		// from the operating system.
 		rc.DP = &coordinator.DPConfig{NoiseMultiplier: z, ClipNorm: cfg.ClipNorm, Delta: cfg.Delta, Budget: cfg.TargetEpsilon,
 			Noise: privacy.NewSeededNoise(sha256.Sum256(binary.LittleEndian.AppendUint64([]byte("tacit simulate noise"), cfg.Seed)))}
+		if cfg.AdaptiveClip {
+			rc.DP.Adaptive = &privacy.AdaptiveClip{}
+		}
 	}
 	f.started = time.Now()
 	f.dp = rc.DP

@@ -12,6 +12,7 @@ type Round struct {
 	// With differential privacy: the share of updates the clip norm cut,
 	// the noise's standard deviation on the sum, and the ε spent so far.
 	ClippedFraction *float64 `json:"clipped_fraction,omitempty"`
+	ClipNorm        *float64 `json:"clip_norm,omitempty"`
 	NoiseStd        *float64 `json:"noise_std,omitempty"`
 	Epsilon         *float64 `json:"epsilon,omitempty"`
 }

@@ -39,6 +39,7 @@ func Run(ctx context.Context, cfg Config, data *dataset.Log, obs Observer) (Summ
 	defer fed.close()
 	var updates int
 	var trainSeconds float64
+	lastClip := cfg.ClipNorm // with adaptive clipping, the norm of the last committed round
 	rounds := 0
 	for r := 1; r <= cfg.Rounds && ctx.Err() == nil; r++ {
 		roundStart := time.Now()
@@ -52,7 +53,8 @@ func Run(ctx context.Context, cfg Config, data *dataset.Log, obs Observer) (Summ
 		rec := Round{Round: r, Participants: o.Reports, Dropped: dropped, TrainLoss: o.TrainLoss}
 		if fed.dp != nil && o.Committed {
 			frac := float64(o.Clipped) / float64(o.Reports)
-			rec.ClippedFraction, rec.NoiseStd, rec.Epsilon = &frac, &o.NoiseStd, &o.EpsilonSpent
+			rec.ClippedFraction, rec.ClipNorm, rec.NoiseStd, rec.Epsilon = &frac, &o.ClipNorm, &o.NoiseStd, &o.EpsilonSpent
+			lastClip = o.ClipNorm
 		}
 		if cfg.evaluates(r) {
 			fed.model(m.Params)
@@ -70,7 +72,7 @@ func Run(ctx context.Context, cfg Config, data *dataset.Log, obs Observer) (Summ
 	if st := fed.svc.Status(); st.EpsilonSpent != nil {
 		s.Epsilon, s.Delta = st.EpsilonSpent, st.Delta
 		s.Accountant = "rdp (user-level, Poisson sampling, add/remove-one adjacency)"
-		s.NoiseMultiplier, s.ClipNorm = fed.dp.NoiseMultiplier, fed.dp.ClipNorm
+		s.NoiseMultiplier, s.ClipNorm = fed.dp.NoiseMultiplier, lastClip
 	}
 	if trainSeconds > 0 {
 		s.ClientUpdatesPerSecond = float64(updates) / trainSeconds

@@ -244,3 +244,18 @@ func TestRunCentralDP(t *testing.T) {
 		t.Fatal("central DP without noise or target accepted")
 	}
 }
+
+func TestRunAdaptiveClipping(t *testing.T) {
+	cfg := smallConfig()
+	cfg.DP, cfg.NoiseMultiplier, cfg.AdaptiveClip, cfg.ClipNorm, cfg.Rounds = "central", 0.5, true, 100, 8
+	var rec recorder
+	if _, err := Run(context.Background(), cfg, smallData(t), &rec); err != nil {
+		t.Fatal(err)
+	}
+	// From a clip far above every norm, nothing is clipped and the clip
+	// shrinks every round by about e^(−0.1).
+	first, last := rec.rounds[0], rec.rounds[len(rec.rounds)-1]
+	if *first.ClipNorm != 100 || *first.ClippedFraction != 0 || !(*last.ClipNorm < 100*math.Exp(-0.1*6)) {
+		t.Fatalf("clip %v → %v, clipped %v", *first.ClipNorm, *last.ClipNorm, *first.ClippedFraction)
+	}
+}

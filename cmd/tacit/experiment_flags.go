@@ -2,6 +2,8 @@ package main
 
 import (
 	"flag"
+	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/tacitfl/tacit/aggregate"
@@ -46,7 +48,7 @@ func bindExperiment(fs *flag.FlagSet, cfg *simulate.Config, ef *experimentFlags,
 	fs.IntVar(&cfg.ClientsPerRound, "clients-per-round", cfg.ClientsPerRound, "devices selected each round; 0 selects everyone")
 	fs.StringVar(&cfg.DP, "dp", cfg.DP, "differential privacy: central (the coordinator adds the noise), or empty for none")
 	fs.Float64Var(&cfg.NoiseMultiplier, "noise", cfg.NoiseMultiplier, "noise multiplier z: N(0, (z·C)²) on each round's sum (with --dp)")
-	fs.Float64Var(&cfg.ClipNorm, "clip", cfg.ClipNorm, "L2 norm C each device's update is clipped to (with --dp)")
+	fs.Var(clipFlag{cfg}, "clip", "L2 norm C each device's update is clipped to, or adaptive: from 0.1 toward the median norm (with --dp)")
 	fs.Float64Var(&cfg.Delta, "delta", cfg.Delta, "δ of the (ε, δ) guarantee (with --dp)")
 	fs.Float64Var(&cfg.TargetEpsilon, "target-epsilon", cfg.TargetEpsilon, "calibrate the noise so the whole run spends at most this ε (with --dp), and stop training rather than exceed it")
 	fs.Float64Var(&cfg.Dropout, "dropout", cfg.Dropout, "probability that a selected device never reports, in [0, 1)")
@@ -97,4 +99,30 @@ func bindTraining(fs *flag.FlagSet, cfg *simulate.Config) {
 	fs.Float64Var(&cfg.ServerBeta1, "server-beta1", cfg.ServerBeta1, "first-moment decay (fedadam, fedyogi)")
 	fs.Float64Var(&cfg.ServerBeta2, "server-beta2", cfg.ServerBeta2, "second-moment decay (fedadam, fedyogi)")
 	fs.Float64Var(&cfg.ServerTau, "server-tau", cfg.ServerTau, "adaptivity ε of the adaptive optimizers (fedadagrad, fedadam, fedyogi)")
+}
+
+// clipFlag is --clip: a norm, or "adaptive".
+type clipFlag struct{ cfg *simulate.Config }
+
+func (f clipFlag) String() string {
+	if f.cfg == nil {
+		return ""
+	}
+	if f.cfg.AdaptiveClip {
+		return "adaptive"
+	}
+	return strconv.FormatFloat(f.cfg.ClipNorm, 'g', -1, 64)
+}
+
+func (f clipFlag) Set(s string) error {
+	if s == "adaptive" {
+		f.cfg.AdaptiveClip, f.cfg.ClipNorm = true, 0.1 // Andrew et al.'s initial norm
+		return nil
+	}
+	c, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return fmt.Errorf("want a number or adaptive, got %q", s)
+	}
+	f.cfg.AdaptiveClip, f.cfg.ClipNorm = false, c
+	return nil
 }
