@@ -1,7 +1,9 @@
 # Tacit: `make demo` runs the main job, `make test` runs the tests.
 GO      ?= go
 BIN     := bin/tacit
-FUZZTIME ?= 5s
+# An execution count, not a duration: a time limit can end a run mid-minimisation,
+# which Go's fuzzer reports as a failure ("context deadline exceeded").
+FUZZTIME ?= 60000x
 
 .PHONY: all build demo test lint fuzz bench scale generate clean
 
@@ -53,7 +55,7 @@ PROTOC_GEN_GO := bin/protoc-gen-go
 generate:
 	@command -v protoc >/dev/null || (apt-get update && apt-get install -y protobuf-compiler)
 	@protoc --version | grep -q '3.21.12' || echo "warning: protoc is not 3.21.12; the output may differ from the committed code"
-	GOBIN=$(CURDIR)/bin $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+	@$(PROTOC_GEN_GO) --version 2>/dev/null | grep -qx 'protoc-gen-go v1.36.12' || GOBIN=$(CURDIR)/bin $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 	protoc --plugin=protoc-gen-go=$(PROTOC_GEN_GO) --go_out=. --go_opt=module=github.com/tacitfl/tacit proto/tacit.proto
 
 clean:
