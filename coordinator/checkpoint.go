@@ -176,16 +176,22 @@ func (r *reader) u64() uint64 {
 	return 0
 }
 
-func (r *reader) floats() []float32 {
-	n := r.u64()
+// counted reads a uint64 count and that many values of size bytes each,
+// checking the count against the bytes left before anything is allocated.
+func (r *reader) counted(size int) (n int, raw []byte) {
+	c := r.u64()
 	if r.err != nil {
-		return nil
+		return 0, nil
 	}
-	if n > uint64(len(r.b)/4) {
-		r.err = fmt.Errorf("%w: %d values claimed, %d bytes left", ErrCorruptCheckpoint, n, len(r.b))
-		return nil
+	if c > uint64(len(r.b)/size) {
+		r.err = fmt.Errorf("%w: %d values claimed, %d bytes left", ErrCorruptCheckpoint, c, len(r.b))
+		return 0, nil
 	}
-	raw := r.bytes(int(n) * 4)
+	return int(c), r.bytes(int(c) * size)
+}
+
+func (r *reader) floats() []float32 {
+	n, raw := r.counted(4)
 	out := make([]float32, n)
 	for i := range out {
 		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
@@ -194,15 +200,7 @@ func (r *reader) floats() []float32 {
 }
 
 func (r *reader) floats64() []float64 {
-	n := r.u64()
-	if r.err != nil {
-		return nil
-	}
-	if n > uint64(len(r.b)/8) {
-		r.err = fmt.Errorf("%w: %d values claimed, %d bytes left", ErrCorruptCheckpoint, n, len(r.b))
-		return nil
-	}
-	raw := r.bytes(int(n) * 8)
+	n, raw := r.counted(8)
 	out := make([]float64, n)
 	for i := range out {
 		out[i] = math.Float64frombits(binary.LittleEndian.Uint64(raw[8*i:]))
