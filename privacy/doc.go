@@ -16,4 +16,10 @@
 // unsigned bound; see RDPPoissonGaussian. Every published test vector in
 // shared/reference/privacy-vectors.md §3.4 (a)–(d) is reproduced in the
 // tests, to 1e-9 relative unless the source states otherwise.
+//
+// The PLD accountant (pld.go) discretizes the privacy loss distribution with
+// "connect the dots" (Doroshenko et al. 2022) and composes by FFT; it is
+// tighter than RDP (MNIST: 2.382 against 2.597) and matches dp_accounting's
+// PLD values to about 1e-9 (§3.4 (c)–(e)). Both are upper bounds: the tests
+// check RDP ≥ PLD ≥ the exact ε where it is known.
 package privacy

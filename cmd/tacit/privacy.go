@@ -45,7 +45,7 @@ func (o *privacyFlags) flagSet(name string) *flag.FlagSet {
 	fs.Float64Var(&o.epsilon, "epsilon", 0, "target ε (calibrate)")
 	fs.IntVar(&o.rounds, "rounds", 0, "rounds of training")
 	fs.Float64Var(&o.delta, "delta", 0, "δ, in (0, 1)")
-	fs.StringVar(&o.accountant, "accountant", "rdp", "accountant: "+strings.Join(accountantNames(), ", "))
+	fs.StringVar(&o.accountant, "accountant", "rdp", "accountant: rdp (Rényi DP), or pld (privacy loss distribution: tighter, slower)")
 	fs.BoolVar(&o.json, "json", false, "end with one JSON object")
 	return fs
 }
@@ -59,6 +59,10 @@ var accountants = map[string]func(q, z float64, rounds int, delta float64) (eps,
 			return 0, 0, err
 		}
 		return a.Epsilon(delta)
+	},
+	"pld": func(q, z float64, rounds int, delta float64) (float64, float64, error) {
+		eps, err := privacy.PLDEpsilon(q, z, rounds, delta)
+		return eps, 0, err
 	},
 }
 
