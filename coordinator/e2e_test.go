@@ -53,8 +53,8 @@ func startCluster(t *testing.T, devices int) *cluster {
 		c.tokens = append(c.tokens, tok)
 	}
 	opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedadam"})
-	rc := coordinator.RoundConfig{OverSelection: 1, MinFraction: 0.5, SelectionTimeout: 1500 * time.Millisecond,
-		ReportWindow: 1500 * time.Millisecond, RetryMin: 50 * time.Millisecond, Seed: 1}
+	rc := coordinator.RoundConfig{OverSelection: 1, MinFraction: 0.5, SelectionTimeout: 2500 * time.Millisecond,
+		ReportWindow: 2500 * time.Millisecond, RetryMin: 50 * time.Millisecond, Seed: 1}
 	machine, err := coordinator.NewMachine(rc, ids, coordinator.Snapshot{Params: m.Params}, opt, time.Now())
 	if err != nil {
 		t.Fatal(err)
