@@ -28,6 +28,7 @@ func commands() map[string]command {
 		"coordinator": coordinatorCommand,
 		"agent":       agentCommand,
 		"privacy":     privacyCommand,
+		"sweep":       sweepCommand,
 	}
 }
 

@@ -252,3 +252,8 @@ func TestPrivacyCommand(t *testing.T) {
 	wantUsageError(t, []string{"privacy", "epsilon", "--q", "0.1", "--noise", "1", "--rounds", "5", "--delta", "1e-5", "--accountant", "moments"}, "tacit privacy", "unknown accountant")
 	wantUsageError(t, []string{"privacy", "spend"}, "tacit privacy", "unknown subcommand")
 }
+
+func TestSweepNeedsOut(t *testing.T) {
+	wantUsageError(t, []string{"sweep", "--epsilons", "1"}, "tacit sweep", "--out is required")
+	wantUsageError(t, []string{"sweep", "--out", t.TempDir(), "--epsilons", "1,x"}, "tacit sweep", `--epsilons: "x" is not a positive number`)
+}
