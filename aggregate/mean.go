@@ -76,8 +76,13 @@ func add128(lo, hi *uint64, x int64) {
 // The loop in Add inlines add128 by hand: through pointers it is several
 // times slower.
 
-// float128 converts (hi:lo)/2^fracBits to the nearest float64 (within an ulp).
+// float128 converts (hi:lo)/2^fracBits to float64. A value that fits an
+// int64 (the common case) converts exactly up to float64 rounding; splitting
+// it into hi·2^64 + lo would cancel catastrophically for small negative sums.
 func float128(lo, hi uint64) float64 {
+	if (hi == 0 && lo>>63 == 0) || (hi == ^uint64(0) && lo>>63 == 1) {
+		return float64(int64(lo)) / scale
+	}
 	return (float64(int64(hi))*0x1p64 + float64(lo)) / scale
 }
 

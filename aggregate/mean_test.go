@@ -150,3 +150,15 @@ func TestMeanMergeEqualsAddingEverything(t *testing.T) {
 		t.Fatal("merged a mean of another dimension")
 	}
 }
+
+// TestMeanSmallNegativeSum: a small negative sum reads back exactly (the
+// two-word split used to lose about 1e-10 here).
+func TestMeanSmallNegativeSum(t *testing.T) {
+	m := NewMean(2)
+	m.Add([]float32{-2e-9, -1e-6}, 1)
+	got := make([]float32, 2)
+	m.Sum(got)
+	if math.Abs(float64(got[0])+2e-9) > 1e-12*2 || math.Abs(float64(got[1])+1e-6) > 1e-12 {
+		t.Fatalf("sum %v, want [-2e-9 -1e-6]", got)
+	}
+}
