@@ -1,6 +1,7 @@
 package proto
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -80,13 +81,16 @@ func ReadFrame(r io.Reader, m proto.Message, max int) error {
 	if uint64(n) > uint64(max) {
 		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, n, max)
 	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(r, body); err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return fmt.Errorf("%w: body of %d bytes", ErrTruncated, n)
+	// The buffer grows as bytes arrive, not to what the header claims: a
+	// peer that announces the limit and sends ten bytes costs ten bytes.
+	var buf bytes.Buffer
+	if got, err := io.CopyN(&buf, r, int64(n)); err != nil {
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("%w: %d of %d body bytes", ErrTruncated, got, n)
 		}
 		return err
 	}
+	body := buf.Bytes()
 	if err := proto.Unmarshal(body, m); err != nil {
 		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}

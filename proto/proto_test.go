@@ -252,3 +252,19 @@ func TestModelConfigRoundTrip(t *testing.T) {
 		t.Fatal("local training did not round-trip")
 	}
 }
+
+// TestReadFrameGrowsWithTheBytesThatArrive: a header claiming the whole
+// limit followed by a few bytes costs about those bytes, not the claim.
+func TestReadFrameGrowsWithTheBytesThatArrive(t *testing.T) {
+	in := append(binary.BigEndian.AppendUint32(nil, 60<<20), 1, 2, 3)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	err := ReadFrame(bytes.NewReader(in), &tacitpb.Request{}, DefaultMaxFrame)
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, ErrTruncated) {
+		t.Fatalf("error %v, want ErrTruncated", err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
+		t.Fatalf("allocated %d bytes for a 3-byte body claiming 60 MiB", grew)
+	}
+}
