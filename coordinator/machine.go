@@ -335,7 +335,7 @@ func (m *Machine) Report(now time.Time, device string, r Report) error {
 		// Every person counts alike, and no more than the clip norm: the
 		// clip is a scale on the update, applied as its weight.
 		weight = 1
-		if norm := l2(r.Update); norm > m.clip {
+		if norm := privacy.L2Norm(r.Update); norm > m.clip {
 			weight = m.clip / norm
 			m.clipped++
 		}
@@ -450,14 +450,6 @@ func (m *Machine) expectedReports() float64 { return m.q * float64(len(m.enrolle
 
 // StopReason says why a stopped machine stopped.
 func (m *Machine) StopReason() string { return m.stopReason }
-
-func l2(v []float32) float64 {
-	var s float64
-	for _, x := range v {
-		s += float64(x) * float64(x)
-	}
-	return math.Sqrt(s)
-}
 
 // Cohort lists the devices selected for the current round, sorted. A
 // simulator wakes just these; real devices learn it by checking in.

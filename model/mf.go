@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 )
 
@@ -24,7 +25,7 @@ func NewMF(items, factors int, seed uint64) (*MF, error) {
 	}
 	m := &MF{Items: items, Factors: factors, Params: make([]float32, ParamCount(items, factors))}
 	rng := rand.New(rand.NewPCG(seed, 0x6d66))
-	scale := 0.1 / sqrt(float64(factors))
+	scale := 0.1 / math.Sqrt(float64(factors))
 	q := m.ItemFactors()
 	for i := range q {
 		q[i] = float32(rng.NormFloat64() * scale)

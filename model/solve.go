@@ -1,14 +1,10 @@
 package model
 
 import (
-	"math"
-
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/lapack/lapack64"
 )
-
-func sqrt(x float64) float64 { return math.Sqrt(x) }
 
 // Prepared is what every device derives once from a model version before it
 // solves its own vector: the Gram matrix QᵀQ and the vector Qᵀb. A device

@@ -41,6 +41,11 @@ func PlotHRNDCG(w io.Writer, s Summary, rounds []Round) error {
 		return err
 	}
 
+	return writePNG(w, p)
+}
+
+// writePNG renders p at the size every chart of a run uses.
+func writePNG(w io.Writer, p *plot.Plot) error {
 	wt, err := p.WriterTo(16*vg.Centimeter, 10*vg.Centimeter, "png")
 	if err != nil {
 		return err

@@ -11,7 +11,6 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
-	"gonum.org/v1/plot/vg"
 
 	"github.com/tacitfl/tacit/dataset"
 	"github.com/tacitfl/tacit/internal/atomicfile"
@@ -109,10 +108,5 @@ func plotSweep(w io.Writer, points []SweepPoint) error {
 	if err := plotutil.AddLines(p, "HR@10 without DP", hr0, "NDCG@10 without DP", ndcg0); err != nil {
 		return err
 	}
-	wt, err := p.WriterTo(16*vg.Centimeter, 10*vg.Centimeter, "png")
-	if err != nil {
-		return err
-	}
-	_, err = wt.WriteTo(w)
-	return err
+	return writePNG(w, p)
 }
