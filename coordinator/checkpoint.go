@@ -12,11 +12,12 @@ import (
 
 	"github.com/tacitfl/tacit/aggregate"
 	"github.com/tacitfl/tacit/internal/atomicfile"
+	"github.com/tacitfl/tacit/privacy"
 )
 
-// The checkpoint file format, version 3. It is on disk across upgrades, so
+// The checkpoint file format, version 4. It is on disk across upgrades, so
 // it changes only with a new version number that old readers refuse (this
-// reader still reads versions 1 and 2, which lack the later blocks):
+// reader still reads versions 1 to 3, which lack the later blocks):
 //
 //	"TACITCKP"            8-byte magic
 //	uint32                format version (1)
@@ -25,19 +26,30 @@ import (
 //	uint16 + bytes        optimizer name
 //	int64                 optimizer step count
 //	floats  floats        optimizer moments M and V (length 0 when absent)
-//	floats64              accumulated RDP at privacy.DefaultOrders (v2; length 0 without DP)
+//	spends                the privacy spent: the rounds' mechanisms (v4; length 0 without DP)
 //	float64               the next round's clip norm (v3; 0 without DP)
 //	uint32                CRC-32C of everything before it
 //
-// floats is a uint64 count and that many little-endian float32s, floats64
-// the same with float64s. All integers are little-endian.
+// floats is a uint64 count and that many little-endian float32s; spends a
+// uint64 count and that many (float64 q, float64 noise multiplier, uint64
+// rounds). All integers are little-endian.
+//
+// Versions 2 and 3 stored the privacy spent as accumulated RDP values at
+// privacy.DefaultOrders in place of the spends. Version 4 stores the
+// mechanisms instead because either accountant (RDP or PLD) can replay
+// them, while RDP values cannot be turned into a PLD. A version 2 or 3
+// checkpoint of a private run is refused with ErrOldCheckpoint.
 const (
 	checkpointMagic   = "TACITCKP"
-	checkpointVersion = 3
+	checkpointVersion = 4
 )
 
 // ErrCorruptCheckpoint is wrapped by every decoding failure.
 var ErrCorruptCheckpoint = errors.New("corrupt checkpoint")
+
+// ErrOldCheckpoint is returned for a well-formed checkpoint whose privacy
+// state this build cannot resume.
+var ErrOldCheckpoint = errors.New("checkpoint from an older version")
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -53,9 +65,11 @@ func AppendSnapshot(b []byte, s Snapshot) []byte {
 	b = binary.LittleEndian.AppendUint64(b, uint64(s.Optimizer.Step))
 	b = appendFloats(b, s.Optimizer.M)
 	b = appendFloats(b, s.Optimizer.V)
-	b = binary.LittleEndian.AppendUint64(b, uint64(len(s.Privacy)))
-	for _, x := range s.Privacy {
-		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
+	b = binary.LittleEndian.AppendUint64(b, uint64(len(s.Spends)))
+	for _, x := range s.Spends {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x.Q))
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x.Sigma))
+		b = binary.LittleEndian.AppendUint64(b, uint64(x.Count))
 	}
 	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.ClipNorm))
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
@@ -91,8 +105,13 @@ func DecodeSnapshot(b []byte) (Snapshot, error) {
 	name := r.bytes(int(r.u16()))
 	s.Optimizer = aggregate.OptimizerState{Name: string(name), Step: int(r.u64())}
 	s.Optimizer.M, s.Optimizer.V = r.floats(), r.floats()
-	if version >= 2 {
-		s.Privacy = r.floats64()
+	switch {
+	case version >= 4:
+		s.Spends = r.spends()
+	case version >= 2:
+		if n, _ := r.counted(8); n > 0 {
+			return Snapshot{}, fmt.Errorf("%w: format version %d records the privacy of a private run as RDP values, which this build cannot resume (start the run afresh)", ErrOldCheckpoint, version)
+		}
 	}
 	if version >= 3 {
 		s.ClipNorm = math.Float64frombits(r.u64())
@@ -110,9 +129,9 @@ func DecodeSnapshot(b []byte) (Snapshot, error) {
 	if !(s.ClipNorm >= 0) || math.IsInf(s.ClipNorm, 1) {
 		return Snapshot{}, fmt.Errorf("%w: clip norm %v", ErrCorruptCheckpoint, s.ClipNorm)
 	}
-	for _, x := range s.Privacy {
-		if math.IsNaN(x) || x < 0 {
-			return Snapshot{}, fmt.Errorf("%w: privacy value %v", ErrCorruptCheckpoint, x)
+	for _, x := range s.Spends {
+		if err := privacy.CheckMechanism(x.Q, x.Sigma, x.Count); err != nil {
+			return Snapshot{}, fmt.Errorf("%w: %v", ErrCorruptCheckpoint, err)
 		}
 	}
 	if len(s.Optimizer.M) == 0 {
@@ -121,8 +140,8 @@ func DecodeSnapshot(b []byte) (Snapshot, error) {
 	if len(s.Optimizer.V) == 0 {
 		s.Optimizer.V = nil
 	}
-	if len(s.Privacy) == 0 {
-		s.Privacy = nil
+	if len(s.Spends) == 0 {
+		s.Spends = nil
 	}
 	return s, nil
 }
@@ -199,11 +218,18 @@ func (r *reader) floats() []float32 {
 	return out
 }
 
-func (r *reader) floats64() []float64 {
-	n, raw := r.counted(8)
-	out := make([]float64, n)
+func (r *reader) spends() []privacy.Spend {
+	n, raw := r.counted(24)
+	out := make([]privacy.Spend, n)
 	for i := range out {
-		out[i] = math.Float64frombits(binary.LittleEndian.Uint64(raw[8*i:]))
+		b := raw[24*i:]
+		count := binary.LittleEndian.Uint64(b[16:])
+		if count > math.MaxInt32 {
+			r.err = fmt.Errorf("%w: %d rounds in one spend", ErrCorruptCheckpoint, count)
+			return nil
+		}
+		out[i] = privacy.Spend{Q: math.Float64frombits(binary.LittleEndian.Uint64(b)),
+			Sigma: math.Float64frombits(binary.LittleEndian.Uint64(b[8:])), Count: int(count)}
 	}
 	return out
 }

@@ -1,18 +1,22 @@
 package coordinator
 
 import (
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
 
 	"github.com/tacitfl/tacit/aggregate"
+	"github.com/tacitfl/tacit/privacy"
 )
 
 var testSnapshot = Snapshot{Round: 12, Version: 9, Params: []float32{1.5, -2, 0.25},
 	Optimizer: aggregate.OptimizerState{Name: "fedadam", Step: 9, M: []float32{0.1, 0.2, 0.3}, V: []float32{1e-6, 2e-6, 3e-6}},
-	Privacy:   []float64{0.001, 0.25, 3}, ClipNorm: 0.7}
+	Spends:    []privacy.Spend{{Q: 0.01, Sigma: 1.1, Count: 10}, {Q: 0.02, Sigma: 0.9, Count: 2}}, ClipNorm: 0.7}
 
 func TestCheckpointRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ckpt")
@@ -44,8 +48,38 @@ func TestCheckpointReadsVersion1(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, err := DecodeSnapshot(b)
-	if err != nil || s.Round != 1 || s.Privacy != nil || len(s.Params) != 1 {
+	if err != nil || s.Round != 1 || s.Spends != nil || len(s.Params) != 1 {
 		t.Fatalf("%+v, %v", s, err)
+	}
+}
+
+// version3 is a version-3 checkpoint of a one-parameter fedavg model, with
+// the given accumulated RDP values (none for a run without DP).
+func version3(rdp []float64) []byte {
+	b := append([]byte(checkpointMagic), 3, 0, 0, 0)
+	b = binary.LittleEndian.AppendUint64(b, 1)        // round
+	b = binary.LittleEndian.AppendUint64(b, 1)        // model version
+	b = appendFloats(b, []float32{0.5})               // params
+	b = append(b, 6, 0, 'f', 'e', 'd', 'a', 'v', 'g') // optimizer name
+	b = binary.LittleEndian.AppendUint64(b, 1)        // optimizer step
+	b = appendFloats(appendFloats(b, nil), nil)       // moments
+	b = binary.LittleEndian.AppendUint64(b, uint64(len(rdp)))
+	for _, x := range rdp {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
+	}
+	b = binary.LittleEndian.AppendUint64(b, 0) // clip norm
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+// TestCheckpointVersion3: a version-3 checkpoint without DP still loads; one
+// of a private run (RDP values, which cannot become a PLD) is refused with
+// ErrOldCheckpoint rather than resumed with a forgotten ε.
+func TestCheckpointVersion3(t *testing.T) {
+	if s, err := DecodeSnapshot(version3(nil)); err != nil || s.Round != 1 || s.Spends != nil || s.Params[0] != 0.5 {
+		t.Fatalf("%+v, %v", s, err)
+	}
+	if _, err := DecodeSnapshot(version3([]float64{0.1, 0.2})); !errors.Is(err, ErrOldCheckpoint) {
+		t.Fatalf("v3 with RDP values: %v, want ErrOldCheckpoint", err)
 	}
 }
 
@@ -58,6 +92,7 @@ func TestCheckpointRejectsDamage(t *testing.T) {
 		"not ours":  []byte("PNG\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"),
 		"truncated": good[:len(good)-9],
 		"bit flip":  flip,
+		"bad spend": AppendSnapshot(nil, Snapshot{Round: 1, Version: 1, Params: []float32{1}, Spends: []privacy.Spend{{Q: 2, Sigma: 1, Count: 1}}}),
 	}
 	for name, b := range cases {
 		if _, err := DecodeSnapshot(b); !errors.Is(err, ErrCorruptCheckpoint) {

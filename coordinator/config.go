@@ -45,6 +45,9 @@ type DPConfig struct {
 	NoiseMultiplier float64 // z
 	ClipNorm        float64 // C, or with Adaptive the initial C
 	Delta           float64
+	// Accountant is privacy.AccountantRDP (the default if empty) or
+	// privacy.AccountantPLD: the tighter ε, a little more work per round.
+	Accountant string
 	// Adaptive, if set, moves the clip norm toward a quantile of the update
 	// norms each round, with a noised count; the total noise stays z.
 	Adaptive *privacy.AdaptiveClip
@@ -88,6 +91,16 @@ func (c RoundConfig) Validate() error {
 		case !(d.Budget >= 0):
 			return fmt.Errorf("privacy budget must be non-negative, got %v", d.Budget)
 		}
+		if _, err := privacy.EpsilonFuncFor(d.accountant()); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+func (d *DPConfig) accountant() string {
+	if d.Accountant == "" {
+		return privacy.AccountantRDP
+	}
+	return d.Accountant
 }

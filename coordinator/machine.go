@@ -20,9 +20,9 @@ type Snapshot struct {
 	// ClipNorm is the clip norm for the next round (it moves with adaptive
 	// clipping); 0 without differential privacy.
 	ClipNorm float64
-	// Privacy is the accumulated RDP of the committed rounds at
-	// privacy.DefaultOrders; nil without differential privacy.
-	Privacy []float64
+	// Spends are the committed rounds' privacy mechanisms, which the
+	// accountant replays on restart; nil without differential privacy.
+	Spends []privacy.Spend
 }
 
 // Plan is what an accepted device is told to do.
@@ -128,7 +128,7 @@ type Machine struct {
 	evals  *aggregate.Mean // [HR, NDCG]
 	step   []float32
 
-	rdp        *privacy.RDP // committed rounds' privacy, with DP
+	acct       *privacy.Accountant // committed rounds' privacy, with DP
 	noise      *privacy.Noise
 	clip       float64               // this round's clip norm
 	adaptive   *privacy.AdaptiveClip // with defaults filled
@@ -174,7 +174,11 @@ func NewMachine(cfg RoundConfig, population []string, snap Snapshot, opt aggrega
 		m.q = math.Min(1, float64(cfg.Goal)*cfg.OverSelection/float64(len(m.enrolled)))
 	}
 	if d := cfg.DP; d != nil {
-		m.rdp, m.noise, m.clip, m.zUpdate = privacy.NewRDP(nil), d.Noise, d.ClipNorm, d.NoiseMultiplier
+		acct, err := privacy.RestoreAccountant(d.accountant(), snap.Spends)
+		if err != nil {
+			return nil, err
+		}
+		m.acct, m.noise, m.clip, m.zUpdate = acct, d.Noise, d.ClipNorm, d.NoiseMultiplier
 		if snap.ClipNorm > 0 {
 			m.clip = snap.ClipNorm
 		}
@@ -190,11 +194,6 @@ func NewMachine(cfg RoundConfig, population []string, snap Snapshot, opt aggrega
 			}
 			m.zUpdate = z
 		}
-		if snap.Privacy != nil {
-			if err := m.rdp.SetValues(snap.Privacy); err != nil {
-				return nil, err
-			}
-		}
 	}
 	m.open(now, snap.Round+1)
 	return m, nil
@@ -204,7 +203,7 @@ func NewMachine(cfg RoundConfig, population []string, snap Snapshot, opt aggrega
 // budget allows: then the machine stops.
 func (m *Machine) open(now time.Time, r int64) {
 	if d := m.cfg.DP; d != nil && d.Budget > 0 {
-		if eps, err := m.rdp.EpsilonAfter(m.q, d.NoiseMultiplier, 1, d.Delta); err != nil || eps > d.Budget {
+		if eps, err := m.acct.EpsilonAfter(m.q, d.NoiseMultiplier, 1, d.Delta); err != nil || eps > d.Budget {
 			m.round, m.phase, m.opened, m.selectClose, m.deadline, m.reports = r, Stopped, now, now, now, 0
 			m.stopReason = fmt.Sprintf("privacy budget: round %d would bring ε to %.4g, over the budget %.4g (δ %g)", r, eps, d.Budget, d.Delta)
 			m.cohort, m.accepted = map[string]bool{}, map[string]bool{}
@@ -378,7 +377,7 @@ func (m *Machine) commit(now time.Time, reason string) {
 			for i := range m.step {
 				m.step[i] = float32(float64(m.step[i]) / expected)
 			}
-			err = m.rdp.ComposePoissonGaussian(m.q, d.NoiseMultiplier, 1)
+			err = m.acct.Compose(m.q, d.NoiseMultiplier, 1)
 		}
 	}
 	if err == nil {
@@ -395,8 +394,8 @@ func (m *Machine) commit(now time.Time, reason string) {
 	m.version++
 	m.committed = m.round
 	out.Snapshot = &Snapshot{Round: m.round, Version: m.version, Params: slices.Clone(m.params), Optimizer: m.opt.State()}
-	if m.rdp != nil {
-		out.Snapshot.Privacy, out.Snapshot.ClipNorm = m.rdp.Values(), m.clip
+	if m.acct != nil {
+		out.Snapshot.Spends, out.Snapshot.ClipNorm = m.acct.Spends(), m.clip
 		out.NoiseStd = noiseStd
 		out.EpsilonSpent = m.EpsilonSpent()
 	}
@@ -437,10 +436,10 @@ func (m *Machine) Model() (int64, []float32) { return m.version, m.params }
 // EpsilonSpent is the ε of the committed rounds at the configured δ; 0
 // without differential privacy.
 func (m *Machine) EpsilonSpent() float64 {
-	if m.rdp == nil {
+	if m.acct == nil {
 		return 0
 	}
-	eps, _, _ := m.rdp.Epsilon(m.cfg.DP.Delta)
+	eps, _ := m.acct.Epsilon(m.cfg.DP.Delta)
 	return eps
 }
 

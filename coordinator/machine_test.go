@@ -24,7 +24,7 @@ import (
 //	model
 //	restart t=50s   (a new machine from the last committed snapshot)
 //
-// init dp-clip=C [dp-noise=z dp-budget=ε dp-adaptive] turns on central
+// init dp-clip=C [dp-noise=z dp-budget=ε dp-accountant=pld dp-adaptive] turns on central
 // differential privacy (δ 1e-5, seeded noise; adaptive clipping with a
 // negligible count noise, so its arithmetic shows).
 //
@@ -73,6 +73,7 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 			d.ScanArgs(t, "dp-clip", &h.cfg.DP.ClipNorm)
 			d.MaybeScanArgs(t, "dp-noise", &h.cfg.DP.NoiseMultiplier)
 			d.MaybeScanArgs(t, "dp-budget", &h.cfg.DP.Budget)
+			d.MaybeScanArgs(t, "dp-accountant", &h.cfg.DP.Accountant)
 			if d.HasArg("dp-adaptive") {
 				h.cfg.DP.Adaptive = &privacy.AdaptiveClip{CountStd: 1e-9}
 			}

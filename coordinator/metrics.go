@@ -38,7 +38,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		modelVersion: prometheus.NewGauge(prometheus.GaugeOpts{Name: "tacit_model_version", Help: "Version of the global model."}),
 		hr:           prometheus.NewGauge(prometheus.GaugeOpts{Name: "tacit_federated_hr_at_10", Help: "Mean HR@10 reported by the devices of the last committed round."}),
 		ndcg:         prometheus.NewGauge(prometheus.GaugeOpts{Name: "tacit_federated_ndcg_at_10", Help: "Mean NDCG@10 reported by the devices of the last committed round."}),
-		epsilon:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "tacit_privacy_epsilon_spent", Help: "User-level ε spent by the committed rounds (RDP accountant, at the configured δ)."}),
+		epsilon:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "tacit_privacy_epsilon_spent", Help: "User-level ε spent by the committed rounds (the configured accountant, at the configured δ)."}),
 	}
 	reg.MustRegister(m.roundsCommitted, m.roundsAbandoned, m.roundSeconds, m.participants, m.checkIns, m.reports,
 		m.bytesIn, m.bytesOut, m.connected, m.modelVersion, m.hr, m.ndcg, m.epsilon)

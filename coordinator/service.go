@@ -139,9 +139,10 @@ type StatusReport struct {
 	Deadline     time.Time `json:"deadline"`
 	ModelVersion int64     `json:"model_version"`
 	// EpsilonSpent is the ε of the committed rounds at Delta (user level,
-	// RDP accountant); absent without differential privacy.
+	// by Accountant); absent without differential privacy.
 	EpsilonSpent *float64       `json:"epsilon_spent,omitempty"`
 	Delta        *float64       `json:"delta,omitempty"`
+	Accountant   string         `json:"accountant,omitempty"`
 	Stopped      string         `json:"stopped,omitempty"` // why training stopped, if it has
 	Recent       []RoundSummary `json:"recent_rounds"`
 }
@@ -168,7 +169,7 @@ func (s *Service) Status() StatusReport {
 		Reports: st.Reports, Opened: st.Opened, Deadline: st.Deadline, ModelVersion: st.ModelVersion, Stopped: s.m.StopReason()}
 	if dp := s.m.cfg.DP; dp != nil {
 		eps, delta := s.m.EpsilonSpent(), dp.Delta
-		r.EpsilonSpent, r.Delta = &eps, &delta
+		r.EpsilonSpent, r.Delta, r.Accountant = &eps, &delta, dp.accountant()
 	}
 	for i := len(s.history) - 1; i >= 0; i-- {
 		o := s.history[i]

@@ -5,6 +5,7 @@ import (
 
 	"github.com/tacitfl/tacit/aggregate"
 	"github.com/tacitfl/tacit/model"
+	"github.com/tacitfl/tacit/privacy"
 )
 
 // Config is every setting of an experiment. It is what --config files hold
@@ -62,6 +63,9 @@ type Config struct {
 	AdaptiveClip  bool    `json:"adaptive_clip,omitempty" yaml:"adaptive_clip" toml:"adaptive_clip"`
 	Delta         float64 `json:"delta,omitempty" yaml:"delta" toml:"delta"`
 	TargetEpsilon float64 `json:"target_epsilon,omitempty" yaml:"target_epsilon" toml:"target_epsilon"`
+	// Accountant computes ε (and calibrates z): privacy.AccountantRDP or
+	// privacy.AccountantPLD.
+	Accountant string `json:"accountant,omitempty" yaml:"accountant" toml:"accountant"`
 
 	// ALSIterations is the number of iterations of the central twin.
 	ALSIterations int `json:"als_iterations" yaml:"als_iterations" toml:"als_iterations"`
@@ -77,7 +81,7 @@ func DefaultConfig() Config {
 		RecencyHalfLife: mc.RecencyHalfLife, RecencyFloor: mc.RecencyFloor,
 		LocalEpochs: 1, ClientLR: 0.1,
 		ServerOptimizer: "fedadam", ServerLR: 0.01, ServerBeta1: 0.9, ServerBeta2: 0.99, ServerTau: 1e-3, ServerMomentum: 0.9,
-		ALSIterations: 15, Transport: "memory", ClipNorm: 1, Delta: 1e-5,
+		ALSIterations: 15, Transport: "memory", ClipNorm: 1, Delta: 1e-5, Accountant: privacy.AccountantRDP,
 	}
 }
 
@@ -128,6 +132,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("noise multiplier and target epsilon must be non-negative, got %v and %v", c.NoiseMultiplier, c.TargetEpsilon)
 	case c.DP != "" && c.NoiseMultiplier == 0 && c.TargetEpsilon == 0:
 		return fmt.Errorf("central DP needs --noise or --target-epsilon")
+	case c.DP != "" && c.Accountant != privacy.AccountantRDP && c.Accountant != privacy.AccountantPLD:
+		return fmt.Errorf("accountant must be %s or %s, got %q", privacy.AccountantRDP, privacy.AccountantPLD, c.Accountant)
 	case c.ALSIterations <= 0:
 		return fmt.Errorf("ALS iterations must be positive, got %d", c.ALSIterations)
 	}

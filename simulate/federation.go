@@ -80,7 +80,7 @@ func newFederation(cfg Config, pop *population, items int, init *model.MF) (*fed
 		}
 		// Seeded noise keeps simulations reproducible; a deployment seeds
 		// from the operating system.
-		rc.DP = &coordinator.DPConfig{NoiseMultiplier: z, ClipNorm: cfg.ClipNorm, Delta: cfg.Delta, Budget: cfg.TargetEpsilon,
+		rc.DP = &coordinator.DPConfig{NoiseMultiplier: z, ClipNorm: cfg.ClipNorm, Delta: cfg.Delta, Budget: cfg.TargetEpsilon, Accountant: cfg.Accountant,
 			Noise: privacy.NewSeededNoise(sha256.Sum256(binary.LittleEndian.AppendUint64([]byte("tacit simulate noise"), cfg.Seed)))}
 		if cfg.AdaptiveClip {
 			rc.DP.Adaptive = &privacy.AdaptiveClip{}
@@ -160,7 +160,11 @@ func (c Config) noiseMultiplier(people int) (float64, error) {
 	if c.TargetEpsilon == 0 {
 		return c.NoiseMultiplier, nil
 	}
-	return privacy.Calibrate(privacy.RDPEpsilon, c.TargetEpsilon, c.Delta, c.samplingRate(people), c.Rounds)
+	eps, err := privacy.EpsilonFuncFor(c.Accountant)
+	if err != nil {
+		return 0, err
+	}
+	return privacy.Calibrate(eps, c.TargetEpsilon, c.Delta, c.samplingRate(people), c.Rounds)
 }
 
 func (f *federation) now() time.Time {

@@ -71,7 +71,7 @@ func Run(ctx context.Context, cfg Config, data *dataset.Log, obs Observer) (Summ
 	s.UplinkBytesPerUpdate = 4 * len(m.Params) // dense float32 until issue 5's codecs
 	if st := fed.svc.Status(); st.EpsilonSpent != nil {
 		s.Epsilon, s.Delta = st.EpsilonSpent, st.Delta
-		s.Accountant = "rdp (user-level, Poisson sampling, add/remove-one adjacency)"
+		s.Accountant = st.Accountant + " (user-level, Poisson sampling, add/remove-one adjacency)"
 		s.NoiseMultiplier, s.ClipNorm = fed.dp.NoiseMultiplier, lastClip
 	}
 	if trainSeconds > 0 {

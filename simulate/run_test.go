@@ -8,6 +8,7 @@ import (
 
 	"github.com/tacitfl/tacit/dataset"
 	"github.com/tacitfl/tacit/model"
+	"github.com/tacitfl/tacit/privacy"
 )
 
 type recorder struct{ rounds []Round }
@@ -233,6 +234,16 @@ func TestRunCentralDP(t *testing.T) {
 	last := rec.rounds[len(rec.rounds)-1]
 	if last.Epsilon == nil || *last.Epsilon != *s.Epsilon || last.NoiseStd == nil || *last.NoiseStd != s.NoiseMultiplier*s.ClipNorm || last.ClippedFraction == nil {
 		t.Fatalf("last round %+v", last)
+	}
+	// The PLD accountant calibrates less noise for the same target.
+	pld := cfg
+	pld.Accountant = privacy.AccountantPLD
+	sp, err := Run(context.Background(), pld, smallData(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *sp.Epsilon > 4 || *sp.Epsilon < 3.9 || !(sp.NoiseMultiplier < s.NoiseMultiplier) || !strings.HasPrefix(sp.Accountant, "pld") {
+		t.Fatalf("PLD summary: ε %v, noise %v (RDP's %v), accountant %q", *sp.Epsilon, sp.NoiseMultiplier, s.NoiseMultiplier, sp.Accountant)
 	}
 	plain := smallConfig()
 	if s2, _ := Run(context.Background(), plain, smallData(t), nil); s2.Epsilon != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/tacitfl/tacit/coordinator"
 	"github.com/tacitfl/tacit/internal/tlscert"
 	"github.com/tacitfl/tacit/model"
+	"github.com/tacitfl/tacit/privacy"
 	"github.com/tacitfl/tacit/proto"
 	"github.com/tacitfl/tacit/simulate"
 )
@@ -37,6 +38,7 @@ SIGTERM drains: exchanges in flight finish, then it exits.
 
 type coordinatorFlags struct {
 	listen, http, tokens, state, cert, key string
+	accountant                             string
 	enroll, items, maxFrame                int
 	noise, clip, delta, budget             float64
 	cfg                                    simulate.Config
@@ -70,6 +72,7 @@ func (o *coordinatorFlags) flagSet() *flag.FlagSet {
 	fs.Float64Var(&o.clip, "clip", 1, "with --noise: the L2 norm C every update is clipped to")
 	fs.Float64Var(&o.delta, "delta", 1e-5, "with --noise: δ of the (ε, δ) guarantee")
 	fs.Float64Var(&o.budget, "privacy-budget", 0, "with --noise: the ε the whole training may spend; training stops before exceeding it (0: no limit)")
+	fs.StringVar(&o.accountant, "accountant", privacy.AccountantRDP, "with --noise: the accountant of ε, rdp or pld (tighter)")
 	return fs
 }
 
@@ -82,7 +85,7 @@ func runCoordinator(args []string, stdout, stderr io.Writer) error {
 		return usageError{err: errors.New("--tokens is required"), hint: true}
 	}
 	if o.noise != 0 {
-		o.rounds.DP = &coordinator.DPConfig{NoiseMultiplier: o.noise, ClipNorm: o.clip, Delta: o.delta, Budget: o.budget}
+		o.rounds.DP = &coordinator.DPConfig{NoiseMultiplier: o.noise, ClipNorm: o.clip, Delta: o.delta, Budget: o.budget, Accountant: o.accountant}
 	}
 	if err := o.rounds.Validate(); err != nil {
 		return usageError{err: err}

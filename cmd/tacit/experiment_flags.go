@@ -51,6 +51,7 @@ func bindExperiment(fs *flag.FlagSet, cfg *simulate.Config, ef *experimentFlags,
 	fs.Var(clipFlag{cfg}, "clip", "L2 norm C each device's update is clipped to, or adaptive: from 0.1 toward the median norm (with --dp)")
 	fs.Float64Var(&cfg.Delta, "delta", cfg.Delta, "δ of the (ε, δ) guarantee (with --dp)")
 	fs.Float64Var(&cfg.TargetEpsilon, "target-epsilon", cfg.TargetEpsilon, "calibrate the noise so the whole run spends at most this ε (with --dp), and stop training rather than exceed it")
+	fs.StringVar(&cfg.Accountant, "accountant", cfg.Accountant, "accountant of ε (with --dp): rdp, or pld (tighter, so less noise for a target ε)")
 	fs.Float64Var(&cfg.Dropout, "dropout", cfg.Dropout, "probability that a selected device never reports, in [0, 1)")
 	bindTraining(fs, cfg)
 }
