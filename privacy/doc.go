@@ -1,7 +1,8 @@
 // Package privacy holds Tacit's differential-privacy machinery: the
 // accountants that turn rounds of the Poisson-subsampled Gaussian mechanism
 // into an (ε, δ) an operator can publish, and calibration of the noise to a
-// target ε. (Clipping, noise and budgets join it next.) It does no I/O.
+// target ε, clipping (fixed and adaptive) and the noise itself. It does no
+// I/O.
 //
 // Accounting is user-level: one round samples each device independently
 // with probability q (the coordinator's hash-based Poisson selection) and
@@ -21,5 +22,13 @@
 // "connect the dots" (Doroshenko et al. 2022) and composes by FFT; it is
 // tighter than RDP (MNIST: 2.382 against 2.597) and matches dp_accounting's
 // PLD values to about 1e-9 (§3.4 (c)–(e)). Both are upper bounds: the tests
-// check RDP ≥ PLD ≥ the exact ε where it is known.
+// check RDP ≥ PLD ≥ the exact ε where it is known. Accountant follows a
+// training round by round with either, keeping the history of mechanisms
+// that checkpoints store.
+//
+// Distributed DP (distributed.go, discrete.go): under secure aggregation
+// each device adds discrete Gaussian noise (an exact sampler, Canonne,
+// Kamath and Steinke 2020) to its integer vector, and the accountant bounds
+// the sum of the fewest survivors' noise (Kairouz, Liu and Steinke 2021,
+// subsampled by Zhu and Wang 2019).
 package privacy

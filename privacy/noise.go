@@ -5,7 +5,8 @@ import (
 	mrand "math/rand/v2"
 )
 
-// Noise draws the Gaussian noise of differential privacy from ChaCha8, a
+// Noise draws the noise of differential privacy (Gaussian, and discrete
+// Gaussian for integer vectors) from ChaCha8, a
 // cryptographically secure generator: its output cannot be predicted, so
 // the noise cannot be subtracted. NewNoise seeds it from the operating
 // system; a fixed seed (NewSeededNoise) is for reproducible simulations

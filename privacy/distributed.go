@@ -1,0 +1,262 @@
+package privacy
+
+import (
+	"fmt"
+	"math"
+)
+
+// Distributed DP under secure aggregation: the distributed discrete
+// Gaussian of Kairouz, Liu and Steinke 2021 (KLS21), as TFF's
+// DistributedDpSumFactory runs it. Each device clips its update to L2 norm
+// C, rotates it (padded to d′ coordinates), scales it by s, rounds it
+// stochastically to integers, and adds N_Z(0, σ²) to every coordinate
+// (Noise.AddDiscreteGaussian, σ in those scaled units); SecAgg sums the
+// vectors modulo 2^b and the coordinator sees only the sum.
+//
+// The accounting below holds under these assumptions; a deployment that
+// breaks one does not get the ε it reports.
+//
+//   - Adjacency is user-level add/remove of one device's update, the noise
+//     shares being the same in both neighbours: the relation Prop. 14 of
+//     KLS21 bounds and Google's distributed_dp accounting uses. A device's
+//     own noise share comes and goes with it, which this does not cover:
+//     the number of shares shows in the spread of the sum, so the noise
+//     does not hide participation itself.
+//   - Sampling is Poisson: each device takes part in a round independently
+//     with probability q. The amplification (Zhu and Wang 2019) holds only
+//     against parties who do not learn who was sampled. The coordinator
+//     selects the cohort and runs SecAgg with it, so against the
+//     coordinator the figure is the one at q = 1 over the rounds the device
+//     took part in.
+//   - The noise counted is that of MinSurvivors devices, the fewest whose
+//     contributions a round's sum may hold (the SecAgg threshold): devices
+//     that drop out take their noise with them. More survivors only add
+//     independent noise, which cannot hurt.
+//   - The coordinator is semi-honest (follows the protocol) and colludes with
+//     no device: a device that knows its own noise can subtract it, so if c
+//     devices may collude, count MinSurvivors − c.
+//   - Devices draw the noise from a cryptographically secure generator
+//     (NewNoise; a seeded Noise is for simulations only): predictable noise
+//     can be subtracted.
+//   - Each device checks its integer vector x̃ against the bound,
+//     Σ x̃ᵢ² ≤ l2² for l2 from Sensitivity (the sum exact in integers), and
+//     does not send a vector that exceeds it; ‖x̃‖₁ ≤ l1 then follows.
+//
+// Wrapping modulo 2^b is a function of the sum, so it costs accuracy, not
+// privacy.
+
+// DistributedDGaussOrders are the integer orders of the accounting, as in
+// Google's distributed_dp accounting: 2, 3, …, 128 and 256.
+var DistributedDGaussOrders = func() []float64 {
+	var o []float64
+	for a := 2; a <= 128; a++ {
+		o = append(o, float64(a))
+	}
+	return append(o, 256)
+}()
+
+// minLocalStd is the smallest local noise accepted: KLS21 state the bound
+// on sums of discrete Gaussians for σ ≥ 1/2.
+const minLocalStd = 0.5
+
+// roundingSlack is TFF's allowance, in units of the update, for floating
+// point error in clipping and scaling before the norm bound is checked.
+const roundingSlack = 1e-5
+
+// DistributedDGauss is one round of the distributed discrete Gaussian
+// mechanism, as each device runs it.
+type DistributedDGauss struct {
+	// LocalStd is σ, the standard deviation of each device's discrete
+	// Gaussian noise per coordinate, in the scaled integer units. At least
+	// 1/2.
+	LocalStd float64
+	// Scale is s: a clipped update x is sent as a rounding of s·x (the
+	// granularity is γ = 1/s).
+	Scale float64
+	// Clip is C, the L2 norm bound of an update before scaling.
+	Clip float64
+	// Dim is d′, the dimension after padding for the rotation.
+	Dim int
+	// MinSurvivors is n_min, the fewest devices whose noise a sum the round
+	// accepts holds.
+	MinSurvivors int
+	// Beta is β of conditional randomized rounding (KLS21): 0 for plain
+	// stochastic rounding; in (0, 1) when a device rounds again until its
+	// vector meets the tighter bound Sensitivity then gives.
+	Beta float64
+}
+
+// Check refuses a mechanism the accounting does not cover, with an error
+// wrapping ErrBadParameter.
+func (m DistributedDGauss) Check() error {
+	bad := func(format string, v any) error {
+		return fmt.Errorf("%w: "+format, ErrBadParameter, v)
+	}
+	switch {
+	case !(m.LocalStd >= minLocalStd) || math.IsInf(m.LocalStd, 1):
+		return bad("local noise std must be finite and at least 1/2 (scaled units), got %v", m.LocalStd)
+	case !(m.Scale > 0) || math.IsInf(m.Scale, 1):
+		return bad("scale must be positive and finite, got %v", m.Scale)
+	case !(m.Clip > 0) || math.IsInf(m.Clip, 1):
+		return bad("clip must be positive and finite, got %v", m.Clip)
+	case m.Dim <= 0:
+		return bad("dimension must be positive, got %d", m.Dim)
+	case m.MinSurvivors < 1:
+		return bad("minimum survivors must be at least 1, got %d", m.MinSurvivors)
+	case !(m.Beta >= 0 && m.Beta < 1):
+		return bad("β must be in [0, 1), got %v", m.Beta)
+	}
+	return nil
+}
+
+// WithNoiseMultiplier is m with the local noise that gives the sum of
+// MinSurvivors devices the central noise multiplier z:
+// σ = z·C·s/√n_min.
+func (m DistributedDGauss) WithNoiseMultiplier(z float64) DistributedDGauss {
+	m.LocalStd = z * m.Clip * m.Scale / math.Sqrt(float64(m.MinSurvivors))
+	return m
+}
+
+// Sensitivity is the L2 and L1 norm bound of one device's integer vector,
+// in scaled units. The L2 bound is KLS21 Thm 1's after stochastic rounding
+// at granularity γ = 1/s: C + γ√d′, or with conditional rounding the
+// smaller of that and √(C² + γ²d′/4 + √(2 ln(1/β))·γ·(C + γ√d′/2)), plus
+// TFF's slack of 1e−5, all times s. The L1 bound is ⌈l2·min(√d′, l2)⌉:
+// Cauchy–Schwarz, and |x| ≤ x² for integers.
+func (m DistributedDGauss) Sensitivity() (l2, l1 float64) {
+	g, d := 1/m.Scale, float64(m.Dim)
+	b := m.Clip + g*math.Sqrt(d)
+	if m.Beta > 0 {
+		b = math.Min(b, math.Sqrt(m.Clip*m.Clip+g*g*d/4+math.Sqrt(2*math.Log(1/m.Beta))*g*(m.Clip+g*math.Sqrt(d)/2)))
+	}
+	l2 = (b + roundingSlack) * m.Scale
+	return l2, math.Ceil(l2 * math.Min(math.Sqrt(d), l2))
+}
+
+// roundRDP is the RDP of one round at an integer order α ≥ 2: KLS21
+// Prop. 14 for the sum of n_min devices' noise, and where q < 1 the
+// smaller of that and its amplification by Poisson sampling.
+func (m DistributedDGauss) roundRDP(q float64) func(alpha int) float64 {
+	l2, l1 := m.Sensitivity()
+	sd := math.Sqrt(float64(m.MinSurvivors)) * m.LocalStd // of the noise sum
+	l2, l1 = l2/sd, l1/sd
+	d := float64(m.Dim)
+	tau := m.tau()
+	r := l2 + math.Sqrt(d)*tau
+	eps := func(alpha int) float64 {
+		a := float64(alpha)
+		return min(a*l2*l2/2+tau*d, a/2*(l2*l2+2*l1*tau+tau*tau*d), a/2*r*r)
+	}
+	if q == 1 {
+		return eps
+	}
+	return func(alpha int) float64 { return min(eps(alpha), zhuWang(alpha, q, eps)) }
+}
+
+// tau is KLS21's τ = 10·Σ_{k=1}^{n−1} exp(−2π²σ²·k/(k+1)), what summing
+// discrete Gaussians costs against one discrete Gaussian of the total
+// variance.
+func (m DistributedDGauss) tau() float64 {
+	c := -2 * math.Pi * math.Pi * m.LocalStd * m.LocalStd
+	var s float64
+	for k := 1; k < m.MinSurvivors; k++ {
+		e := math.Exp(c * float64(k) / float64(k+1))
+		if e == 0 { // the terms decrease in k
+			break
+		}
+		s += e
+	}
+	return 10 * s
+}
+
+// zhuWang is Zhu and Wang 2019, Thm 5: an upper bound on the RDP at
+// integer order α ≥ 2 of a mechanism with RDP eps run on a Poisson sample
+// at rate q < 1,
+// 1/(α−1) · log[(1−q)^{α−1}(1 + (α−1)q) + C(α,2) q² (1−q)^{α−2} e^{ε(2)}
+// + 3 Σ_{l=3}^{α} C(α,l) q^l (1−q)^{α−l} e^{(l−1)ε(l)}].
+func zhuWang(alpha int, q float64, eps func(int) float64) float64 {
+	a := float64(alpha)
+	lq, l1q := math.Log(q), math.Log1p(-q)
+	s := (a-1)*l1q + math.Log1p((a-1)*q)
+	s = logAdd(s, logBinomInt(alpha, 2)+2*lq+(a-2)*l1q+eps(2))
+	for l := 3; l <= alpha; l++ {
+		fl := float64(l)
+		s = logAdd(s, math.Log(3)+logBinomInt(alpha, l)+fl*lq+(a-fl)*l1q+(fl-1)*eps(l))
+	}
+	return s / (a - 1)
+}
+
+// ComposeDistributedDGauss adds count rounds of m at sampling rate q. The
+// bound is for integer orders; at a fractional order α it adds the value at
+// ⌈α⌉, an upper bound since RDP does not decrease with the order. So it
+// composes with the Gaussian rounds of ComposePoissonGaussian at any
+// orders above 1.
+func (a *RDP) ComposeDistributedDGauss(m DistributedDGauss, q float64, count int) error {
+	if err := m.Check(); err != nil {
+		return err
+	}
+	if err := CheckMechanism(q, m.LocalStd, count); err != nil {
+		return err
+	}
+	for _, o := range a.orders {
+		if !(o > 1) || math.IsInf(o, 1) {
+			return fmt.Errorf("%w: distributed discrete Gaussian needs finite orders above 1, got %v", ErrBadParameter, o)
+		}
+	}
+	rdp := m.roundRDP(q)
+	for i, o := range a.orders {
+		a.rdp[i] += float64(count) * rdp(int(math.Ceil(o)))
+	}
+	return nil
+}
+
+// EpsilonAfterDistributedDGauss is the ε at δ if count more rounds of m at
+// rate q were added, without adding them.
+func (a *RDP) EpsilonAfterDistributedDGauss(m DistributedDGauss, q float64, count int, delta float64) (float64, error) {
+	b := &RDP{orders: a.orders, rdp: a.Values()}
+	if err := b.ComposeDistributedDGauss(m, q, count); err != nil {
+		return 0, err
+	}
+	eps, _, err := b.Epsilon(delta)
+	return eps, err
+}
+
+// DistributedDGaussRDP is the RDP of `rounds` rounds of m at sampling rate
+// q, at orders (DistributedDGaussOrders if nil); see
+// ComposeDistributedDGauss.
+func DistributedDGaussRDP(m DistributedDGauss, q float64, rounds int, orders []float64) ([]float64, error) {
+	if orders == nil {
+		orders = DistributedDGaussOrders
+	}
+	a := NewRDP(orders)
+	if err := a.ComposeDistributedDGauss(m, q, rounds); err != nil {
+		return nil, err
+	}
+	return a.Values(), nil
+}
+
+// DistributedDGaussEpsilon is the ε at δ after `rounds` rounds of m at
+// sampling rate q, at DistributedDGaussOrders with EpsilonFromRDP.
+func DistributedDGaussEpsilon(m DistributedDGauss, q float64, rounds int, delta float64) (float64, error) {
+	return NewRDP(DistributedDGaussOrders).EpsilonAfterDistributedDGauss(m, q, rounds, delta)
+}
+
+// CalibrateDistributedDGauss finds the smallest central noise multiplier z
+// for which `rounds` rounds of m.WithNoiseMultiplier(z) at rate q spend at
+// most target at δ, to relative precision 1e−6 (see Calibrate); m's
+// LocalStd is ignored. A z whose local noise falls below 1/2 counts as
+// missing the target, so z is at least √n_min/(2·C·s).
+func CalibrateDistributedDGauss(m DistributedDGauss, target, delta, q float64, rounds int) (float64, error) {
+	m.LocalStd = minLocalStd
+	if err := m.Check(); err != nil {
+		return 0, err
+	}
+	eps := func(q, z float64, rounds int, delta float64) (float64, error) {
+		mz := m.WithNoiseMultiplier(z)
+		if mz.LocalStd < minLocalStd {
+			return math.Inf(1), nil
+		}
+		return DistributedDGaussEpsilon(mz, q, rounds, delta)
+	}
+	return Calibrate(eps, target, delta, q, rounds)
+}

@@ -1,0 +1,328 @@
+package privacy
+
+import (
+	"errors"
+	"math"
+	"slices"
+	"testing"
+)
+
+// The tiny cases of the by-hand tests. Their expected values were computed
+// from the formulas of privacy-vectors.md §2.3 written out independently
+// (Python, double precision), not with this code: the inflated bound, Δ₂,
+// Δ₁, τ, the three terms of Prop. 14 and Zhu–Wang's sum. Each of the three
+// terms is the minimum at some order below.
+var (
+	// C 1, s 2, d′ 4, n 2, σ 1: bound 1 + √4/2 = 2, Δ₂ = 2.00001·2,
+	// Δ₁ = ⌈4.00002·2⌉ = 9, τ = 10·e^{−π²}. The first term wins.
+	tiny = DistributedDGauss{LocalStd: 1, Scale: 2, Clip: 1, Dim: 4, MinSurvivors: 2}
+	// C 1, s 4, d′ 10⁴, n 100, σ 1: the third term wins up to α = 8.
+	wide = DistributedDGauss{LocalStd: 1, Scale: 4, Clip: 1, Dim: 10000, MinSurvivors: 100}
+	// The same with conditional rounding at β = e^{−1/2}: Δ₂ < √d′, and
+	// the second term wins up to α = 20.
+	wideBeta = DistributedDGauss{LocalStd: 1, Scale: 4, Clip: 1, Dim: 10000, MinSurvivors: 100, Beta: math.Exp(-0.5)}
+)
+
+func TestDistributedDGaussSensitivity(t *testing.T) {
+	tinyBeta := tiny
+	tinyBeta.Beta = math.Exp(-0.5) // √(2 ln(1/β)) = 1: bound √(1 + ¼ + ½·(1 + ½)) = √2
+	for _, c := range []struct {
+		name   string
+		m      DistributedDGauss
+		l2, l1 float64
+	}{
+		{"tiny", tiny, 4.00002, 9},
+		{"tiny β", tinyBeta, 2.8284471247461904, 6},
+		{"wide", wide, 104.00004, 10401},
+		{"wide β", wideBeta, 50.695207422546304, 2571},
+	} {
+		l2, l1 := c.m.Sensitivity()
+		near(t, c.name+" Δ₂", l2, c.l2, 1e-14)
+		if l1 != c.l1 {
+			t.Errorf("%s Δ₁ = %v, want %v", c.name, l1, c.l1)
+		}
+	}
+	near(t, "tiny τ", tiny.tau(), 10*math.Exp(-math.Pi*math.Pi), 1e-14)
+	near(t, "wide τ", wide.tau(), 0.000547788699060149, 1e-12)
+	if (DistributedDGauss{LocalStd: 30, MinSurvivors: 1000}).tau() != 0 {
+		t.Error("τ at σ 30 should underflow to 0")
+	}
+}
+
+func TestDistributedDGaussByHand(t *testing.T) {
+	orders := []float64{2, 3, 8, 20, 256}
+	const rounds = 3
+	for _, c := range []struct {
+		name string
+		m    DistributedDGauss
+		want []float64 // one round, q = 1
+	}{
+		{"tiny", tiny, []float64{8.002148927648152, 12.002188927748152, 32.002388928248145, 80.00286892944814, 1024.012308953048}},
+		{"wide", wide, []float64{109.30248485688023, 163.95372728532033, 437.2099394275209, 1087.0787189907612, 13849.968536592647}},
+		{"wide β", wideBeta, []float64{25.984714229794843, 38.97707134469226, 103.93885691917937, 259.84714229794844, 3295.083078177793}},
+	} {
+		got, err := DistributedDGaussRDP(c.m, 1, rounds, orders)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range orders {
+			near(t, c.name+" RDP", got[i], rounds*c.want[i], 1e-12)
+		}
+	}
+	// Poisson sampling, Zhu–Wang Thm 5, tiny case, one round: all below
+	// the unsubsampled values above.
+	for _, c := range []struct {
+		q    float64
+		want []float64 // at α = 2, 3, 4
+	}{
+		{0.1, []float64{3.4295809751305684, 9.097617943960676, 13.298319567197431}},
+		{0.01, []float64{0.2613153097282467, 5.643751613588429, 10.228206114391794}},
+	} {
+		got, err := DistributedDGaussRDP(tiny, c.q, 1, []float64{2, 3, 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range got {
+			near(t, "tiny subsampled RDP", got[i], c.want[i], 1e-12)
+		}
+	}
+}
+
+// gaussianEpsilon is the continuous Gaussian's ε from the RDP accountant
+// (Mironov et al., exact at integer orders) at DistributedDGaussOrders.
+func gaussianEpsilon(q, z float64, rounds int, delta float64) (float64, error) {
+	a := NewRDP(DistributedDGaussOrders)
+	if err := a.ComposePoissonGaussian(q, z, rounds); err != nil {
+		return 0, err
+	}
+	eps, _, err := a.Epsilon(delta)
+	return eps, err
+}
+
+// fine is fine quantization with many devices: s = 10⁶ inflates the bound
+// by γ√d′ + 1e−5 = 2.7e−4 of C, and the local noise is far too large for τ.
+func fine(z float64) DistributedDGauss {
+	return DistributedDGauss{Scale: 1e6, Clip: 1, Dim: 1 << 16, MinSurvivors: 1000}.WithNoiseMultiplier(z)
+}
+
+func TestDistributedDGaussContinuousLimit(t *testing.T) {
+	const delta = 1e-5
+	// Without sampling the accounting converges to the Gaussian's.
+	for _, z := range []float64{1, 5} {
+		want, _ := gaussianEpsilon(1, z, 10, delta)
+		got, err := DistributedDGaussEpsilon(fine(z), 1, 10, delta)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got < want || got > want*(1+1e-3) {
+			t.Errorf("q 1, z %v: ε %v, Gaussian %v", z, got, want)
+		}
+	}
+	// With sampling it converges to Zhu–Wang's amplification of the
+	// Gaussian's RDP curve α/(2z²): looser than the exact subsampled
+	// Gaussian, by a gap that closes as q → 0. That gap is the generic
+	// amplification bound's, not the discretization's.
+	for _, c := range []struct {
+		q, z   float64
+		rounds int
+		gap    float64 // the most ε may exceed the exact Gaussian's, relative
+	}{
+		{0.01, 1, 1000, 0.20},
+		{0.1, 2, 100, 0.60},
+		{0.001, 1.2, 10000, 0.05},
+	} {
+		zw := make([]float64, len(DistributedDGaussOrders))
+		curve := func(l int) float64 { return float64(l) / (2 * c.z * c.z) }
+		for i, o := range DistributedDGaussOrders {
+			zw[i] = float64(c.rounds) * min(curve(int(o)), zhuWang(int(o), c.q, curve))
+		}
+		want, _ := EpsilonFromRDP(DistributedDGaussOrders, zw, delta)
+		exact, _ := gaussianEpsilon(c.q, c.z, c.rounds, delta)
+		got, err := DistributedDGaussEpsilon(fine(c.z), c.q, c.rounds, delta)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got < want || got > want*(1+2e-3) {
+			t.Errorf("%+v: ε %v, Zhu–Wang on the Gaussian curve %v", c, got, want)
+		}
+		if got < exact || got > exact*(1+c.gap) {
+			t.Errorf("%+v: ε %v, exact subsampled Gaussian %v", c, got, exact)
+		}
+		t.Logf("q %v z %v ×%d: distributed %.5f, Zhu–Wang Gaussian %.5f, exact Gaussian %.5f (+%.1f%%)",
+			c.q, c.z, c.rounds, got, want, exact, 100*(got/exact-1))
+	}
+}
+
+func TestDistributedDGaussNeverBetter(t *testing.T) {
+	const delta, rounds = 1e-5, 100
+	for _, q := range []float64{1, 0.1, 0.01, 0.001} {
+		for _, z := range []float64{0.8, 1.5, 4} {
+			exact, _ := gaussianEpsilon(q, z, rounds, delta)
+			for _, s := range []float64{1e6, 1e3, 50} {
+				for _, n := range []int{1, 2, 100, 3000} {
+					m := DistributedDGauss{Scale: s, Clip: 1, Dim: 1 << 16, MinSurvivors: n}.WithNoiseMultiplier(z)
+					if m.LocalStd < 0.5 {
+						continue
+					}
+					got, err := DistributedDGaussEpsilon(m, q, rounds, delta)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !(got >= exact) {
+						t.Errorf("q %v z %v s %v n %d: ε %v below the Gaussian's %v", q, z, s, n, got, exact)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestDistributedDGaussCoarseQuantizationCosts(t *testing.T) {
+	prev := 0.0
+	for _, s := range []float64{1e6, 1e5, 1e4, 1e3, 300, 100, 30, 10} {
+		m := DistributedDGauss{Scale: s, Clip: 1, Dim: 1 << 16, MinSurvivors: 100}.WithNoiseMultiplier(1)
+		eps, err := DistributedDGaussEpsilon(m, 0.01, 1000, 1e-5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !(eps > prev) {
+			t.Errorf("s %v: ε %v, not above %v at the finer scale", s, eps, prev)
+		}
+		t.Logf("s %g (σ %.1f): ε %.4g", s, m.LocalStd, eps)
+		prev = eps
+	}
+}
+
+func TestDistributedDGaussComposes(t *testing.T) {
+	m := fine(1.1)
+	a := NewRDP(nil) // DefaultOrders, fractional ones included
+	if err := a.ComposePoissonGaussian(0.01, 1.1, 500); err != nil {
+		t.Fatal(err)
+	}
+	central := a.Values()
+	after, err := a.EpsilonAfterDistributedDGauss(m, 0.01, 300, 1e-5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(a.Values(), central) {
+		t.Fatal("EpsilonAfterDistributedDGauss changed the accountant")
+	}
+	if err := a.ComposeDistributedDGauss(m, 0.01, 300); err != nil {
+		t.Fatal(err)
+	}
+	if eps, _, _ := a.Epsilon(1e-5); eps != after {
+		t.Errorf("ε %v after composing, %v predicted", eps, after)
+	}
+	ceil, _ := DistributedDGaussRDP(m, 0.01, 300, []float64{2, 3, 64, 1024})
+	for i, o := range DefaultOrders {
+		added := a.Values()[i] - central[i]
+		var want float64
+		switch {
+		case o <= 2: // 1.1 … 2 use order 2
+			want = ceil[0]
+		case o <= 3:
+			want = ceil[1]
+		case o == 64:
+			want = ceil[2]
+		case o == 1024:
+			want = ceil[3]
+		default:
+			continue
+		}
+		near(t, "RDP added", added, want, 1e-12)
+	}
+	one, _ := DistributedDGaussRDP(m, 0.01, 1, nil)
+	many, _ := DistributedDGaussRDP(m, 0.01, 300, nil)
+	for i := range one {
+		near(t, "300 rounds", many[i], 300*one[i], 1e-12)
+	}
+}
+
+func TestDistributedDGaussCalibrate(t *testing.T) {
+	const target, delta, q, rounds = 3.0, 1e-5, 0.01, 1000
+	m := DistributedDGauss{Scale: 1e4, Clip: 1, Dim: 1 << 16, MinSurvivors: 100}
+	z, err := CalibrateDistributedDGauss(m, target, delta, q, rounds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, _ := DistributedDGaussEpsilon(m.WithNoiseMultiplier(z), q, rounds, delta)
+	below, _ := DistributedDGaussEpsilon(m.WithNoiseMultiplier(z*(1-2e-6)), q, rounds, delta)
+	if at > target || below <= target {
+		t.Fatalf("z %v: ε %v, and %v just below: not the smallest meeting %v", z, at, below, target)
+	}
+	central, _ := Calibrate(gaussianEpsilon, target, delta, q, rounds)
+	if z < central {
+		t.Fatalf("z %v below the Gaussian's %v", z, central)
+	}
+	t.Logf("z %.6f (σ %.1f scaled), Gaussian at the same orders %.6f", z, m.WithNoiseMultiplier(z).LocalStd, central)
+
+	// A loose target is met by the smallest local noise the bound allows.
+	m.Scale = 2
+	z, err = CalibrateDistributedDGauss(m, 1e6, delta, q, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sd := m.WithNoiseMultiplier(z).LocalStd; sd < 0.5 || sd > 0.5*(1+2e-6) {
+		t.Fatalf("loose target: local σ %v, want just above 1/2", sd)
+	}
+}
+
+func TestDistributedDGaussRefuses(t *testing.T) {
+	ok := tiny
+	bad := func(f func(*DistributedDGauss)) DistributedDGauss {
+		m := ok
+		f(&m)
+		return m
+	}
+	for _, c := range []struct {
+		name   string
+		m      DistributedDGauss
+		q      float64
+		rounds int
+		delta  float64
+	}{
+		{"q 0", ok, 0, 1, 1e-5},
+		{"q > 1", ok, 1.5, 1, 1e-5},
+		{"q NaN", ok, math.NaN(), 1, 1e-5},
+		{"rounds 0", ok, 0.1, 0, 1e-5},
+		{"rounds < 0", ok, 0.1, -3, 1e-5},
+		{"δ 0", ok, 0.1, 1, 0},
+		{"negative noise", bad(func(m *DistributedDGauss) { m.LocalStd = -1 }), 0.1, 1, 1e-5},
+		{"noise below ½", bad(func(m *DistributedDGauss) { m.LocalStd = 0.4 }), 0.1, 1, 1e-5},
+		{"infinite noise", bad(func(m *DistributedDGauss) { m.LocalStd = math.Inf(1) }), 0.1, 1, 1e-5},
+		{"n_min 0", bad(func(m *DistributedDGauss) { m.MinSurvivors = 0 }), 0.1, 1, 1e-5},
+		{"d′ 0", bad(func(m *DistributedDGauss) { m.Dim = 0 }), 0.1, 1, 1e-5},
+		{"d′ < 0", bad(func(m *DistributedDGauss) { m.Dim = -4 }), 0.1, 1, 1e-5},
+		{"scale 0", bad(func(m *DistributedDGauss) { m.Scale = 0 }), 0.1, 1, 1e-5},
+		{"clip NaN", bad(func(m *DistributedDGauss) { m.Clip = math.NaN() }), 0.1, 1, 1e-5},
+		{"β 1", bad(func(m *DistributedDGauss) { m.Beta = 1 }), 0.1, 1, 1e-5},
+		{"β < 0", bad(func(m *DistributedDGauss) { m.Beta = -0.1 }), 0.1, 1, 1e-5},
+	} {
+		if _, err := DistributedDGaussEpsilon(c.m, c.q, c.rounds, c.delta); !errors.Is(err, ErrBadParameter) {
+			t.Errorf("%s: DistributedDGaussEpsilon error %v", c.name, err)
+		}
+		if c.delta == 0 {
+			continue // the remaining calls take no δ
+		}
+		if _, err := DistributedDGaussRDP(c.m, c.q, c.rounds, nil); !errors.Is(err, ErrBadParameter) {
+			t.Errorf("%s: DistributedDGaussRDP error %v", c.name, err)
+		}
+		a := NewRDP(nil)
+		if err := a.ComposeDistributedDGauss(c.m, c.q, c.rounds); !errors.Is(err, ErrBadParameter) {
+			t.Errorf("%s: ComposeDistributedDGauss error %v", c.name, err)
+		}
+		if slices.ContainsFunc(a.Values(), func(r float64) bool { return r != 0 }) {
+			t.Errorf("%s: refused rounds were composed", c.name)
+		}
+		if c.m.LocalStd == ok.LocalStd { // calibration sets the noise itself
+			if _, err := CalibrateDistributedDGauss(c.m, 1, 1e-5, c.q, c.rounds); !errors.Is(err, ErrBadParameter) {
+				t.Errorf("%s: CalibrateDistributedDGauss error %v", c.name, err)
+			}
+		}
+	}
+	for _, orders := range [][]float64{{1, 2}, {0.5}, {2, math.Inf(1)}} {
+		if _, err := DistributedDGaussRDP(ok, 0.1, 1, orders); !errors.Is(err, ErrBadParameter) {
+			t.Errorf("orders %v: error %v", orders, err)
+		}
+	}
+}
