@@ -32,6 +32,9 @@ type Upload struct {
 	Update []float32
 	Weight float64
 	Loss   float64
+	// Clipped says the device scaled the update down to the plan's clip
+	// norm: what adaptive clipping counts.
+	Clipped bool
 	// Evaluated says HR and NDCG hold the device's metrics on its held-out
 	// item with the model it downloaded (federated evaluation).
 	Evaluated bool
@@ -130,7 +133,7 @@ func (a *Agent) Step(ctx context.Context) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	u.Update, u.Weight, u.Loss = ws.update, rep.Weight, rep.Loss
+	u.Update, u.Weight, u.Loss, u.Clipped = ws.update, rep.Weight, rep.Loss, rep.Clipped
 	if a.ledger != nil {
 		// Recorded before it is sent: an upload the ledger lacks must not
 		// exist.

@@ -88,7 +88,7 @@ func TestAgentSendsNothingPersonal(t *testing.T) {
 	for _, fl := range fields {
 		names = append(names, fl.Name)
 	}
-	if !slices.Equal(names, []string{"Round", "Update", "Weight", "Loss", "Evaluated", "HR", "NDCG"}) {
+	if !slices.Equal(names, []string{"Round", "Update", "Weight", "Loss", "Clipped", "Evaluated", "HR", "NDCG"}) {
 		t.Fatalf("Upload has fields %v: review what a new field reveals before adding it here", names)
 	}
 	u := f.uploads[0]

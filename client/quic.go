@@ -136,7 +136,7 @@ func (q *QUIC) Report(ctx context.Context, u Upload) error {
 		return err
 	}
 	r := &tacitpb.Report{Round: u.Round, Update: c.Encode(u.Update, tacitpb.Compression_COMPRESSION_NONE),
-		Weight: u.Weight, TrainLoss: u.Loss}
+		Weight: u.Weight, TrainLoss: u.Loss, Clipped: u.Clipped}
 	if u.Evaluated {
 		r.Evaluation = &tacitpb.Evaluation{HrAt_10: u.HR, NdcgAt_10: u.NDCG}
 	}

@@ -29,6 +29,9 @@ type Plan struct {
 type Report struct {
 	Weight float64 // the update's weight in the mean: 1, every person counts alike
 	Loss   float64 // the device's training loss before its step
+	// Clipped says the update's norm was above the plan's clip norm and
+	// was scaled down to it.
+	Clipped bool
 }
 
 // Train runs one round's local training on the device's own positives
@@ -42,8 +45,9 @@ func Train(tr *model.Trainer, global *model.Prepared, own model.Positives, plan 
 	if err != nil {
 		return Report{}, err
 	}
+	r := Report{Weight: 1, Loss: loss}
 	if plan.ClipNorm > 0 {
-		privacy.ClipL2(update, plan.ClipNorm)
+		_, r.Clipped = privacy.ClipL2(update, plan.ClipNorm)
 	}
-	return Report{Weight: 1, Loss: loss}, nil
+	return r, nil
 }

@@ -55,6 +55,9 @@ type Report struct {
 	Weight float64
 	Loss   float64
 	Eval   *Evaluation // the device's metrics on the model it trained from, if it evaluated
+	// Clipped says the device scaled its update down to the plan's clip
+	// norm (the coordinator, seeing only the result, cannot tell).
+	Clipped bool
 }
 
 // Evaluation is one device's ranking metrics (federated evaluation).
@@ -332,10 +335,15 @@ func (m *Machine) Report(now time.Time, device string, r Report) error {
 	weight := r.Weight
 	if d := m.cfg.DP; d != nil {
 		// Every person counts alike, and no more than the clip norm: the
-		// clip is a scale on the update, applied as its weight.
+		// clip is a scale on the update, applied as its weight. Devices
+		// clip before they send, leaving norms at the clip to within
+		// float32 rounding; only a larger one is clipped again here.
 		weight = 1
-		if norm := privacy.L2Norm(r.Update); norm > m.clip {
+		if norm := privacy.L2Norm(r.Update); norm > m.clip*(1+1e-5) {
 			weight = m.clip / norm
+			r.Clipped = true
+		}
+		if r.Clipped {
 			m.clipped++
 		}
 	}

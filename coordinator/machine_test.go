@@ -18,7 +18,7 @@ import (
 //
 //	init population=a,b,c [goal=0 over=1 min=0.5 select=10s window=20s retry=1s seed=1 dim=2 optimizer=fedavg]
 //	checkin dev=a t=1s [cached=-1]
-//	report dev=a t=2s round=1 update=0.5,1 [weight=1 loss=0.1 hr=1 ndcg=1]
+//	report dev=a t=2s round=1 update=0.5,1 [weight=1 loss=0.1 hr=1 ndcg=1 clipped]
 //	tick t=40s
 //	status
 //	model
@@ -112,6 +112,7 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 		r.Weight = 1
 		d.MaybeScanArgs(t, "weight", &r.Weight)
 		d.MaybeScanArgs(t, "loss", &r.Loss)
+		r.Clipped = d.HasArg("clipped")
 		if d.HasArg("hr") {
 			r.Eval = &Evaluation{}
 			d.ScanArgs(t, "hr", &r.Eval.HR)

@@ -320,7 +320,7 @@ func (s *Server) report(device string, r *tacitpb.Report) (*tacitpb.Response, bo
 	if err != nil {
 		return proto.NewError(tacitpb.ErrorCode_ERROR_CODE_BAD_UPDATE, err.Error()), true
 	}
-	rep := Report{Round: r.GetRound(), Update: update, Weight: r.GetWeight(), Loss: r.GetTrainLoss()}
+	rep := Report{Round: r.GetRound(), Update: update, Weight: r.GetWeight(), Loss: r.GetTrainLoss(), Clipped: r.GetClipped()}
 	if e := r.GetEvaluation(); e != nil {
 		rep.Eval = &Evaluation{HR: e.GetHrAt_10(), NDCG: e.GetNdcgAt_10()}
 	}

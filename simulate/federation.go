@@ -276,7 +276,7 @@ func (t *memTransport) DownloadModel(_ context.Context, version int64, _ int, ds
 }
 
 func (t *memTransport) Report(_ context.Context, u client.Upload) error {
-	r := coordinator.Report{Round: u.Round, Update: u.Update, Weight: u.Weight, Loss: u.Loss}
+	r := coordinator.Report{Round: u.Round, Update: u.Update, Weight: u.Weight, Loss: u.Loss, Clipped: u.Clipped}
 	if u.Evaluated {
 		r.Eval = &coordinator.Evaluation{HR: u.HR, NDCG: u.NDCG}
 	}

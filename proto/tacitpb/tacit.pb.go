@@ -1004,7 +1004,11 @@ type Report struct {
 	// The device's training loss before its step.
 	TrainLoss float64 `protobuf:"fixed64,4,opt,name=train_loss,json=trainLoss,proto3" json:"train_loss,omitempty"`
 	// The device's metrics on its held-out item, if it evaluated.
-	Evaluation    *Evaluation `protobuf:"bytes,5,opt,name=evaluation,proto3" json:"evaluation,omitempty"`
+	Evaluation *Evaluation `protobuf:"bytes,5,opt,name=evaluation,proto3" json:"evaluation,omitempty"`
+	// With differential privacy: the update's norm was above the plan's
+	// clip_norm and the device scaled it down. The coordinator counts these
+	// (with noise) to adapt the clip; it cannot tell from the clipped update.
+	Clipped       bool `protobuf:"varint,6,opt,name=clipped,proto3" json:"clipped,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1072,6 +1076,13 @@ func (x *Report) GetEvaluation() *Evaluation {
 		return x.Evaluation
 	}
 	return nil
+}
+
+func (x *Report) GetClipped() bool {
+	if x != nil {
+		return x.Clipped
+	}
+	return false
 }
 
 // Evaluation is one device's ranking metrics (federated evaluation).
@@ -1346,7 +1357,7 @@ const file_proto_tacit_proto_rawDesc = "" +
 	"\aversion\x18\x01 \x01(\x03R\aversion\"K\n" +
 	"\x05Model\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x03R\aversion\x12(\n" +
-	"\x06params\x18\x02 \x01(\v2\x10.tacit.v1.TensorR\x06params\"\xb5\x01\n" +
+	"\x06params\x18\x02 \x01(\v2\x10.tacit.v1.TensorR\x06params\"\xcf\x01\n" +
 	"\x06Report\x12\x14\n" +
 	"\x05round\x18\x01 \x01(\x03R\x05round\x12(\n" +
 	"\x06update\x18\x02 \x01(\v2\x10.tacit.v1.TensorR\x06update\x12\x16\n" +
@@ -1355,7 +1366,8 @@ const file_proto_tacit_proto_rawDesc = "" +
 	"train_loss\x18\x04 \x01(\x01R\ttrainLoss\x124\n" +
 	"\n" +
 	"evaluation\x18\x05 \x01(\v2\x14.tacit.v1.EvaluationR\n" +
-	"evaluation\"D\n" +
+	"evaluation\x12\x18\n" +
+	"\aclipped\x18\x06 \x01(\bR\aclipped\"D\n" +
 	"\n" +
 	"Evaluation\x12\x18\n" +
 	"\bhr_at_10\x18\x01 \x01(\x01R\x06hrAt10\x12\x1c\n" +
