@@ -1,0 +1,64 @@
+package secagg
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+)
+
+// ClientID numbers the clients of a round 0..NumClients−1.
+type ClientID uint32
+
+const (
+	// MaxClients bounds Config.NumClients.
+	MaxClients = 1_000_000
+	// MaxLength bounds Config.Length (512 MiB of uint32).
+	MaxLength = 1 << 27
+)
+
+// Config is everything the server and every client of a round must agree
+// on; the server chooses it and sends it with the plan.
+type Config struct {
+	Round      uint64   // unique per round: binds keys and shares to it
+	NumClients int      // n, the clients selected for the round
+	Degree     int      // k neighbours per client (even), or >= n−1 for all (plain SecAgg)
+	Threshold  int      // t shares out of a client's k+1 (its own included) reconstruct
+	Bits       int      // m: inputs, masks and the sum are in Z_(2^m), 1 <= m <= 32
+	Length     int      // d, the vector length
+	GraphSeed  [32]byte // relabels the Harary graph; the server draws it at random
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.NumClients < 2 || c.NumClients > MaxClients:
+		return fmt.Errorf("%w: %d clients, want 2..%d", ErrInvalidConfig, c.NumClients, MaxClients)
+	case c.Degree < c.NumClients-1 && (c.Degree < 2 || c.Degree%2 != 0):
+		return fmt.Errorf("%w: degree %d must be even and >= 2 (or >= n−1 = %d for the full graph)", ErrInvalidConfig, c.Degree, c.NumClients-1)
+	case c.Threshold < 2 || c.Threshold > c.neighbourhood():
+		return fmt.Errorf("%w: threshold %d not in 2..%d (the neighbourhood with the client itself)", ErrInvalidConfig, c.Threshold, c.neighbourhood())
+	case c.Bits < 1 || c.Bits > 32:
+		return fmt.Errorf("%w: %d bits, want 1..32", ErrInvalidConfig, c.Bits)
+	case c.Length < 1 || c.Length > MaxLength:
+		return fmt.Errorf("%w: length %d, want 1..%d", ErrInvalidConfig, c.Length, MaxLength)
+	}
+	return nil
+}
+
+// neighbourhood is the number of shares each client makes: its neighbours
+// and itself.
+func (c Config) neighbourhood() int { return min(c.Degree, c.NumClients-1) + 1 }
+
+func (c Config) modMask() uint32 { return uint32(1<<c.Bits - 1) }
+
+// sessionID digests the whole configuration. It goes into every key
+// derivation and associated data, so nothing from one round (or from a
+// round with other parameters) is accepted in another.
+func (c Config) sessionID() [32]byte {
+	b := []byte(protocolLabel + "session")
+	b = binary.BigEndian.AppendUint64(b, c.Round)
+	for _, v := range []int{c.NumClients, c.Degree, c.Threshold, c.Bits, c.Length} {
+		b = binary.BigEndian.AppendUint64(b, uint64(v))
+	}
+	b = append(b, c.GraphSeed[:]...)
+	return sha256.Sum256(b)
+}

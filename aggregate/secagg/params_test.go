@@ -1,0 +1,165 @@
+package secagg
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+)
+
+// goldenParams is the golden table of /work/shared/reference/privacy-vectors.md
+// §1.2 (federated-compute graph_parameter_finder_test.cc); the last rows
+// (marked upstream) are in the upstream test file but not in the reference's
+// table.
+var goldenParams = []struct {
+	n                  int
+	adversary, dropout float64
+	model              ThreatModel
+	degree, threshold  int
+}{
+	{100, 0.45, 0.45, SemiHonest, 92, 46},
+	{1000, 0.45, 0.45, SemiHonest, 822, 417},
+	{10000, 0.45, 0.45, SemiHonest, 3494, 1771},
+	{100000, 0.45, 0.45, SemiHonest, 5508, 2788},
+	{1000000, 0.45, 0.45, SemiHonest, 6240, 3156},
+
+	{10, 0.33, 0.33, SemiHonest, 8, 4},
+	{100, 0.33, 0.33, SemiHonest, 68, 34},
+	{1000, 0.33, 0.33, SemiHonest, 286, 150},
+	{10000, 0.33, 0.33, SemiHonest, 422, 221},
+	{100000, 0.33, 0.33, SemiHonest, 480, 251},
+	{1000000, 0.33, 0.33, SemiHonest, 518, 270},
+
+	{100, 0.3, 0.3, SemiMalicious, 92, 62},
+	{1000, 0.3, 0.3, SemiMalicious, 872, 584},
+	{10000, 0.3, 0.3, SemiMalicious, 4822, 3230},
+	{100000, 0.3, 0.3, SemiMalicious, 9388, 6286},
+	{1000000, 0.3, 0.3, SemiMalicious, 11136, 7454},
+
+	{10, 0.05, 0.33, SemiHonest, 4, 2},
+	{100, 0.05, 0.33, SemiHonest, 28, 6},
+	{1000, 0.05, 0.33, SemiHonest, 72, 24},
+	{10000, 0.05, 0.33, SemiHonest, 86, 29},
+	{100000, 0.05, 0.33, SemiHonest, 96, 32},
+	{1000000, 0.05, 0.33, SemiHonest, 102, 34},
+
+	{10, 0.05, 0.33, SemiMalicious, 8, 5},
+	{100, 0.05, 0.33, SemiMalicious, 72, 39},
+	{1000, 0.05, 0.33, SemiMalicious, 398, 223},
+	{10000, 0.05, 0.33, SemiMalicious, 746, 420},
+	{100000, 0.05, 0.33, SemiMalicious, 882, 496},
+	{1000000, 0.05, 0.33, SemiMalicious, 970, 545},
+
+	{10, 0.33, 0.05, SemiHonest, 4, 4},
+	{100, 0.33, 0.05, SemiHonest, 34, 29},
+	{1000, 0.33, 0.05, SemiHonest, 78, 60},
+	{10000, 0.33, 0.05, SemiHonest, 92, 70},
+	{100000, 0.33, 0.05, SemiHonest, 102, 77},
+	{1000000, 0.33, 0.05, SemiHonest, 110, 83},
+
+	{10, 0.33, 0.05, SemiMalicious, 4, 4},
+	{100, 0.33, 0.05, SemiMalicious, 42, 37},
+	{1000, 0.33, 0.05, SemiMalicious, 132, 109},
+	{10000, 0.33, 0.05, SemiMalicious, 178, 146},
+	{100000, 0.33, 0.05, SemiMalicious, 196, 160},
+	{1000000, 0.33, 0.05, SemiMalicious, 212, 173},
+
+	{10, 0.05, 0.05, SemiHonest, 2, 2},
+	{100, 0.05, 0.05, SemiHonest, 12, 6},
+	{1000, 0.05, 0.05, SemiHonest, 30, 17},
+	{10000, 0.05, 0.05, SemiHonest, 34, 20},
+	{100000, 0.05, 0.05, SemiHonest, 36, 21},
+	{1000000, 0.05, 0.05, SemiHonest, 38, 22},
+
+	{10, 0.05, 0.05, SemiMalicious, 2, 2},
+	{100, 0.05, 0.05, SemiMalicious, 16, 11},
+	{1000, 0.05, 0.05, SemiMalicious, 52, 37},
+	{10000, 0.05, 0.05, SemiMalicious, 62, 44},
+	{100000, 0.05, 0.05, SemiMalicious, 68, 48},
+	{1000000, 0.05, 0.05, SemiMalicious, 74, 52},
+
+	{10, 0.33, 0.0, SemiHonest, 4, 4},
+	{100, 0.33, 0.0, SemiHonest, 26, 25},
+	{1000, 0.33, 0.0, SemiHonest, 38, 36},
+	{10000, 0.33, 0.0, SemiHonest, 42, 40},
+	{100000, 0.33, 0.0, SemiHonest, 46, 44},
+	{1000000, 0.33, 0.0, SemiHonest, 50, 47},
+
+	{10, 0.33, 0.0, SemiMalicious, 4, 4},
+	{100, 0.33, 0.0, SemiMalicious, 26, 26},
+	{1000, 0.33, 0.0, SemiMalicious, 38, 37},
+	{10000, 0.33, 0.0, SemiMalicious, 42, 41},
+	{100000, 0.33, 0.0, SemiMalicious, 46, 45},
+	{1000000, 0.33, 0.0, SemiMalicious, 50, 49},
+
+	{10, 0.0, 0.33, SemiHonest, 4, 2},
+	{100, 0.0, 0.33, SemiHonest, 26, 2},
+	{1000, 0.0, 0.33, SemiHonest, 38, 2},
+	{10000, 0.0, 0.33, SemiHonest, 42, 2},
+	{100000, 0.0, 0.33, SemiHonest, 46, 2},
+	{1000000, 0.0, 0.33, SemiHonest, 50, 2},
+
+	{10, 0.0, 0.33, NoAdversary, 4, 2},
+	{100, 0.0, 0.33, NoAdversary, 26, 2},
+	{1000, 0.0, 0.33, NoAdversary, 38, 2},
+	{10000, 0.0, 0.33, NoAdversary, 42, 2},
+	{100000, 0.0, 0.33, NoAdversary, 46, 2},
+	{1000000, 0.0, 0.33, NoAdversary, 50, 2},
+
+	{10, 0.0, 0.33, SemiMalicious, 8, 5},
+	{100, 0.0, 0.33, SemiMalicious, 68, 35},
+	{1000, 0.0, 0.33, SemiMalicious, 228, 115},
+
+	// upstream
+	{10000, 0.0, 0.33, SemiMalicious, 326, 164},
+	{100000, 0.0, 0.33, SemiMalicious, 372, 187},
+	{1000000, 0.0, 0.33, SemiMalicious, 410, 206},
+	{10, 0.0, 0.0, SemiHonest, 2, 2},
+	{1000000, 0.0, 0.0, SemiHonest, 2, 2},
+	{1000, 0.0, 0.0, NoAdversary, 2, 2},
+	{1000000, 0.0, 0.0, NoAdversary, 2, 2},
+	{10, 0.0, 0.0, SemiMalicious, 2, 2},
+	{1000000, 0.0, 0.0, SemiMalicious, 2, 2},
+}
+
+func TestFindParamsGoldenTable(t *testing.T) {
+	for _, g := range goldenParams {
+		name := fmt.Sprintf("n=%d/a=%v/d=%v/%v", g.n, g.adversary, g.dropout, g.model)
+		t.Run(name, func(t *testing.T) {
+			k, th, err := FindParams(g.n, g.adversary, g.dropout, g.model)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if k != g.degree || th != g.threshold {
+				t.Errorf("FindParams = (k %d, t %d), want (%d, %d)", k, th, g.degree, g.threshold)
+			}
+		})
+	}
+}
+
+func TestFindParamsRejects(t *testing.T) {
+	for _, c := range []struct {
+		n                  int
+		adversary, dropout float64
+		model              ThreatModel
+		want               error
+	}{
+		{0, 0.1, 0.1, SemiHonest, ErrInvalidParams},
+		{MaxParamClients + 1, 0.1, 0.1, SemiHonest, ErrInvalidParams},
+		{1000, 0.1, 1, SemiHonest, ErrInvalidParams},
+		{1000, 0.1, -1, SemiHonest, ErrInvalidParams},
+		{1000, -0.1, 0.1, SemiHonest, ErrInvalidParams},
+		{1000, 0.05, 0.05, NoAdversary, ErrInvalidParams},
+		{1000, 0.05, 0.05, ThreatModel(7), ErrInvalidParams},
+		{1000, 0.5, 0.5, SemiHonest, ErrInfeasible},
+		{1000, 0.5, 0.5, SemiMalicious, ErrInfeasible},
+		{1000, 0.33, 0.33, SemiMalicious, ErrInfeasible},
+		{1000, 0.5, 0.5, NoAdversary, ErrInvalidParams},
+		// Feasible rates but too few clients for any degree below n−1.
+		{5, 0.45, 0.45, SemiHonest, ErrInfeasible},
+	} {
+		_, _, err := FindParams(c.n, c.adversary, c.dropout, c.model)
+		if !errors.Is(err, c.want) {
+			t.Errorf("FindParams(%d, %v, %v, %v) error %v, want %v", c.n, c.adversary, c.dropout, c.model, err, c.want)
+		}
+	}
+}
