@@ -156,6 +156,9 @@ func (m *Mean) Sum(dst []float32) error {
 	return nil
 }
 
+// Len is the dimension of the vectors.
+func (m *Mean) Len() int { return len(m.lo) }
+
 // Reset empties the mean for the next round.
 func (m *Mean) Reset() {
 	clear(m.lo)

@@ -2,13 +2,20 @@ package client
 
 import (
 	"context"
+	crand "crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"time"
 
+	"github.com/tacitfl/tacit/aggregate/secagg"
 	"github.com/tacitfl/tacit/model"
+	"github.com/tacitfl/tacit/privacy"
+	"github.com/tacitfl/tacit/proto"
 )
 
 // Coordinator is what a device needs from the coordinator; a transport (QUIC,
@@ -22,16 +29,26 @@ type Coordinator interface {
 	DownloadModel(ctx context.Context, version int64, length int, dst []float32) ([]float32, error)
 	// Report uploads the device's contribution to a round.
 	Report(ctx context.Context, u Upload) error
+	// SecAggSend sends the device's message of a SecAgg phase; a masked
+	// input's values have bits bits.
+	SecAggSend(ctx context.Context, round int64, m secagg.ClientMessage, bits int) error
+	// SecAggFetch fetches the coordinator's message that opens phase for
+	// the device with SecAgg id to, or how long to wait for it.
+	SecAggFetch(ctx context.Context, round int64, phase secagg.Phase, to secagg.ClientID) (secagg.ServerMessage, time.Duration, error)
 }
 
 // Upload is everything a device sends about a round: the update of the
 // shared parameters and a few numbers. Never events, item ids or the
 // person's own vector.
 type Upload struct {
-	Round  int64
-	Update []float32
-	Weight float64
-	Loss   float64
+	Round int64
+	// Update is the update of the shared parameters or, when the plan has
+	// a codec, Encoded is its quantized form, Bits bits a value.
+	Update  []float32
+	Encoded []uint32
+	Bits    int
+	Weight  float64
+	Loss    float64
 	// Clipped says the device scaled the update down to the plan's clip
 	// norm: what adaptive clipping counts.
 	Clipped bool
@@ -58,6 +75,18 @@ type Agent struct {
 
 	ledger *Ledger
 	budget float64 // the person's ε budget; 0: no limit
+
+	seed *[32]byte    // seeds the round's coins, in simulations only
+	sec  *secureRound // the secure round the device is in, between Steps
+}
+
+// secureRound is a device's part in a round that aggregates securely.
+type secureRound struct {
+	plan   Plan
+	client *secagg.Client
+	coins  *rand.ChaCha8
+	noise  *privacy.Noise
+	entry  LedgerEntry
 }
 
 // Workspace is the memory an agent trains in: the cached model and scratch
@@ -72,6 +101,8 @@ type Workspace struct {
 	eval     *model.Evaluator
 	trainer  *model.Trainer
 	update   []float32
+	rotated  []float32 // the rotated update, with a rotating codec
+	encoded  []uint32
 }
 
 // NewWorkspace returns a workspace with no cached model.
@@ -94,6 +125,40 @@ func (a *Agent) KeepLedger(l *Ledger, budget float64) *Agent {
 	return a
 }
 
+// WithSeed makes the agent draw the coins of each round (stochastic
+// rounding, distributed noise, SecAgg secrets) from a generator seeded by
+// seed and the round, for reproducible simulations. Without it they come
+// from crypto/rand, as they must on a real device: predictable coins let
+// the coordinator remove the noise or the masks.
+func (a *Agent) WithSeed(seed [32]byte) *Agent {
+	a.seed = &seed
+	return a
+}
+
+// coins are round's sources of randomness.
+func (a *Agent) coins(round int64) (*rand.ChaCha8, *privacy.Noise) {
+	var seed [32]byte
+	if a.seed == nil {
+		crand.Read(seed[:])
+		return rand.NewChaCha8(seed), privacy.NewNoise()
+	}
+	seed = sha256.Sum256(binary.LittleEndian.AppendUint64(append([]byte("tacit agent coins"), a.seed[:]...), uint64(round)))
+	return rand.NewChaCha8(seed), privacy.NewSeededNoise(sha256.Sum256(seed[:]))
+}
+
+// SetWorkspace moves the agent to another workspace: a simulator's worker
+// lends its own to each device it runs.
+func (a *Agent) SetWorkspace(ws *Workspace) { a.ws = ws }
+
+// SecAggPhase is the SecAgg phase the device is in (the one whose message
+// it sends next), if it is in a secure round.
+func (a *Agent) SecAggPhase() (secagg.Phase, bool) {
+	if a.sec == nil {
+		return 0, false
+	}
+	return a.sec.client.Phase(), true
+}
+
 // ErrNoData is returned by Step for a device with nothing to train on.
 var ErrNoData = errors.New("client: no training data on this device")
 
@@ -103,6 +168,9 @@ func (a *Agent) Step(ctx context.Context) (time.Duration, error) {
 	if len(a.data.Train.Items) == 0 {
 		return 0, ErrNoData
 	}
+	if a.sec != nil {
+		return a.secureStep(ctx)
+	}
 	ws := a.ws
 	plan, wait, err := a.coord.CheckIn(ctx, ws.version)
 	if err != nil || plan == nil {
@@ -110,11 +178,6 @@ func (a *Agent) Step(ctx context.Context) (time.Duration, error) {
 	}
 	if err := ws.ensureModel(ctx, a.coord, plan); err != nil {
 		return 0, err
-	}
-	u := Upload{Round: plan.Round}
-	if a.data.Test >= 0 && int(a.data.Test) < ws.mf.Items {
-		pm := ws.eval.Person(0, a.data.Train, a.data.Test)
-		u.Evaluated, u.HR, u.NDCG = true, pm.HR, pm.NDCG
 	}
 	var entry LedgerEntry
 	if a.ledger != nil {
@@ -129,24 +192,164 @@ func (a *Agent) Step(ctx context.Context) (time.Duration, error) {
 		}
 		entry = LedgerEntry{Round: plan.Round, NoiseMultiplier: plan.NoiseMultiplier, ClipNorm: plan.ClipNorm, Delta: delta, Epsilon: eps}
 	}
+	if plan.SecAgg != nil {
+		return a.startSecure(ctx, *plan, entry)
+	}
+	u := Upload{Round: plan.Round}
+	if a.data.Test >= 0 && int(a.data.Test) < ws.mf.Items {
+		pm := ws.eval.Person(0, a.data.Train, a.data.Test)
+		u.Evaluated, u.HR, u.NDCG = true, pm.HR, pm.NDCG
+	}
 	rep, err := Train(ws.trainer, ws.prepared, a.data.Train, *plan, ws.update)
 	if err != nil {
 		return 0, err
 	}
 	u.Update, u.Weight, u.Loss, u.Clipped = ws.update, rep.Weight, rep.Loss, rep.Clipped
-	if a.ledger != nil {
-		// Recorded before it is sent: an upload the ledger lacks must not
-		// exist.
-		entry.Time, entry.BytesSent = time.Now().UTC(), 4*len(u.Update)
-		if err := a.ledger.Record(entry); err != nil {
-			return 0, fmt.Errorf("client: ledger: %w", err)
+	sent := 4 * len(u.Update)
+	if plan.Codec != nil {
+		single := *plan.Codec
+		single.ModBits = single.Bits // alone, a device's values need only b bits
+		coins, _ := a.coins(plan.Round)
+		if u.Encoded, err = ws.encode(single, coins, nil); err != nil {
+			return 0, err
 		}
+		u.Update, u.Bits = nil, single.Bits
+		sent = proto.PackedLen(len(u.Encoded), u.Bits)
+	}
+	if err := a.record(entry, sent); err != nil {
+		return 0, err
 	}
 	if err := a.coord.Report(ctx, u); err != nil {
 		return 0, fmt.Errorf("client: report for round %d: %w", plan.Round, err)
 	}
 	a.log.Debug("reported", "round", plan.Round, "loss", rep.Loss)
 	return 0, nil
+}
+
+// record writes the round's ledger entry before anything is sent: an upload
+// the ledger lacks must not exist.
+func (a *Agent) record(entry LedgerEntry, bytesSent int) error {
+	if a.ledger == nil {
+		return nil
+	}
+	entry.Time, entry.BytesSent = time.Now().UTC(), bytesSent
+	if err := a.ledger.Record(entry); err != nil {
+		return fmt.Errorf("client: ledger: %w", err)
+	}
+	return nil
+}
+
+// encode quantizes the workspace's update with codec u, adding the
+// distributed noise, if the codec has some, from noise.
+func (ws *Workspace) encode(u proto.UpdateCodec, coins io.Reader, noise *privacy.Noise) ([]uint32, error) {
+	enc, rotated, err := u.Encode(ws.encoded[:0], ws.update, ws.rotated, coins)
+	ws.encoded, ws.rotated = enc, rotated
+	if err != nil {
+		return nil, err
+	}
+	if u.LocalNoise > 0 && noise != nil {
+		if err := noise.AddDiscreteGaussian(enc, u.LocalNoise); err != nil {
+			return nil, err
+		}
+		mask := uint32(uint64(1)<<u.ModBits - 1)
+		for i := range enc {
+			enc[i] &= mask
+		}
+	}
+	return enc, nil
+}
+
+// startSecure joins the secure round of plan: the device advertises its
+// keys and keeps its part of the round for the Steps that follow.
+func (a *Agent) startSecure(ctx context.Context, plan Plan, entry LedgerEntry) (time.Duration, error) {
+	coins, noise := a.coins(plan.Round)
+	c, err := secagg.NewClient(*plan.SecAgg, plan.SecAggID, coins)
+	if err != nil {
+		return 0, fmt.Errorf("client: round %d: %w", plan.Round, err)
+	}
+	adv, err := c.Start()
+	if err != nil {
+		return 0, err
+	}
+	a.sec = &secureRound{plan: plan, client: c, coins: coins, noise: noise, entry: entry}
+	if err := a.coord.SecAggSend(ctx, plan.Round, adv, 0); err != nil {
+		a.sec = nil
+		return 0, fmt.Errorf("client: advertising keys for round %d: %w", plan.Round, err)
+	}
+	return 0, nil
+}
+
+// secureStep takes the device's secure round one phase on: it fetches the
+// coordinator's message opening the phase (or waits for it), trains when
+// the masked input is due, and sends its answer.
+func (a *Agent) secureStep(ctx context.Context) (time.Duration, error) {
+	sr := a.sec
+	phase := sr.client.Phase()
+	if phase >= secagg.PhaseDone {
+		a.sec = nil
+		return 0, nil
+	}
+	msg, wait, err := a.coord.SecAggFetch(ctx, sr.plan.Round, phase, sr.plan.SecAggID)
+	if err != nil {
+		a.sec = nil // the round went on without this device, or ended
+		return 0, fmt.Errorf("client: round %d, %v: %w", sr.plan.Round, phase, err)
+	}
+	if msg == nil {
+		return wait, nil
+	}
+	bits := 0
+	if phase == secagg.PhaseMaskedInput {
+		input, err := a.secureInput(ctx, sr)
+		if err == nil {
+			err = sr.client.SetInput(input)
+		}
+		if err != nil {
+			a.sec = nil
+			return 0, err
+		}
+		bits = sr.plan.SecAgg.Bits
+	}
+	reply, err := sr.client.Step(msg)
+	var bad *secagg.ShareError
+	switch {
+	case errors.As(err, &bad) && reply != nil:
+		// Some neighbours' shares were forged or garbled: the round goes
+		// on without them.
+		a.log.Warn("shares refused", "round", sr.plan.Round, "err", err)
+	case err != nil:
+		a.sec = nil
+		return 0, fmt.Errorf("client: round %d, %v: %w", sr.plan.Round, phase, err)
+	}
+	if reply != nil {
+		if err := a.coord.SecAggSend(ctx, sr.plan.Round, reply, bits); err != nil {
+			a.sec = nil
+			return 0, fmt.Errorf("client: round %d, %v: %w", sr.plan.Round, phase, err)
+		}
+	}
+	if sr.client.Phase() >= secagg.PhaseDone {
+		a.sec = nil
+	}
+	return 0, nil
+}
+
+// secureInput trains on the device and encodes the update for the masked
+// input, recording the round in the ledger first.
+func (a *Agent) secureInput(ctx context.Context, sr *secureRound) ([]uint32, error) {
+	ws := a.ws
+	if err := ws.ensureModel(ctx, a.coord, &sr.plan); err != nil {
+		return nil, err
+	}
+	if _, err := Train(ws.trainer, ws.prepared, a.data.Train, sr.plan, ws.update); err != nil {
+		return nil, err
+	}
+	enc, err := ws.encode(*sr.plan.Codec, sr.coins, sr.noise)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.record(sr.entry, proto.PackedLen(len(enc), sr.plan.SecAgg.Bits)); err != nil {
+		return nil, err
+	}
+	return enc, nil
 }
 
 // Run takes part in rounds until ctx ends. It waits out the retry windows

@@ -2,12 +2,14 @@ package client
 
 import (
 	"context"
+	"errors"
 	"math"
 	"reflect"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/tacitfl/tacit/aggregate/secagg"
 	"github.com/tacitfl/tacit/model"
 )
 
@@ -40,6 +42,14 @@ func (f *fakeCoordinator) Report(_ context.Context, u Upload) error {
 	u.Update = slices.Clone(u.Update)
 	f.uploads = append(f.uploads, u)
 	return nil
+}
+
+func (f *fakeCoordinator) SecAggSend(context.Context, int64, secagg.ClientMessage, int) error {
+	return errors.New("no secure aggregation here")
+}
+
+func (f *fakeCoordinator) SecAggFetch(context.Context, int64, secagg.Phase, secagg.ClientID) (secagg.ServerMessage, time.Duration, error) {
+	return nil, 0, errors.New("no secure aggregation here")
 }
 
 func testPlan(round, version int64) *Plan {
@@ -88,7 +98,7 @@ func TestAgentSendsNothingPersonal(t *testing.T) {
 	for _, fl := range fields {
 		names = append(names, fl.Name)
 	}
-	if !slices.Equal(names, []string{"Round", "Update", "Weight", "Loss", "Clipped", "Evaluated", "HR", "NDCG"}) {
+	if !slices.Equal(names, []string{"Round", "Update", "Encoded", "Bits", "Weight", "Loss", "Clipped", "Evaluated", "HR", "NDCG"}) {
 		t.Fatalf("Upload has fields %v: review what a new field reveals before adding it here", names)
 	}
 	u := f.uploads[0]

@@ -10,6 +10,7 @@ import (
 
 	"github.com/quic-go/quic-go"
 
+	"github.com/tacitfl/tacit/aggregate/secagg"
 	"github.com/tacitfl/tacit/proto"
 	"github.com/tacitfl/tacit/proto/tacitpb"
 )
@@ -105,11 +106,22 @@ func (q *QUIC) CheckIn(ctx context.Context, cached int64) (*Plan, time.Duration,
 		return nil, 0, errors.New("client: check-in answered with an incomplete plan")
 	}
 	items, mc := proto.FromModelConfig(p.Model)
-	return &Plan{
+	plan := &Plan{
 		Round: p.Round, ModelVersion: p.ModelVersion, DownloadModel: p.DownloadModel,
 		Deadline: time.UnixMilli(p.ReportDeadlineUnixMillis), Items: items, Model: mc, Local: proto.FromLocalTraining(p.Local),
 		ClipNorm: p.ClipNorm, NoiseMultiplier: p.NoiseMultiplier, Delta: p.Delta,
-	}, 0, nil
+	}
+	if plan.Codec, err = proto.FromUpdateCodecPB(p.Codec); err != nil {
+		return nil, 0, fmt.Errorf("client: plan: %w", err)
+	}
+	if p.Secagg != nil {
+		cfg, id, err := proto.FromSecAggPlan(p.Secagg)
+		if err != nil {
+			return nil, 0, fmt.Errorf("client: plan: %w", err)
+		}
+		plan.SecAgg, plan.SecAggID = &cfg, id
+	}
+	return plan, 0, nil
 }
 
 // DownloadModel implements Coordinator.
@@ -135,8 +147,12 @@ func (q *QUIC) Report(ctx context.Context, u Upload) error {
 	if err != nil {
 		return err
 	}
-	r := &tacitpb.Report{Round: u.Round, Update: c.Encode(u.Update, tacitpb.Compression_COMPRESSION_NONE),
-		Weight: u.Weight, TrainLoss: u.Loss, Clipped: u.Clipped}
+	r := &tacitpb.Report{Round: u.Round, Weight: u.Weight, TrainLoss: u.Loss, Clipped: u.Clipped}
+	if u.Encoded != nil {
+		r.Update = c.EncodeUint(u.Encoded, u.Bits, tacitpb.Compression_COMPRESSION_ZSTD)
+	} else {
+		r.Update = c.Encode(u.Update, tacitpb.Compression_COMPRESSION_NONE)
+	}
 	if u.Evaluated {
 		r.Evaluation = &tacitpb.Evaluation{HrAt_10: u.HR, NdcgAt_10: u.NDCG}
 	}
@@ -148,6 +164,43 @@ func (q *QUIC) Report(ctx context.Context, u Upload) error {
 		return fmt.Errorf("client: report answered with %T", resp.Body)
 	}
 	return nil
+}
+
+// SecAggSend implements Coordinator.
+func (q *QUIC) SecAggSend(ctx context.Context, round int64, m secagg.ClientMessage, bits int) error {
+	c, err := codec()
+	if err != nil {
+		return err
+	}
+	s, err := c.SecAggSend(round, m, bits)
+	if err != nil {
+		return err
+	}
+	resp, err := q.roundTrip(ctx, &tacitpb.Request{Body: &tacitpb.Request_SecaggSend{SecaggSend: s}})
+	if err != nil {
+		return err
+	}
+	if resp.GetSecaggSend() == nil {
+		return fmt.Errorf("client: SecAgg message answered with %T", resp.Body)
+	}
+	return nil
+}
+
+// SecAggFetch implements Coordinator.
+func (q *QUIC) SecAggFetch(ctx context.Context, round int64, phase secagg.Phase, to secagg.ClientID) (secagg.ServerMessage, time.Duration, error) {
+	resp, err := q.roundTrip(ctx, &tacitpb.Request{Body: &tacitpb.Request_SecaggFetch{SecaggFetch: &tacitpb.SecAggFetch{Round: round, Phase: uint32(phase)}}})
+	if err != nil {
+		return nil, 0, err
+	}
+	res := resp.GetSecaggFetch()
+	if res == nil {
+		return nil, 0, fmt.Errorf("client: SecAgg fetch answered with %T", resp.Body)
+	}
+	if r := res.GetRetry(); r != nil {
+		return nil, time.Duration(r.GetAfterMillis()) * time.Millisecond, nil
+	}
+	m, err := proto.FromSecAggFetchResult(res, to)
+	return m, 0, err
 }
 
 // Close closes the connection.

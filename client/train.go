@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tacitfl/tacit/aggregate/secagg"
 	"github.com/tacitfl/tacit/model"
 	"github.com/tacitfl/tacit/privacy"
+	"github.com/tacitfl/tacit/proto"
 )
 
 // Plan is what a round asks of a device: which model to train, how, and by
@@ -23,6 +25,14 @@ type Plan struct {
 	// NoiseMultiplier and Delta are the noise the coordinator promises and
 	// the δ of the guarantee, for the device's ledger.
 	ClipNorm, NoiseMultiplier, Delta float64
+	// Codec, if set, is how the update travels: quantized, in the range and
+	// ring every device of the round shares.
+	Codec *proto.UpdateCodec
+	// SecAgg, if set, is the round's secure aggregation and SecAggID the
+	// device's id in it: the device takes part in its phases and sends its
+	// update only as a masked input.
+	SecAgg   *secagg.Config
+	SecAggID secagg.ClientID
 }
 
 // Report is what a device returns besides its update.

@@ -32,7 +32,9 @@ import (
 //
 // floats is a uint64 count and that many little-endian float32s; spends a
 // uint64 count and that many (float64 q, float64 noise multiplier, uint64
-// rounds). All integers are little-endian.
+// rounds, uint8 kind), kind 1 (distributed discrete Gaussian) followed by
+// float64 local noise, scale, clip, β and uint64 dimension, minimum
+// survivors; kind 0 is the Gaussian. All integers are little-endian.
 //
 // Versions 2 and 3 stored the privacy spent as accumulated RDP values at
 // privacy.DefaultOrders in place of the spends. Version 4 stores the
@@ -70,6 +72,16 @@ func AppendSnapshot(b []byte, s Snapshot) []byte {
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x.Q))
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x.Sigma))
 		b = binary.LittleEndian.AppendUint64(b, uint64(x.Count))
+		if d := x.Distributed; d != nil {
+			b = append(b, 1)
+			for _, f := range []float64{d.LocalStd, d.Scale, d.Clip, d.Beta} {
+				b = binary.LittleEndian.AppendUint64(b, math.Float64bits(f))
+			}
+			b = binary.LittleEndian.AppendUint64(b, uint64(d.Dim))
+			b = binary.LittleEndian.AppendUint64(b, uint64(d.MinSurvivors))
+		} else {
+			b = append(b, 0)
+		}
 	}
 	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.ClipNorm))
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
@@ -130,7 +142,7 @@ func DecodeSnapshot(b []byte) (Snapshot, error) {
 		return Snapshot{}, fmt.Errorf("%w: clip norm %v", ErrCorruptCheckpoint, s.ClipNorm)
 	}
 	for _, x := range s.Spends {
-		if err := privacy.CheckMechanism(x.Q, x.Sigma, x.Count); err != nil {
+		if err := x.Check(); err != nil {
 			return Snapshot{}, fmt.Errorf("%w: %v", ErrCorruptCheckpoint, err)
 		}
 	}
@@ -219,19 +231,44 @@ func (r *reader) floats() []float32 {
 }
 
 func (r *reader) spends() []privacy.Spend {
-	n, raw := r.counted(24)
-	out := make([]privacy.Spend, n)
+	const minEntry = 25 // a Gaussian spend
+	c := r.u64()
+	if r.err == nil && c > uint64(len(r.b)/minEntry) {
+		r.err = fmt.Errorf("%w: %d spends claimed, %d bytes left", ErrCorruptCheckpoint, c, len(r.b))
+	}
+	if r.err != nil {
+		return nil
+	}
+	out := make([]privacy.Spend, c)
 	for i := range out {
-		b := raw[24*i:]
-		count := binary.LittleEndian.Uint64(b[16:])
-		if count > math.MaxInt32 {
-			r.err = fmt.Errorf("%w: %d rounds in one spend", ErrCorruptCheckpoint, count)
+		s := &out[i]
+		s.Q, s.Sigma = r.f64(), r.f64()
+		s.Count = r.int32()
+		switch kind := r.bytes(1); {
+		case kind == nil:
+		case kind[0] == 1:
+			d := &privacy.DistributedDGauss{LocalStd: r.f64(), Scale: r.f64(), Clip: r.f64(), Beta: r.f64()}
+			d.Dim, d.MinSurvivors = r.int32(), r.int32()
+			s.Distributed = d
+		case kind[0] != 0:
+			r.err = fmt.Errorf("%w: spend of kind %d", ErrCorruptCheckpoint, kind[0])
+		}
+		if r.err != nil {
 			return nil
 		}
-		out[i] = privacy.Spend{Q: math.Float64frombits(binary.LittleEndian.Uint64(b)),
-			Sigma: math.Float64frombits(binary.LittleEndian.Uint64(b[8:])), Count: int(count)}
 	}
 	return out
+}
+
+func (r *reader) f64() float64 { return math.Float64frombits(r.u64()) }
+
+// int32 reads a uint64 that must fit an int32.
+func (r *reader) int32() int {
+	v := r.u64()
+	if v > math.MaxInt32 && r.err == nil {
+		r.err = fmt.Errorf("%w: count %d", ErrCorruptCheckpoint, v)
+	}
+	return int(min(v, math.MaxInt32))
 }
 
 // FileCheckpointer keeps the latest snapshot in one file, replaced

@@ -5,7 +5,9 @@ import (
 	"math"
 	"time"
 
+	"github.com/tacitfl/tacit/aggregate/secagg"
 	"github.com/tacitfl/tacit/privacy"
+	"github.com/tacitfl/tacit/proto"
 )
 
 // RoundConfig shapes every round.
@@ -31,8 +33,36 @@ type RoundConfig struct {
 	RetryMin time.Duration
 	Seed     uint64 // seeds selection and jitter
 	// DP, if set, makes every committed round (ε, δ)-differentially private
-	// at the user level, with the noise added centrally.
+	// at the user level, with the noise added centrally, or by the devices
+	// (DPConfig.Distributed).
 	DP *DPConfig
+	// Codec, if set, has devices quantize their updates (proto.UpdateCodec);
+	// secure aggregation needs it.
+	Codec *CodecConfig
+	// SecAgg, if set, aggregates every round securely (aggregate/secagg):
+	// the coordinator learns only the sum of the surviving devices' updates.
+	SecAgg *SecAggConfig
+}
+
+// CodecConfig is the quantization of updates on the devices: Bits per
+// value, after an optional randomized Hadamard rotation, in a range set for
+// updates of L2 norm Norm (the clip norm under differential privacy).
+type CodecConfig struct {
+	Bits   int
+	Rotate bool
+	Norm   float64
+}
+
+// SecAggConfig sizes secure aggregation: the neighbour graph's degree and
+// threshold come from the fractions of devices that may collude with the
+// coordinator or drop out (secagg.FindParams).
+type SecAggConfig struct {
+	AdversaryRate, DropoutRate float64
+	ThreatModel                secagg.ThreatModel
+	// PhaseWindow is how long the share-keys and unmask phases stay open
+	// (the advertise phase is the selection window, the masked input the
+	// report window).
+	PhaseWindow time.Duration
 }
 
 // DPConfig is central differential privacy (DP-FedAvg, McMahan et al.
@@ -56,6 +86,11 @@ type DPConfig struct {
 	Budget float64
 	// Noise is the noise source; nil seeds one from the operating system.
 	Noise *privacy.Noise
+	// Distributed has the devices add the noise, as discrete Gaussian noise
+	// on their quantized updates, so that the secure sum of the fewest
+	// survivors a round accepts carries z (needs SecAgg and the RDP
+	// accountant). The coordinator then never holds an un-noised sum.
+	Distributed bool
 }
 
 // DefaultRoundConfig suits a simulation-sized population.
@@ -80,7 +115,36 @@ func (c RoundConfig) Validate() error {
 	case c.RetryMin <= 0:
 		return fmt.Errorf("retry window must be positive, got %v", c.RetryMin)
 	}
+	if k := c.Codec; k != nil {
+		switch {
+		case k.Bits < proto.MinQuantBits || k.Bits > proto.MaxQuantBits:
+			return fmt.Errorf("quantization bits must be in [%d, %d], got %d", proto.MinQuantBits, proto.MaxQuantBits, k.Bits)
+		case !(k.Norm > 0) || math.IsInf(k.Norm, 1):
+			return fmt.Errorf("quantization norm must be positive, got %v", k.Norm)
+		}
+	}
+	if s := c.SecAgg; s != nil {
+		switch {
+		case c.Codec == nil:
+			return fmt.Errorf("secure aggregation needs quantized updates (a codec)")
+		case s.PhaseWindow <= 0:
+			return fmt.Errorf("secure aggregation phase window must be positive, got %v", s.PhaseWindow)
+		case c.DP != nil && c.DP.Adaptive != nil:
+			return fmt.Errorf("adaptive clipping needs each update's clipped bit, which secure aggregation hides")
+		}
+		if _, _, err := secagg.FindParams(1000, s.AdversaryRate, s.DropoutRate, s.ThreatModel); err != nil {
+			return err
+		}
+	}
 	if d := c.DP; d != nil {
+		switch {
+		case d.Distributed && c.SecAgg == nil:
+			return fmt.Errorf("distributed DP needs secure aggregation")
+		case d.Distributed && d.accountant() != privacy.AccountantRDP:
+			return fmt.Errorf("distributed DP is accounted by the rdp accountant only")
+		case d.Distributed && !(d.NoiseMultiplier > 0):
+			return fmt.Errorf("distributed DP needs a positive noise multiplier")
+		}
 		switch {
 		case !(d.NoiseMultiplier >= 0) || math.IsInf(d.NoiseMultiplier, 1):
 			return fmt.Errorf("noise multiplier must be non-negative, got %v", d.NoiseMultiplier)

@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/tacitfl/tacit/aggregate"
+	"github.com/tacitfl/tacit/aggregate/secagg"
 	"github.com/tacitfl/tacit/privacy"
+	"github.com/tacitfl/tacit/proto"
 )
 
 // Snapshot is the state that survives a restart, written after each commit.
@@ -34,6 +36,12 @@ type Plan struct {
 	// With differential privacy: the norm to clip the update to, and the
 	// noise multiplier and δ, for the device's ledger.
 	ClipNorm, NoiseMultiplier, Delta float64
+	// Codec, if set, is how to encode the update.
+	Codec *proto.UpdateCodec
+	// SecAgg, if set, is the round's secure aggregation and SecAggID the
+	// device's id in it: the device sends a masked input, not a report.
+	SecAgg   *secagg.Config
+	SecAggID secagg.ClientID
 }
 
 // CheckInResult is the answer to a check-in: a plan, or a window after
@@ -50,11 +58,14 @@ const Stopped Phase = 2
 
 // Report is a device's contribution to a round.
 type Report struct {
-	Round  int64
-	Update []float32
-	Weight float64
-	Loss   float64
-	Eval   *Evaluation // the device's metrics on the model it trained from, if it evaluated
+	Round int64
+	// Update is the update of the shared parameters, or, in a round with a
+	// codec, Encoded is its encoding (proto.UpdateCodec, b-bit values).
+	Update  []float32
+	Encoded []uint32
+	Weight  float64
+	Loss    float64
+	Eval    *Evaluation // the device's metrics on the model it trained from, if it evaluated
 	// Clipped says the device scaled its update down to the plan's clip
 	// norm (the coordinator, seeing only the result, cannot tell).
 	Clipped bool
@@ -139,6 +150,12 @@ type Machine struct {
 	clipped    int
 	stopReason string
 
+	codec     *proto.UpdateCodec // this round's, with RoundConfig.Codec
+	encoded   []float32          // a report's decoded (rotated) values; the rotated mean
+	sec       *secureRound       // this round's, with RoundConfig.SecAgg
+	setupErr  error              // why this round cannot run; it is abandoned at selection's end
+	secParams map[int][2]int     // SecAgg (degree, threshold) by cohort size
+
 	ready []Outcome
 }
 
@@ -167,15 +184,12 @@ func NewMachine(cfg RoundConfig, population []string, snap Snapshot, opt aggrega
 		rng:        rand.New(rand.NewPCG(cfg.Seed, uint64(snap.Round))),
 		params:     slices.Clone(snap.Params), version: snap.Version, committed: snap.Round,
 		mean: aggregate.NewMean(len(snap.Params)), step: make([]float32, len(snap.Params)),
-		losses: aggregate.NewMean(1), evals: aggregate.NewMean(2),
+		losses: aggregate.NewMean(1), evals: aggregate.NewMean(2), secParams: make(map[int][2]int),
 	}
 	for _, d := range population {
 		m.enrolled[d] = true
 	}
-	m.q = 1
-	if cfg.Goal > 0 {
-		m.q = math.Min(1, float64(cfg.Goal)*cfg.OverSelection/float64(len(m.enrolled)))
-	}
+	m.q = samplingRate(cfg, len(m.enrolled))
 	if d := cfg.DP; d != nil {
 		acct, err := privacy.RestoreAccountant(d.accountant(), snap.Spends)
 		if err != nil {
@@ -206,7 +220,7 @@ func NewMachine(cfg RoundConfig, population []string, snap Snapshot, opt aggrega
 // budget allows: then the machine stops.
 func (m *Machine) open(now time.Time, r int64) {
 	if d := m.cfg.DP; d != nil && d.Budget > 0 {
-		if eps, err := m.acct.EpsilonAfter(m.q, d.NoiseMultiplier, 1, d.Delta); err != nil || eps > d.Budget {
+		if eps, err := m.acct.EpsilonAfterSpend(m.spend(), d.Delta); err != nil || eps > d.Budget {
 			m.round, m.phase, m.opened, m.selectClose, m.deadline, m.reports = r, Stopped, now, now, now, 0
 			m.stopReason = fmt.Sprintf("privacy budget: round %d would bring ε to %.4g, over the budget %.4g (δ %g)", r, eps, d.Budget, d.Delta)
 			m.cohort, m.accepted = map[string]bool{}, map[string]bool{}
@@ -227,15 +241,33 @@ func (m *Machine) open(now time.Time, r int64) {
 	m.mean.Reset()
 	m.losses.Reset()
 	m.evals.Reset()
+	m.setupErr = m.setupRound()
+	if m.sec != nil {
+		// Every phase may take its whole window.
+		m.deadline = m.selectClose.Add(2*m.cfg.SecAgg.PhaseWindow + m.cfg.ReportWindow)
+	}
 }
 
-// minReports is the fewest reports a round may commit with.
+// samplingRate is q, each device's chance of selection in a round.
+func samplingRate(cfg RoundConfig, population int) float64 {
+	if cfg.Goal == 0 {
+		return 1
+	}
+	return math.Min(1, float64(cfg.Goal)*cfg.OverSelection/float64(population))
+}
+
+// minReports is the fewest reports a round may commit with: with
+// distributed DP, at least the survivors whose noise the accountant counts.
 func (m *Machine) minReports() int {
 	expected := len(m.cohort)
 	if m.cfg.Goal > 0 {
 		expected = min(expected, m.cfg.Goal)
 	}
-	return max(1, int(math.Ceil(m.cfg.MinFraction*float64(expected))))
+	n := max(1, int(math.Ceil(m.cfg.MinFraction*float64(expected))))
+	if m.distributed() {
+		n = max(n, minSurvivors(m.cfg, m.expectedReports()))
+	}
+	return n
 }
 
 // Tick moves the machine's clock to now: selection closes and deadlines
@@ -248,9 +280,12 @@ func (m *Machine) Tick(now time.Time) {
 		m.closeSelection(m.selectClose)
 	}
 	if !now.Before(m.deadline) {
-		if m.reports >= m.minReports() {
+		switch {
+		case m.sec != nil && m.phase != Selecting:
+			m.endSecurePhase(m.deadline)
+		case m.reports >= m.minReports():
 			m.commit(m.deadline, "deadline")
-		} else {
+		default:
 			m.abandon(m.deadline, fmt.Sprintf("deadline with %d reports, %d needed", m.reports, m.minReports()))
 		}
 		m.Tick(now) // the next round may be over too if now is far ahead
@@ -259,6 +294,17 @@ func (m *Machine) Tick(now time.Time) {
 
 func (m *Machine) closeSelection(now time.Time) {
 	m.phase = Reporting
+	switch {
+	case m.setupErr != nil:
+		m.abandon(now, fmt.Sprintf("round %d could not be set up: %v", m.round, m.setupErr))
+		return
+	case m.sec != nil && m.sec.sent < m.minReports():
+		m.abandon(now, fmt.Sprintf("%d of %d selected devices advertised SecAgg keys, %d needed", m.sec.sent, len(m.cohort), m.minReports()))
+		return
+	case m.sec != nil:
+		m.endSecurePhase(now)
+		return
+	}
 	if len(m.accepted) < m.minReports() {
 		m.abandon(now, fmt.Sprintf("%d of %d selected devices checked in, %d needed", len(m.accepted), len(m.cohort), m.minReports()))
 		return
@@ -273,7 +319,7 @@ func (m *Machine) CheckIn(now time.Time, device string, cachedVersion int64) (Ch
 		return CheckInResult{}, reject(NotEnrolled, "device %q is not enrolled", device)
 	}
 	if reported, ok := m.accepted[device]; ok && !reported {
-		return CheckInResult{Plan: m.plan(cachedVersion)}, nil // a device that reconnects gets its plan again
+		return CheckInResult{Plan: m.plan(device, cachedVersion)}, nil // a device that reconnects gets its plan again
 	}
 	switch {
 	case m.phase == Stopped:
@@ -284,19 +330,26 @@ func (m *Machine) CheckIn(now time.Time, device string, cachedVersion int64) (Ch
 		return m.retry(now, m.deadline, fmt.Sprintf("round %d is past selection", m.round)), nil
 	case !m.cohort[device]:
 		return m.retry(now, m.deadline, fmt.Sprintf("not selected for round %d", m.round)), nil
+	case m.setupErr != nil:
+		return m.retry(now, m.deadline, fmt.Sprintf("round %d cannot run: %v", m.round, m.setupErr)), nil
 	}
 	m.accepted[device] = false
-	plan := m.plan(cachedVersion)
-	if len(m.accepted) == len(m.cohort) {
-		m.closeSelection(now)
+	plan := m.plan(device, cachedVersion)
+	if len(m.accepted) == len(m.cohort) && m.sec == nil {
+		m.closeSelection(now) // with SecAgg, selection ends when every key is advertised
 	}
 	return CheckInResult{Plan: plan}, nil
 }
 
-func (m *Machine) plan(cachedVersion int64) *Plan {
+func (m *Machine) plan(device string, cachedVersion int64) *Plan {
 	p := &Plan{Round: m.round, ModelVersion: m.version, DownloadModel: cachedVersion != m.version, Deadline: m.deadline}
 	if d := m.cfg.DP; d != nil {
 		p.ClipNorm, p.NoiseMultiplier, p.Delta = m.clip, d.NoiseMultiplier, d.Delta
+	}
+	p.Codec = m.codec
+	if m.sec != nil {
+		cfg := m.sec.cfg
+		p.SecAgg, p.SecAggID = &cfg, m.sec.ids[device]
 	}
 	return p
 }
@@ -327,10 +380,27 @@ func (m *Machine) Report(now time.Time, device string, r Report) error {
 		return reject(NotSelected, "device %q was not accepted in round %d", device, m.round)
 	case reported:
 		return reject(Duplicate, "device %q already reported in round %d", device, m.round)
+	case m.sec != nil:
+		return reject(BadUpdate, "round %d aggregates securely: its reports are masked inputs", m.round)
 	case !(r.Loss >= 0 && r.Loss < aggregate.MaxAbsValue):
 		return reject(BadUpdate, "loss %v is not in [0, %d)", r.Loss, aggregate.MaxAbsValue)
 	case r.Eval != nil && !(r.Eval.HR >= 0 && r.Eval.HR <= 1 && r.Eval.NDCG >= 0 && r.Eval.NDCG <= 1):
 		return reject(BadUpdate, "evaluation %+v is outside [0, 1]", *r.Eval)
+	}
+	if m.codec != nil {
+		// Decoded but left rotated: the mean is taken in the rotated space
+		// (the clip too: rotation keeps norms) and rotated back once.
+		q, err := proto.NewQuantizer(m.codec.Bits, m.codec.Range, m.codec.Bits) // one device's values travel in b bits
+		if err == nil && len(r.Encoded) != m.mean.Len() {
+			err = fmt.Errorf("%d encoded values, want %d", len(r.Encoded), m.mean.Len())
+		}
+		if err == nil {
+			m.encoded, err = q.AppendDecodeSum(m.encoded[:0], r.Encoded)
+		}
+		if err != nil {
+			return reject(BadUpdate, "%v", err)
+		}
+		r.Update = m.encoded
 	}
 	weight := r.Weight
 	if d := m.cfg.DP; d != nil {
@@ -375,17 +445,26 @@ func (m *Machine) maybeFinish(now time.Time) {
 
 func (m *Machine) commit(now time.Time, reason string) {
 	var noiseStd float64
-	err := m.mean.Mean(m.step)
-	if d := m.cfg.DP; d != nil {
-		// Sum + N(0, (zC)²), over the expected number of reports.
-		noiseStd = m.zUpdate * m.clip
-		if err = m.mean.Sum(m.step); err == nil {
+	var err error
+	// The mean of the updates: over the reports, or with DP the sum (and
+	// its noise) over the expected number of reports.
+	denominator := 1.0
+	if m.sec != nil {
+		err, denominator = m.secureSum(m.step), float64(m.sec.survivors)
+	} else {
+		err = m.plainMean()
+	}
+	if d := m.cfg.DP; d != nil && err == nil {
+		denominator = m.expectedReports()
+		if !d.Distributed { // the devices' noise is in the sum already
+			noiseStd = m.zUpdate * m.clip
 			m.noise.AddGaussian(m.step, noiseStd)
-			expected := m.expectedReports()
-			for i := range m.step {
-				m.step[i] = float32(float64(m.step[i]) / expected)
-			}
-			err = m.acct.Compose(m.q, d.NoiseMultiplier, 1)
+		}
+		err = m.acct.ComposeSpend(m.spend())
+	}
+	if err == nil && denominator != 1 {
+		for i := range m.step {
+			m.step[i] = float32(float64(m.step[i]) / denominator)
 		}
 	}
 	if err == nil {
@@ -409,6 +488,31 @@ func (m *Machine) commit(now time.Time, reason string) {
 	}
 	m.ready = append(m.ready, out)
 	m.open(now, m.round+1)
+}
+
+// plainMean writes the mean of the reports into m.step, or with DP their
+// sum, rotating it back if the codec rotated the updates.
+func (m *Machine) plainMean() error {
+	acc := m.step
+	if m.codec != nil && m.codec.Rotate {
+		m.encoded = slices.Grow(m.encoded[:0], m.mean.Len())[:m.mean.Len()]
+		acc = m.encoded
+	}
+	var err error
+	if m.cfg.DP != nil {
+		err = m.mean.Sum(acc)
+	} else {
+		err = m.mean.Mean(acc)
+	}
+	if err != nil || len(acc) == len(m.step) && &acc[0] == &m.step[0] {
+		return err
+	}
+	rot, err := proto.NewRotation(m.codec.RotationSeed, len(m.params))
+	if err != nil {
+		return err
+	}
+	_, err = rot.Inverse(m.step, acc)
+	return err
 }
 
 func (m *Machine) abandon(now time.Time, reason string) {

@@ -6,17 +6,18 @@ import "fmt"
 type RejectCode int
 
 const (
-	NotEnrolled RejectCode = iota + 1
-	WrongRound             // a round that has not started
-	Late                   // a round that has ended, or past the deadline
-	NotSelected            // the device was not accepted in this round
-	Duplicate              // the device already reported in this round
-	BadUpdate              // wrong dimension, non-finite or out-of-range values
+	NotEnrolled   RejectCode = iota + 1
+	WrongRound               // a round that has not started
+	Late                     // a round that has ended, or past the deadline
+	NotSelected              // the device was not accepted in this round
+	Duplicate                // the device already reported in this round
+	BadUpdate                // wrong dimension, non-finite or out-of-range values
+	SecAggRefused            // the round's secure aggregation refused the message
 )
 
 var rejectNames = map[RejectCode]string{
 	NotEnrolled: "not enrolled", WrongRound: "wrong round", Late: "late",
-	NotSelected: "not selected", Duplicate: "duplicate", BadUpdate: "bad update",
+	NotSelected: "not selected", Duplicate: "duplicate", BadUpdate: "bad update", SecAggRefused: "refused by secure aggregation",
 }
 
 func (c RejectCode) String() string { return rejectNames[c] }

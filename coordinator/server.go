@@ -12,6 +12,7 @@ import (
 
 	"github.com/quic-go/quic-go"
 
+	"github.com/tacitfl/tacit/aggregate/secagg"
 	"github.com/tacitfl/tacit/proto"
 	"github.com/tacitfl/tacit/proto/tacitpb"
 )
@@ -267,6 +268,10 @@ func (s *Server) handle(req *tacitpb.Request) (resp *tacitpb.Response, fatal boo
 		return s.model(body.Model.GetVersion())
 	case *tacitpb.Request_Report:
 		return s.report(device, body.Report)
+	case *tacitpb.Request_SecaggFetch:
+		return s.secAggFetch(device, body.SecaggFetch), false
+	case *tacitpb.Request_SecaggSend:
+		return s.secAggSend(device, body.SecaggSend)
 	}
 	return proto.NewError(tacitpb.ErrorCode_ERROR_CODE_MALFORMED, "empty request"), true
 }
@@ -280,7 +285,10 @@ func (s *Server) checkIn(device string, cached int64) *tacitpb.Response {
 	if p := res.Plan; p != nil {
 		out.Result = &tacitpb.CheckInResult_Plan{Plan: &tacitpb.Plan{Round: p.Round, ModelVersion: p.ModelVersion,
 			DownloadModel: p.DownloadModel, ReportDeadlineUnixMillis: p.Deadline.UnixMilli(), Local: s.cfg.Local, Model: s.cfg.Model,
-			ClipNorm: p.ClipNorm, NoiseMultiplier: p.NoiseMultiplier, Delta: p.Delta}}
+			ClipNorm: p.ClipNorm, NoiseMultiplier: p.NoiseMultiplier, Delta: p.Delta, Codec: proto.UpdateCodecPB(p.Codec)}}
+		if p.SecAgg != nil {
+			out.GetPlan().Secagg = proto.SecAggPlan(*p.SecAgg, p.SecAggID)
+		}
 	} else {
 		out.Result = &tacitpb.CheckInResult_Retry{Retry: &tacitpb.RetryAfter{AfterMillis: res.RetryAfter.Milliseconds(), Reason: res.Reason}}
 	}
@@ -316,11 +324,16 @@ func (s *Server) model(version int64) (*tacitpb.Response, bool) {
 }
 
 func (s *Server) report(device string, r *tacitpb.Report) (*tacitpb.Response, bool) {
-	update, err := s.codec.Decode(r.GetUpdate(), s.dim, nil)
+	rep := Report{Round: r.GetRound(), Weight: r.GetWeight(), Loss: r.GetTrainLoss(), Clipped: r.GetClipped()}
+	var err error
+	if c := s.svc.Codec(); r.GetUpdate().GetDtype() == tacitpb.DType_DTYPE_UINT && c != nil {
+		rep.Encoded, err = s.codec.DecodeUint(r.GetUpdate(), c.EncodedLen(s.dim), c.Bits, nil)
+	} else {
+		rep.Update, err = s.codec.Decode(r.GetUpdate(), s.dim, nil)
+	}
 	if err != nil {
 		return proto.NewError(tacitpb.ErrorCode_ERROR_CODE_BAD_UPDATE, err.Error()), true
 	}
-	rep := Report{Round: r.GetRound(), Update: update, Weight: r.GetWeight(), Loss: r.GetTrainLoss(), Clipped: r.GetClipped()}
 	if e := r.GetEvaluation(); e != nil {
 		rep.Eval = &Evaluation{HR: e.GetHrAt_10(), NDCG: e.GetNdcgAt_10()}
 	}
@@ -330,6 +343,37 @@ func (s *Server) report(device string, r *tacitpb.Report) (*tacitpb.Response, bo
 	return &tacitpb.Response{Body: &tacitpb.Response_ReportAck{ReportAck: &tacitpb.ReportAck{}}}, false
 }
 
+func (s *Server) secAggFetch(device string, f *tacitpb.SecAggFetch) *tacitpb.Response {
+	msg, wait, err := s.svc.SecAggFetch(device, f.GetRound(), secagg.Phase(min(f.GetPhase(), uint32(secagg.PhaseAborted))))
+	if err != nil {
+		return rejection(err)
+	}
+	var res *tacitpb.SecAggFetchResult
+	if msg == nil {
+		res = &tacitpb.SecAggFetchResult{Result: &tacitpb.SecAggFetchResult_Retry{Retry: &tacitpb.RetryAfter{AfterMillis: wait.Milliseconds()}}}
+	} else if res, err = proto.SecAggFetchResult(msg); err != nil {
+		return proto.NewError(tacitpb.ErrorCode_ERROR_CODE_INTERNAL, err.Error())
+	}
+	return &tacitpb.Response{Body: &tacitpb.Response_SecaggFetch{SecaggFetch: res}}
+}
+
+// secAggSend decodes a device's SecAgg message; the sender is the device
+// the token names, whatever the message says.
+func (s *Server) secAggSend(device string, m *tacitpb.SecAggSend) (*tacitpb.Response, bool) {
+	cfg, id, ok := s.svc.SecAggSeat(device)
+	if !ok {
+		return proto.NewError(tacitpb.ErrorCode_ERROR_CODE_NOT_SELECTED, "not in a secure aggregation"), false
+	}
+	msg, err := s.codec.FromSecAggSend(m, id, cfg)
+	if err != nil {
+		return proto.NewError(tacitpb.ErrorCode_ERROR_CODE_MALFORMED, err.Error()), true
+	}
+	if err := s.svc.SecAggSend(device, m.GetRound(), msg); err != nil {
+		return rejection(err), false
+	}
+	return &tacitpb.Response{Body: &tacitpb.Response_SecaggSend{SecaggSend: &tacitpb.SecAggSendAck{}}}, false
+}
+
 // rejection turns the machine's refusal into a wire error.
 func rejection(err error) *tacitpb.Response {
 	var r *Rejection
@@ -337,12 +381,13 @@ func rejection(err error) *tacitpb.Response {
 		return proto.NewError(tacitpb.ErrorCode_ERROR_CODE_INTERNAL, err.Error())
 	}
 	code := map[RejectCode]tacitpb.ErrorCode{
-		NotEnrolled: tacitpb.ErrorCode_ERROR_CODE_UNAUTHENTICATED,
-		WrongRound:  tacitpb.ErrorCode_ERROR_CODE_WRONG_ROUND,
-		Late:        tacitpb.ErrorCode_ERROR_CODE_LATE,
-		NotSelected: tacitpb.ErrorCode_ERROR_CODE_NOT_SELECTED,
-		Duplicate:   tacitpb.ErrorCode_ERROR_CODE_DUPLICATE,
-		BadUpdate:   tacitpb.ErrorCode_ERROR_CODE_BAD_UPDATE,
+		NotEnrolled:   tacitpb.ErrorCode_ERROR_CODE_UNAUTHENTICATED,
+		WrongRound:    tacitpb.ErrorCode_ERROR_CODE_WRONG_ROUND,
+		Late:          tacitpb.ErrorCode_ERROR_CODE_LATE,
+		NotSelected:   tacitpb.ErrorCode_ERROR_CODE_NOT_SELECTED,
+		Duplicate:     tacitpb.ErrorCode_ERROR_CODE_DUPLICATE,
+		BadUpdate:     tacitpb.ErrorCode_ERROR_CODE_BAD_UPDATE,
+		SecAggRefused: tacitpb.ErrorCode_ERROR_CODE_SECAGG,
 	}[r.Code]
 	return proto.NewError(code, r.Error())
 }

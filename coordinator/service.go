@@ -1,9 +1,13 @@
 package coordinator
 
 import (
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/tacitfl/tacit/aggregate/secagg"
+	"github.com/tacitfl/tacit/proto"
 )
 
 // Checkpointer persists a committed round's snapshot. Save must be durable
@@ -79,6 +83,51 @@ func (s *Service) Report(device string, r Report) error {
 	return err
 }
 
+// SecAggSend hands a device's SecAgg message to the machine.
+func (s *Service) SecAggSend(device string, round int64, msg secagg.ClientMessage) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.m.SecAggSend(s.now(), device, round, msg)
+	if err != nil {
+		s.log.Info("SecAgg message refused", "device", device, "round", round, "type", fmt.Sprintf("%T", msg), "reason", err)
+	}
+	if _, masked := msg.(*secagg.MaskedInput); masked && s.metrics != nil {
+		s.metrics.report(err)
+	}
+	s.drain()
+	return err
+}
+
+// SecAggFetch asks the machine for the message that opens a SecAgg phase
+// for a device, or how long to wait for it.
+func (s *Service) SecAggFetch(device string, round int64, phase secagg.Phase) (secagg.ServerMessage, time.Duration, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	msg, wait, err := s.m.SecAggFetch(s.now(), device, round, phase)
+	s.drain()
+	return msg, wait, err
+}
+
+// SecAggSeat is the current round's SecAgg configuration and device's id
+// in it, for decoding what the device sends; false if the round does not
+// aggregate securely or the device is not in it.
+func (s *Service) SecAggSeat(device string) (secagg.Config, secagg.ClientID, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m.sec == nil {
+		return secagg.Config{}, 0, false
+	}
+	id, ok := s.m.sec.ids[device]
+	return s.m.sec.cfg, id, ok
+}
+
+// Codec is the current round's update codec; nil for float32 updates.
+func (s *Service) Codec() *proto.UpdateCodec {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m.codec
+}
+
 // Tick lets the machine's deadlines pass; drivers call it periodically.
 func (s *Service) Tick() {
 	s.mu.Lock()
@@ -143,7 +192,8 @@ type StatusReport struct {
 	EpsilonSpent *float64       `json:"epsilon_spent,omitempty"`
 	Delta        *float64       `json:"delta,omitempty"`
 	Accountant   string         `json:"accountant,omitempty"`
-	Stopped      string         `json:"stopped,omitempty"` // why training stopped, if it has
+	SecAggPhase  string         `json:"secagg_phase,omitempty"` // with secure aggregation
+	Stopped      string         `json:"stopped,omitempty"`      // why training stopped, if it has
 	Recent       []RoundSummary `json:"recent_rounds"`
 }
 
@@ -170,6 +220,9 @@ func (s *Service) Status() StatusReport {
 	if dp := s.m.cfg.DP; dp != nil {
 		eps, delta := s.m.EpsilonSpent(), dp.Delta
 		r.EpsilonSpent, r.Delta, r.Accountant = &eps, &delta, dp.accountant()
+	}
+	if p, ok := s.m.SecAggPhase(); ok {
+		r.SecAggPhase = p.String()
 	}
 	for i := len(s.history) - 1; i >= 0; i-- {
 		o := s.history[i]

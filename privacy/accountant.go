@@ -25,11 +25,32 @@ func EpsilonFuncFor(name string) (EpsilonFunc, error) {
 	return nil, fmt.Errorf("%w: unknown accountant %q (want %s or %s)", ErrBadParameter, name, AccountantPLD, AccountantRDP)
 }
 
-// Spend is a run of Count identical rounds of the Poisson-subsampled
-// Gaussian mechanism at sampling rate Q and noise multiplier Sigma.
+// Spend is a run of Count identical rounds at sampling rate Q: of the
+// Gaussian mechanism with noise multiplier Sigma or, when Distributed is
+// set, of that distributed discrete Gaussian (Sigma then records the
+// central noise multiplier it was calibrated from).
 type Spend struct {
-	Q, Sigma float64
-	Count    int
+	Q, Sigma    float64
+	Count       int
+	Distributed *DistributedDGauss
+}
+
+func (s Spend) sameMechanism(o Spend) bool {
+	if s.Q != o.Q || s.Sigma != o.Sigma || (s.Distributed == nil) != (o.Distributed == nil) {
+		return false
+	}
+	return s.Distributed == nil || *s.Distributed == *o.Distributed
+}
+
+// Check refuses a spend no accountant covers.
+func (s Spend) Check() error {
+	if err := CheckMechanism(s.Q, s.Sigma, s.Count); err != nil {
+		return err
+	}
+	if s.Distributed != nil {
+		return s.Distributed.Check()
+	}
+	return nil
 }
 
 // Accountant follows the privacy a training spends, round by round, with
@@ -73,7 +94,7 @@ func RestoreAccountant(name string, spends []Spend) (*Accountant, error) {
 		return nil, err
 	}
 	for _, s := range spends {
-		if err := a.Compose(s.Q, s.Sigma, s.Count); err != nil {
+		if err := a.ComposeSpend(s); err != nil {
 			return nil, err
 		}
 	}
@@ -86,30 +107,45 @@ func (a *Accountant) Name() string { return a.name }
 // Spends is the history of composed mechanisms, oldest first.
 func (a *Accountant) Spends() []Spend { return append([]Spend(nil), a.spends...) }
 
-// Compose adds count rounds at (q, sigma). A sigma of 0 (no noise) makes ε
-// infinite from then on. On error nothing changes.
+// Compose adds count rounds of the Gaussian mechanism at (q, sigma). A
+// sigma of 0 (no noise) makes ε infinite from then on. On error nothing
+// changes.
 func (a *Accountant) Compose(q, sigma float64, count int) error {
-	if err := CheckMechanism(q, sigma, count); err != nil {
+	return a.ComposeSpend(Spend{Q: q, Sigma: sigma, Count: count})
+}
+
+// ErrNeedsRDP is returned for a distributed discrete Gaussian round given
+// to the PLD accountant, which does not cover it.
+var ErrNeedsRDP = fmt.Errorf("%w: distributed DP is accounted by the %s accountant only", ErrBadParameter, AccountantRDP)
+
+// ComposeSpend adds the rounds of s. On error nothing changes.
+func (a *Accountant) ComposeSpend(s Spend) error {
+	if err := s.Check(); err != nil {
 		return err
 	}
-	s := Spend{Q: q, Sigma: sigma, Count: count}
 	switch {
-	case sigma == 0:
-		a.infinite = true
-	case a.rdp != nil:
-		if err := a.rdp.ComposePoissonGaussian(q, sigma, count); err != nil {
+	case s.Distributed != nil && a.rdp == nil:
+		return ErrNeedsRDP
+	case s.Distributed != nil:
+		if err := a.rdp.ComposeDistributedDGauss(*s.Distributed, s.Q, s.Count); err != nil {
 			return err
 		}
-	case a.next != nil && a.nextSpend == s:
+	case s.Sigma == 0:
+		a.infinite = true
+	case a.rdp != nil:
+		if err := a.rdp.ComposePoissonGaussian(s.Q, s.Sigma, s.Count); err != nil {
+			return err
+		}
+	case a.next != nil && a.nextSpend.sameMechanism(s) && a.nextSpend.Count == s.Count:
 		a.pld = a.next
 	default:
-		if err := a.pld.ComposePoissonGaussian(q, sigma, count); err != nil {
+		if err := a.pld.ComposePoissonGaussian(s.Q, s.Sigma, s.Count); err != nil {
 			return err
 		}
 	}
 	a.next = nil
-	if n := len(a.spends); n > 0 && a.spends[n-1].Q == q && a.spends[n-1].Sigma == sigma {
-		a.spends[n-1].Count += count
+	if n := len(a.spends); n > 0 && a.spends[n-1].sameMechanism(s) {
+		a.spends[n-1].Count += s.Count
 	} else {
 		a.spends = append(a.spends, s)
 	}
@@ -131,22 +167,34 @@ func (a *Accountant) Epsilon(delta float64) (float64, error) {
 	return a.pld.Epsilon(delta)
 }
 
-// EpsilonAfter is the ε at delta if count more rounds at (q, sigma) were
-// composed, without composing them.
+// EpsilonAfter is the ε at delta if count more rounds of the Gaussian
+// mechanism at (q, sigma) were composed, without composing them.
 func (a *Accountant) EpsilonAfter(q, sigma float64, count int, delta float64) (float64, error) {
-	if err := CheckMechanism(q, sigma, count); err != nil {
+	return a.EpsilonAfterSpend(Spend{Q: q, Sigma: sigma, Count: count}, delta)
+}
+
+// EpsilonAfterSpend is the ε at delta if s were composed, without
+// composing it.
+func (a *Accountant) EpsilonAfterSpend(s Spend, delta float64) (float64, error) {
+	if err := s.Check(); err != nil {
 		return 0, err
 	}
 	switch {
-	case a.infinite || sigma == 0:
+	case s.Distributed != nil && a.rdp == nil:
+		return 0, ErrNeedsRDP
+	case a.infinite:
+		return math.Inf(1), nil
+	case s.Distributed != nil:
+		return a.rdp.EpsilonAfterDistributedDGauss(*s.Distributed, s.Q, s.Count, delta)
+	case s.Sigma == 0:
 		return math.Inf(1), nil
 	case a.rdp != nil:
-		return a.rdp.EpsilonAfter(q, sigma, count, delta)
+		return a.rdp.EpsilonAfter(s.Q, s.Sigma, s.Count, delta)
 	}
 	next := a.pld.Clone()
-	if err := next.ComposePoissonGaussian(q, sigma, count); err != nil {
+	if err := next.ComposePoissonGaussian(s.Q, s.Sigma, s.Count); err != nil {
 		return 0, err
 	}
-	a.next, a.nextSpend = next, Spend{Q: q, Sigma: sigma, Count: count}
+	a.next, a.nextSpend = next, s
 	return next.Epsilon(delta)
 }

@@ -124,3 +124,38 @@ func BenchmarkAccountantRound(b *testing.B) {
 		})
 	}
 }
+
+// TestAccountantDistributedRounds: distributed discrete Gaussian rounds
+// compose, run-length encode and restore like Gaussian ones in the RDP
+// accountant; the PLD accountant refuses them.
+func TestAccountantDistributedRounds(t *testing.T) {
+	mech := DistributedDGauss{Scale: 1e4, Clip: 1, Dim: 1 << 10, MinSurvivors: 50}.WithNoiseMultiplier(1)
+	s := Spend{Q: 0.01, Sigma: 1, Count: 1, Distributed: &mech}
+	a, _ := NewAccountant(AccountantRDP)
+	for range 20 {
+		c := mech // a copy: equal mechanisms merge, whatever the pointer
+		s.Distributed = &c
+		if err := a.ComposeSpend(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := a.Epsilon(1e-5)
+	want, err := DistributedDGaussEpsilon(mech, 0.01, 20, 1e-5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(got-want) > 1e-9*want || len(a.Spends()) != 1 || a.Spends()[0].Count != 20 {
+		t.Fatalf("ε %v, want %v; spends %+v", got, want, a.Spends())
+	}
+	b, err := RestoreAccountant(AccountantRDP, a.Spends())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := b.Epsilon(1e-5); e != got {
+		t.Fatalf("restored ε %v, want %v", e, got)
+	}
+	p, _ := NewAccountant(AccountantPLD)
+	if err := p.ComposeSpend(s); !errors.Is(err, ErrNeedsRDP) {
+		t.Fatalf("PLD took a distributed round: %v", err)
+	}
+}

@@ -1,11 +1,12 @@
 package proto
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/bits"
-	"math/rand/v2"
 	"slices"
 )
 
@@ -31,7 +32,7 @@ const (
 // With b bits and range c, a value x is clipped to [−c, c], scaled by
 // s = (2^(b−1)−1)/c and rounded stochastically to one of the integers
 // −(2^(b−1)−1) … 2^(b−1)−1: up with probability equal to the fractional
-// part (to 53 bits), so the rounding is unbiased. The grid is symmetric,
+// part (to 32 bits), so the rounding is unbiased. The grid is symmetric,
 // leaving out −2^(b−1): negation maps it to itself, and the sum of n
 // vectors needs no extra sign bit (RequiredModBits). Integers
 // travel in two's complement modulo 2^m (m = ModBits) in a uint32; the sum
@@ -72,33 +73,44 @@ func (q *Quantizer) Scale() float64 { return q.scale }
 func maxLevel(b int) uint64 { return 1<<(b-1) - 1 }
 
 // AppendEncode appends the quantized x to dst, drawing the rounding from r,
-// one Uint64 per value: on a device, a ChaCha8 seeded from crypto/rand, so
-// that nobody can replay the rounding; in tests, any seeded source.
-// Infinities are clipped like any large value; NaN is refused, with dst
-// returned unchanged.
-func (q *Quantizer) AppendEncode(dst []uint32, x []float32, r rand.Source) ([]uint32, error) {
+// 32 random bits per value, read in blocks: on a device, a ChaCha8 seeded
+// from crypto/rand, so that nobody can replay the rounding; in tests, any
+// seeded source. Infinities are clipped like any large value; NaN is
+// refused, with dst returned unchanged.
+func (q *Quantizer) AppendEncode(dst []uint32, x []float32, r io.Reader) ([]uint32, error) {
 	start := len(dst)
 	dst = slices.Grow(dst, len(x))[:start+len(x)]
 	out := dst[start:]
 	level := float64(maxLevel(q.bits))
 	mask := ringMask(q.modBits)
-	for i, v := range x {
-		// Clip after scaling: clip·scale may round to just above level.
-		y := float64(v) * q.scale
-		switch {
-		case y > level:
-			y = level
-		case y < -level:
-			y = -level
-		case y != y:
-			return dst[:start], fmt.Errorf("proto: quantizing value %d: %v", i, v)
+	var coins [4 * 1024]byte
+	for base := 0; base < len(x); base += len(coins) / 4 {
+		block := x[base:min(len(x), base+len(coins)/4)]
+		if _, err := io.ReadFull(r, coins[:4*len(block)]); err != nil {
+			return dst[:start], fmt.Errorf("proto: rounding coins: %w", err)
 		}
-		f := math.Floor(y)
-		// Round up iff a uniform 53-bit integer is below frac·2^53, without
-		// a branch: the rounding is a coin flip no predictor can learn.
-		frac := uint64((y - f) * 0x1p53)
-		up := (r.Uint64()>>11 - frac) >> 63
-		out[i] = uint32(int64(f)+int64(up)) & mask
+		for i, v := range block {
+			// Clip after scaling: clip·scale may round to just above level.
+			y := float64(v) * q.scale
+			switch {
+			case y > level:
+				y = level
+			case y < -level:
+				y = -level
+			case y != y:
+				return dst[:start], fmt.Errorf("proto: quantizing value %d: %v", base+i, v)
+			}
+			// ⌊y⌋ without math.Floor, a function call below GOAMD64=v2:
+			// truncate, then step down if that went up (negative y).
+			f := int64(y)
+			f -= int64(math.Float64bits(y-float64(f)) >> 63)
+			// Round up iff a uniform 32-bit integer is below frac·2^32,
+			// without a branch: unbiased to 2^-32 of a step, and a coin
+			// flip no predictor can learn.
+			frac := uint64((y - float64(f)) * 0x1p32)
+			up := (uint64(binary.LittleEndian.Uint32(coins[4*i:])) - frac) >> 63
+			out[base+i] = uint32(f+int64(up)) & mask
+		}
 	}
 	return dst, nil
 }

@@ -12,7 +12,12 @@ import (
 // the maximum rounds none up.
 type constSource uint64
 
-func (c constSource) Uint64() uint64 { return uint64(c) }
+func (c constSource) Read(b []byte) (int, error) {
+	for i := range b {
+		b[i] = byte(c >> (8 * (i % 8)))
+	}
+	return len(b), nil
+}
 
 func mustQuantizer(t testing.TB, b int, c float64, m int) *Quantizer {
 	t.Helper()

@@ -125,3 +125,47 @@ func (c *Codec) decompress(src []byte, limit int) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// EncodeUint packs v, bits (1..32) bits each, into a DTYPE_UINT tensor,
+// zstd-compressed if comp says so.
+func (c *Codec) EncodeUint(v []uint32, bits int, comp tacitpb.Compression) *tacitpb.Tensor {
+	raw := AppendPacked(nil, v, bits)
+	t := &tacitpb.Tensor{Dtype: tacitpb.DType_DTYPE_UINT, Length: uint64(len(v)), Bits: uint32(bits), Compression: comp, Data: raw}
+	if comp == tacitpb.Compression_COMPRESSION_ZSTD {
+		t.Data = c.enc.EncodeAll(raw, make([]byte, 0, len(raw)/2))
+	}
+	return t
+}
+
+// DecodeUint checks t against the length and bits the caller expects and
+// unpacks it into dst (reused when large enough).
+func (c *Codec) DecodeUint(t *tacitpb.Tensor, want, bits int, dst []uint32) ([]uint32, error) {
+	size := PackedLen(want, bits)
+	switch {
+	case t == nil:
+		return nil, fmt.Errorf("%w: missing", ErrBadTensor)
+	case t.Dtype != tacitpb.DType_DTYPE_UINT || t.Bits != uint32(bits):
+		return nil, fmt.Errorf("%w: dtype %v of %d bits, want uint of %d", ErrBadTensor, t.Dtype, t.Bits, bits)
+	case t.Length != uint64(want) || size < 0:
+		return nil, fmt.Errorf("%w: %d values, want %d", ErrBadTensor, t.Length, want)
+	}
+	raw := t.Data
+	switch t.Compression {
+	case tacitpb.Compression_COMPRESSION_NONE:
+	case tacitpb.Compression_COMPRESSION_ZSTD:
+		var err error
+		if raw, err = c.decompress(t.Data, size); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("%w: compression %v", ErrBadTensor, t.Compression)
+	}
+	if cap(dst) < want {
+		dst = make([]uint32, want)
+	}
+	dst = dst[:want]
+	if err := UnpackInto(dst, raw, want, bits); err != nil {
+		return nil, err
+	}
+	return dst, nil
+}

@@ -6,6 +6,7 @@ import (
 	"github.com/tacitfl/tacit/aggregate"
 	"github.com/tacitfl/tacit/model"
 	"github.com/tacitfl/tacit/privacy"
+	"github.com/tacitfl/tacit/proto"
 )
 
 // Config is every setting of an experiment. It is what --config files hold
@@ -51,7 +52,8 @@ type Config struct {
 	HTTP string `json:"http,omitempty" yaml:"http" toml:"http"`
 
 	// DP is "central" for differential privacy with noise added by the
-	// coordinator, or empty for none. NoiseMultiplier z and ClipNorm C
+	// coordinator, "distributed" for noise added by the devices under
+	// secure aggregation, or empty for none. NoiseMultiplier z and ClipNorm C
 	// shape the noise, N(0, (zC)²) on the sum; TargetEpsilon, if set,
 	// calibrates z so the whole run spends at most that ε at Delta (and
 	// stops training if it would spend more).
@@ -66,6 +68,19 @@ type Config struct {
 	// Accountant computes ε (and calibrates z): privacy.AccountantRDP or
 	// privacy.AccountantPLD.
 	Accountant string `json:"accountant,omitempty" yaml:"accountant" toml:"accountant"`
+
+	// QuantBits, if set, has devices quantize their updates to that many
+	// bits a value (in a range set for updates of L2 norm QuantNorm, or the
+	// clip norm with DP), after a randomized Hadamard rotation if Rotate.
+	QuantBits int     `json:"quant_bits,omitempty" yaml:"quant_bits" toml:"quant_bits"`
+	Rotate    bool    `json:"rotate,omitempty" yaml:"rotate" toml:"rotate"`
+	QuantNorm float64 `json:"quant_norm,omitempty" yaml:"quant_norm" toml:"quant_norm"`
+	// SecAgg runs secure aggregation (SecAgg+) in every round, for every
+	// virtual device; it needs QuantBits. Its neighbour graph is sized for
+	// up to SecAggAdversary colluding and SecAggDropout dropping devices.
+	SecAgg          bool    `json:"secagg,omitempty" yaml:"secagg" toml:"secagg"`
+	SecAggAdversary float64 `json:"secagg_adversary,omitempty" yaml:"secagg_adversary" toml:"secagg_adversary"`
+	SecAggDropout   float64 `json:"secagg_dropout,omitempty" yaml:"secagg_dropout" toml:"secagg_dropout"`
 
 	// ALSIterations is the number of iterations of the central twin.
 	ALSIterations int `json:"als_iterations" yaml:"als_iterations" toml:"als_iterations"`
@@ -82,6 +97,7 @@ func DefaultConfig() Config {
 		LocalEpochs: 1, ClientLR: 0.1,
 		ServerOptimizer: "fedadam", ServerLR: 0.01, ServerBeta1: 0.9, ServerBeta2: 0.99, ServerTau: 1e-3, ServerMomentum: 0.9,
 		ALSIterations: 15, Transport: "memory", ClipNorm: 1, Delta: 1e-5, Accountant: privacy.AccountantRDP,
+		QuantNorm: 1, SecAggAdversary: 0.05, SecAggDropout: 0.1,
 	}
 }
 
@@ -122,8 +138,20 @@ func (c Config) Validate() error {
 		return fmt.Errorf("client learning rate must be positive, got %v", c.ClientLR)
 	case c.Transport != "memory" && c.Transport != "quic":
 		return fmt.Errorf("transport must be memory or quic, got %q", c.Transport)
-	case c.DP != "" && c.DP != "central":
-		return fmt.Errorf("dp must be central or empty, got %q", c.DP)
+	case c.DP != "" && c.DP != "central" && c.DP != "distributed":
+		return fmt.Errorf("dp must be central, distributed or empty, got %q", c.DP)
+	case c.DP == "distributed" && !c.SecAgg:
+		return fmt.Errorf("distributed DP needs --secagg")
+	case c.SecAgg && c.QuantBits == 0:
+		return fmt.Errorf("secure aggregation needs quantized updates (--quant-bits)")
+	case c.QuantBits != 0 && (c.QuantBits < proto.MinQuantBits || c.QuantBits > proto.MaxQuantBits):
+		return fmt.Errorf("quantization bits must be in [%d, %d], got %d", proto.MinQuantBits, proto.MaxQuantBits, c.QuantBits)
+	case c.Rotate && c.QuantBits == 0:
+		return fmt.Errorf("--rotate needs --quant-bits")
+	case !(c.QuantNorm > 0):
+		return fmt.Errorf("quantization norm must be positive, got %v", c.QuantNorm)
+	case !(c.SecAggAdversary >= 0 && c.SecAggAdversary < 1) || !(c.SecAggDropout >= 0 && c.SecAggDropout < 1):
+		return fmt.Errorf("SecAgg adversary and dropout rates must be in [0, 1), got %v and %v", c.SecAggAdversary, c.SecAggDropout)
 	case c.DP != "" && !(c.ClipNorm > 0):
 		return fmt.Errorf("clip norm must be positive, got %v", c.ClipNorm)
 	case c.DP != "" && !(c.Delta > 0 && c.Delta < 1):

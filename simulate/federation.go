@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tacitfl/tacit/aggregate"
+	"github.com/tacitfl/tacit/aggregate/secagg"
 	"github.com/tacitfl/tacit/client"
 	"github.com/tacitfl/tacit/coordinator"
 	"github.com/tacitfl/tacit/model"
@@ -35,6 +36,7 @@ type federation struct {
 	seed     uint64
 	spaces   []*client.Workspace   // one per worker
 	dp       *coordinator.DPConfig // nil without differential privacy
+	secure   bool                  // rounds aggregate securely
 
 	// The clock is real time plus skip, which grows when the simulator
 	// jumps past deadlines that dropouts would make it wait for. Rounds
@@ -73,17 +75,35 @@ func newFederation(cfg Config, pop *population, items int, init *model.MF) (*fed
 	}
 	rc := coordinator.RoundConfig{Goal: cfg.ClientsPerRound, OverSelection: 1, MinFraction: 1e-9,
 		SelectionTimeout: selectionTimeout, ReportWindow: reportWindow, RetryMin: time.Second, Seed: cfg.Seed}
-	if cfg.DP != "" {
-		z, err := cfg.noiseMultiplier(len(pop.people))
-		if err != nil {
-			return nil, err
+	if cfg.QuantBits > 0 {
+		rc.Codec = &coordinator.CodecConfig{Bits: cfg.QuantBits, Rotate: cfg.Rotate, Norm: cfg.QuantNorm}
+	}
+	if cfg.SecAgg {
+		model := secagg.SemiHonest
+		if cfg.SecAggAdversary == 0 {
+			model = secagg.NoAdversary
 		}
+		rc.SecAgg = &coordinator.SecAggConfig{AdversaryRate: cfg.SecAggAdversary, DropoutRate: cfg.SecAggDropout,
+			ThreatModel: model, PhaseWindow: selectionTimeout}
+		f.secure = true
+	}
+	if cfg.DP != "" {
 		// Seeded noise keeps simulations reproducible; a deployment seeds
 		// from the operating system.
-		rc.DP = &coordinator.DPConfig{NoiseMultiplier: z, ClipNorm: cfg.ClipNorm, Delta: cfg.Delta, Budget: cfg.TargetEpsilon, Accountant: cfg.Accountant,
+		rc.DP = &coordinator.DPConfig{NoiseMultiplier: cfg.NoiseMultiplier, ClipNorm: cfg.ClipNorm, Delta: cfg.Delta,
+			Budget: cfg.TargetEpsilon, Accountant: cfg.Accountant, Distributed: cfg.DP == "distributed",
 			Noise: privacy.NewSeededNoise(sha256.Sum256(binary.LittleEndian.AppendUint64([]byte("tacit simulate noise"), cfg.Seed)))}
 		if cfg.AdaptiveClip {
 			rc.DP.Adaptive = &privacy.AdaptiveClip{}
+		}
+		if rc.DP.Distributed {
+			// The devices' noise is calibrated for the fewest survivors a
+			// round accepts: a margin below the expected reports, wide
+			// enough for the configured dropouts and the cohort's spread.
+			rc.MinFraction = max(0.5, 1-1.5*cfg.SecAggDropout)
+		}
+		if rc.DP.NoiseMultiplier, err = cfg.noiseMultiplier(rc, len(init.Params), len(pop.people)); err != nil {
+			return nil, err
 		}
 	}
 	f.started = time.Now()
@@ -156,9 +176,13 @@ func (c Config) samplingRate(people int) float64 {
 
 // noiseMultiplier is --noise, or the smallest one that keeps the run within
 // --target-epsilon.
-func (c Config) noiseMultiplier(people int) (float64, error) {
+func (c Config) noiseMultiplier(rc coordinator.RoundConfig, params, people int) (float64, error) {
 	if c.TargetEpsilon == 0 {
 		return c.NoiseMultiplier, nil
+	}
+	if rc.DP.Distributed {
+		mech := coordinator.DistributedMechanism(rc, params, people)
+		return privacy.CalibrateDistributedDGauss(mech, c.TargetEpsilon, c.Delta, c.samplingRate(people), c.Rounds)
 	}
 	eps, err := privacy.EpsilonFuncFor(c.Accountant)
 	if err != nil {
@@ -172,54 +196,94 @@ func (f *federation) now() time.Time {
 }
 
 // round runs the current round to its end: every selected device that does
-// not drop out checks in, trains and reports; then the clock skips ahead
-// to the round's deadlines so a round missing its dropouts ends too. It returns
-// the round's outcome and how many selected devices dropped out.
+// not drop out checks in, trains and reports, or with secure aggregation
+// goes through the SecAgg phases, one exchange per pass over the devices;
+// when a pass moves nothing the clock skips to the round's next deadline,
+// which dropouts would have it wait for. It returns the round's outcome
+// and how many selected devices dropped out.
 func (f *federation) round(ctx context.Context) (coordinator.Outcome, int, error) {
 	round := f.svc.Status().Round
-	var active []string
+	type device struct {
+		id     string
+		agent  *client.Agent
+		dropAt secagg.Phase // the SecAgg phase whose message it never sends; PhaseDone if none
+		done   bool
+	}
+	var devs []*device
 	dropped := 0
 	for _, id := range f.svc.Cohort() {
-		if f.dropsOut(round, id) {
+		at := f.dropPhase(round, id)
+		if at == secagg.PhaseAdvertiseKeys { // never checks in
 			dropped++
 			continue
 		}
-		active = append(active, id)
+		if at != secagg.PhaseDone {
+			dropped++
+		}
+		devs = append(devs, &device{id: id, dropAt: at})
 	}
-	var next atomic.Int64
-	errs := make([]error, len(f.spaces))
-	var wg sync.WaitGroup
-	for w, ws := range f.spaces {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				j := int(next.Add(1)) - 1
-				if j >= len(active) || errs[w] != nil {
-					return
+	for pass := 0; len(f.outcomes) == 0; pass++ {
+		if pass > maxPasses {
+			return coordinator.Outcome{}, 0, fmt.Errorf("round %d did not end after %d passes", round, pass)
+		}
+		var next, moved atomic.Int64
+		errs := make([]error, len(f.spaces))
+		var wg sync.WaitGroup
+		for w, ws := range f.spaces {
+			wg.Go(func() {
+				for {
+					j := int(next.Add(1)) - 1
+					if j >= len(devs) || errs[w] != nil {
+						return
+					}
+					d := devs[j]
+					if d.done {
+						continue
+					}
+					if d.agent == nil {
+						u := f.person[d.id]
+						seed := sha256.Sum256(binary.LittleEndian.AppendUint64([]byte("tacit simulate device "+d.id), f.seed))
+						d.agent = client.NewAgent(client.Data{Train: f.pop.Positives(u), Test: -1}, f.connect(d.id), ws, nil).WithSeed(seed)
+					}
+					d.agent.SetWorkspace(ws)
+					before, secure := d.agent.SecAggPhase()
+					if secure && before >= d.dropAt {
+						d.done = true // drops out: never sends this phase's message
+						continue
+					}
+					_, err := d.agent.Step(ctx)
+					after, still := d.agent.SecAggPhase()
+					if !still {
+						d.done = true
+					}
+					if !still || !secure || after != before {
+						moved.Add(1)
+					}
+					if err != nil {
+						errs[w] = fmt.Errorf("device %s: %w", d.id, err)
+					}
 				}
-				id := active[j]
-				u := f.person[id]
-				agent := client.NewAgent(client.Data{Train: f.pop.Positives(u), Test: -1}, f.connect(id), ws, nil)
-				if _, err := agent.Step(ctx); err != nil {
-					errs[w] = fmt.Errorf("device %s: %w", id, err)
-				}
+			})
+		}
+		wg.Wait()
+		if len(f.outcomes) > 0 {
+			break // devices refused once the round ended are no failure
+		}
+		for _, err := range errs {
+			if err != nil {
+				return coordinator.Outcome{}, 0, err
 			}
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return coordinator.Outcome{}, 0, err
 		}
-	}
-	for len(f.outcomes) == 0 { // dropouts left the round open: skip to its next deadline
+		if moved.Load() > 0 {
+			continue
+		}
+		// Only dropouts are left to wait for: skip to the next deadline.
 		st := f.svc.Status()
-		next := st.Deadline
+		deadline := st.Deadline
 		if st.Phase == coordinator.Selecting.String() {
-			next = st.Opened.Add(selectionTimeout)
+			deadline = st.Opened.Add(selectionTimeout)
 		}
-		f.skip.Add(int64(next.Sub(f.now())))
+		f.skip.Add(int64(max(0, deadline.Sub(f.now()))))
 		f.svc.Tick()
 	}
 	if len(f.outcomes) != 1 || f.outcomes[0].Round != round {
@@ -230,14 +294,26 @@ func (f *federation) round(ctx context.Context) (coordinator.Outcome, int, error
 	return o, dropped, nil
 }
 
-// dropsOut decides, from (seed, round, device) alone, whether a selected
-// device never shows up.
-func (f *federation) dropsOut(round int64, id string) bool {
+// maxPasses bounds the passes of a round: a secure one takes five, plus one
+// per deadline its dropouts leave it waiting for.
+const maxPasses = 100
+
+// dropPhase decides, from (seed, round, device) alone, whether and when a
+// selected device drops out: PhaseAdvertiseKeys means it never checks in,
+// and with secure aggregation a device drops at a uniformly chosen phase;
+// PhaseDone means it stays.
+func (f *federation) dropPhase(round int64, id string) secagg.Phase {
 	if f.dropout == 0 {
-		return false
+		return secagg.PhaseDone
 	}
 	rng := rand.New(rand.NewPCG(f.seed^0xd409, uint64(round)<<32|uint64(f.person[id])))
-	return rng.Float64() < f.dropout
+	if rng.Float64() >= f.dropout {
+		return secagg.PhaseDone
+	}
+	if !f.secure {
+		return secagg.PhaseAdvertiseKeys
+	}
+	return secagg.Phase(rng.IntN(int(secagg.PhaseDone)))
 }
 
 // model copies the current global model into dst.
@@ -260,6 +336,7 @@ func (t *memTransport) CheckIn(_ context.Context, cached int64) (*client.Plan, t
 	p := t.f.template
 	p.Round, p.ModelVersion, p.DownloadModel, p.Deadline = res.Plan.Round, res.Plan.ModelVersion, res.Plan.DownloadModel, res.Plan.Deadline
 	p.ClipNorm, p.NoiseMultiplier, p.Delta = res.Plan.ClipNorm, res.Plan.NoiseMultiplier, res.Plan.Delta
+	p.Codec, p.SecAgg, p.SecAggID = res.Plan.Codec, res.Plan.SecAgg, res.Plan.SecAggID
 	return &p, 0, nil
 }
 
@@ -276,11 +353,19 @@ func (t *memTransport) DownloadModel(_ context.Context, version int64, _ int, ds
 }
 
 func (t *memTransport) Report(_ context.Context, u client.Upload) error {
-	r := coordinator.Report{Round: u.Round, Update: u.Update, Weight: u.Weight, Loss: u.Loss, Clipped: u.Clipped}
+	r := coordinator.Report{Round: u.Round, Update: u.Update, Encoded: u.Encoded, Weight: u.Weight, Loss: u.Loss, Clipped: u.Clipped}
 	if u.Evaluated {
 		r.Eval = &coordinator.Evaluation{HR: u.HR, NDCG: u.NDCG}
 	}
 	return t.f.svc.Report(t.device, r)
+}
+
+func (t *memTransport) SecAggSend(_ context.Context, round int64, m secagg.ClientMessage, _ int) error {
+	return t.f.svc.SecAggSend(t.device, round, m)
+}
+
+func (t *memTransport) SecAggFetch(_ context.Context, round int64, phase secagg.Phase, _ secagg.ClientID) (secagg.ServerMessage, time.Duration, error) {
+	return t.f.svc.SecAggFetch(t.device, round, phase)
 }
 
 var _ client.Coordinator = (*memTransport)(nil)

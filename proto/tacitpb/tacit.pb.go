@@ -33,6 +33,8 @@ const (
 	DType_DTYPE_UNSPECIFIED DType = 0
 	// Little-endian IEEE 754 binary32.
 	DType_DTYPE_FLOAT32 DType = 1
+	// Unsigned integers of `bits` bits each, packed (proto.AppendPacked).
+	DType_DTYPE_UINT DType = 2
 )
 
 // Enum value maps for DType.
@@ -40,10 +42,12 @@ var (
 	DType_name = map[int32]string{
 		0: "DTYPE_UNSPECIFIED",
 		1: "DTYPE_FLOAT32",
+		2: "DTYPE_UINT",
 	}
 	DType_value = map[string]int32{
 		"DTYPE_UNSPECIFIED": 0,
 		"DTYPE_FLOAT32":     1,
+		"DTYPE_UINT":        2,
 	}
 )
 
@@ -137,6 +141,8 @@ const (
 	ErrorCode_ERROR_CODE_STALE_MODEL         ErrorCode = 10
 	ErrorCode_ERROR_CODE_UNAVAILABLE         ErrorCode = 11
 	ErrorCode_ERROR_CODE_INTERNAL            ErrorCode = 12
+	// The secure aggregation of the round was aborted, or refused the message.
+	ErrorCode_ERROR_CODE_SECAGG ErrorCode = 13
 )
 
 // Enum value maps for ErrorCode.
@@ -155,6 +161,7 @@ var (
 		10: "ERROR_CODE_STALE_MODEL",
 		11: "ERROR_CODE_UNAVAILABLE",
 		12: "ERROR_CODE_INTERNAL",
+		13: "ERROR_CODE_SECAGG",
 	}
 	ErrorCode_value = map[string]int32{
 		"ERROR_CODE_UNSPECIFIED":         0,
@@ -170,6 +177,7 @@ var (
 		"ERROR_CODE_STALE_MODEL":         10,
 		"ERROR_CODE_UNAVAILABLE":         11,
 		"ERROR_CODE_INTERNAL":            12,
+		"ERROR_CODE_SECAGG":              13,
 	}
 )
 
@@ -213,6 +221,8 @@ type Request struct {
 	//	*Request_CheckIn
 	//	*Request_Model
 	//	*Request_Report
+	//	*Request_SecaggFetch
+	//	*Request_SecaggSend
 	Body          isRequest_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -296,6 +306,24 @@ func (x *Request) GetReport() *Report {
 	return nil
 }
 
+func (x *Request) GetSecaggFetch() *SecAggFetch {
+	if x != nil {
+		if x, ok := x.Body.(*Request_SecaggFetch); ok {
+			return x.SecaggFetch
+		}
+	}
+	return nil
+}
+
+func (x *Request) GetSecaggSend() *SecAggSend {
+	if x != nil {
+		if x, ok := x.Body.(*Request_SecaggSend); ok {
+			return x.SecaggSend
+		}
+	}
+	return nil
+}
+
 type isRequest_Body interface {
 	isRequest_Body()
 }
@@ -312,11 +340,23 @@ type Request_Report struct {
 	Report *Report `protobuf:"bytes,12,opt,name=report,proto3,oneof"`
 }
 
+type Request_SecaggFetch struct {
+	SecaggFetch *SecAggFetch `protobuf:"bytes,13,opt,name=secagg_fetch,json=secaggFetch,proto3,oneof"`
+}
+
+type Request_SecaggSend struct {
+	SecaggSend *SecAggSend `protobuf:"bytes,14,opt,name=secagg_send,json=secaggSend,proto3,oneof"`
+}
+
 func (*Request_CheckIn) isRequest_Body() {}
 
 func (*Request_Model) isRequest_Body() {}
 
 func (*Request_Report) isRequest_Body() {}
+
+func (*Request_SecaggFetch) isRequest_Body() {}
+
+func (*Request_SecaggSend) isRequest_Body() {}
 
 // Response is everything the coordinator answers.
 type Response struct {
@@ -327,6 +367,8 @@ type Response struct {
 	//	*Response_Model
 	//	*Response_ReportAck
 	//	*Response_Error
+	//	*Response_SecaggFetch
+	//	*Response_SecaggSend
 	Body          isResponse_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -405,6 +447,24 @@ func (x *Response) GetError() *Error {
 	return nil
 }
 
+func (x *Response) GetSecaggFetch() *SecAggFetchResult {
+	if x != nil {
+		if x, ok := x.Body.(*Response_SecaggFetch); ok {
+			return x.SecaggFetch
+		}
+	}
+	return nil
+}
+
+func (x *Response) GetSecaggSend() *SecAggSendAck {
+	if x != nil {
+		if x, ok := x.Body.(*Response_SecaggSend); ok {
+			return x.SecaggSend
+		}
+	}
+	return nil
+}
+
 type isResponse_Body interface {
 	isResponse_Body()
 }
@@ -425,6 +485,14 @@ type Response_Error struct {
 	Error *Error `protobuf:"bytes,13,opt,name=error,proto3,oneof"`
 }
 
+type Response_SecaggFetch struct {
+	SecaggFetch *SecAggFetchResult `protobuf:"bytes,14,opt,name=secagg_fetch,json=secaggFetch,proto3,oneof"`
+}
+
+type Response_SecaggSend struct {
+	SecaggSend *SecAggSendAck `protobuf:"bytes,15,opt,name=secagg_send,json=secaggSend,proto3,oneof"`
+}
+
 func (*Response_CheckIn) isResponse_Body() {}
 
 func (*Response_Model) isResponse_Body() {}
@@ -432,6 +500,10 @@ func (*Response_Model) isResponse_Body() {}
 func (*Response_ReportAck) isResponse_Body() {}
 
 func (*Response_Error) isResponse_Body() {}
+
+func (*Response_SecaggFetch) isResponse_Body() {}
+
+func (*Response_SecaggSend) isResponse_Body() {}
 
 // CheckIn asks to take part in the current round.
 type CheckIn struct {
@@ -635,8 +707,13 @@ type Plan struct {
 	// its own ledger; 0 without.
 	NoiseMultiplier float64 `protobuf:"fixed64,8,opt,name=noise_multiplier,json=noiseMultiplier,proto3" json:"noise_multiplier,omitempty"`
 	Delta           float64 `protobuf:"fixed64,9,opt,name=delta,proto3" json:"delta,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// How to encode the update; absent: dense float32.
+	Codec *UpdateCodec `protobuf:"bytes,10,opt,name=codec,proto3" json:"codec,omitempty"`
+	// Present when the round aggregates securely: the device takes part in
+	// the SecAgg phases, and its masked input is its report.
+	Secagg        *SecAggPlan `protobuf:"bytes,11,opt,name=secagg,proto3" json:"secagg,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Plan) Reset() {
@@ -732,6 +809,997 @@ func (x *Plan) GetDelta() float64 {
 	return 0
 }
 
+func (x *Plan) GetCodec() *UpdateCodec {
+	if x != nil {
+		return x.Codec
+	}
+	return nil
+}
+
+func (x *Plan) GetSecagg() *SecAggPlan {
+	if x != nil {
+		return x.Secagg
+	}
+	return nil
+}
+
+// UpdateCodec is the linear quantization every device of a round shares
+// (proto.Quantizer): an optional randomized Hadamard rotation, then b-bit
+// stochastic rounding of values clipped to [-range, range], in Z_(2^m).
+type UpdateCodec struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Bits    uint32                 `protobuf:"varint,1,opt,name=bits,proto3" json:"bits,omitempty"`
+	Range   float64                `protobuf:"fixed64,2,opt,name=range,proto3" json:"range,omitempty"`
+	ModBits uint32                 `protobuf:"varint,3,opt,name=mod_bits,json=modBits,proto3" json:"mod_bits,omitempty"`
+	// 32 bytes seeding the rotation's signs; empty: no rotation.
+	RotationSeed []byte `protobuf:"bytes,4,opt,name=rotation_seed,json=rotationSeed,proto3" json:"rotation_seed,omitempty"`
+	// With distributed DP: the standard deviation, in integer units, of the
+	// discrete Gaussian noise the device adds to every value; 0 for none.
+	LocalNoise    float64 `protobuf:"fixed64,5,opt,name=local_noise,json=localNoise,proto3" json:"local_noise,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateCodec) Reset() {
+	*x = UpdateCodec{}
+	mi := &file_proto_tacit_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateCodec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateCodec) ProtoMessage() {}
+
+func (x *UpdateCodec) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_tacit_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateCodec.ProtoReflect.Descriptor instead.
+func (*UpdateCodec) Descriptor() ([]byte, []int) {
+	return file_proto_tacit_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *UpdateCodec) GetBits() uint32 {
+	if x != nil {
+		return x.Bits
+	}
+	return 0
+}
+
+func (x *UpdateCodec) GetRange() float64 {
+	if x != nil {
+		return x.Range
+	}
+	return 0
+}
+
+func (x *UpdateCodec) GetModBits() uint32 {
+	if x != nil {
+		return x.ModBits
+	}
+	return 0
+}
+
+func (x *UpdateCodec) GetRotationSeed() []byte {
+	if x != nil {
+		return x.RotationSeed
+	}
+	return nil
+}
+
+func (x *UpdateCodec) GetLocalNoise() float64 {
+	if x != nil {
+		return x.LocalNoise
+	}
+	return 0
+}
+
+// SecAggPlan is the round's secure aggregation (aggregate/secagg.Config)
+// and the device's place in it.
+type SecAggPlan struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Session       uint64                 `protobuf:"varint,1,opt,name=session,proto3" json:"session,omitempty"`
+	NumClients    uint32                 `protobuf:"varint,2,opt,name=num_clients,json=numClients,proto3" json:"num_clients,omitempty"`
+	Degree        uint32                 `protobuf:"varint,3,opt,name=degree,proto3" json:"degree,omitempty"`
+	Threshold     uint32                 `protobuf:"varint,4,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	Bits          uint32                 `protobuf:"varint,5,opt,name=bits,proto3" json:"bits,omitempty"`
+	Length        uint64                 `protobuf:"varint,6,opt,name=length,proto3" json:"length,omitempty"`
+	GraphSeed     []byte                 `protobuf:"bytes,7,opt,name=graph_seed,json=graphSeed,proto3" json:"graph_seed,omitempty"`
+	ClientId      uint32                 `protobuf:"varint,8,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecAggPlan) Reset() {
+	*x = SecAggPlan{}
+	mi := &file_proto_tacit_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecAggPlan) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecAggPlan) ProtoMessage() {}
+
+func (x *SecAggPlan) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_tacit_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecAggPlan.ProtoReflect.Descriptor instead.
+func (*SecAggPlan) Descriptor() ([]byte, []int) {
+	return file_proto_tacit_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SecAggPlan) GetSession() uint64 {
+	if x != nil {
+		return x.Session
+	}
+	return 0
+}
+
+func (x *SecAggPlan) GetNumClients() uint32 {
+	if x != nil {
+		return x.NumClients
+	}
+	return 0
+}
+
+func (x *SecAggPlan) GetDegree() uint32 {
+	if x != nil {
+		return x.Degree
+	}
+	return 0
+}
+
+func (x *SecAggPlan) GetThreshold() uint32 {
+	if x != nil {
+		return x.Threshold
+	}
+	return 0
+}
+
+func (x *SecAggPlan) GetBits() uint32 {
+	if x != nil {
+		return x.Bits
+	}
+	return 0
+}
+
+func (x *SecAggPlan) GetLength() uint64 {
+	if x != nil {
+		return x.Length
+	}
+	return 0
+}
+
+func (x *SecAggPlan) GetGraphSeed() []byte {
+	if x != nil {
+		return x.GraphSeed
+	}
+	return nil
+}
+
+func (x *SecAggPlan) GetClientId() uint32 {
+	if x != nil {
+		return x.ClientId
+	}
+	return 0
+}
+
+// SecAggFetch asks for the coordinator's message of the phase that follows
+// the one named (1 share keys: the neighbours' keys; 2 masked input: the
+// shares addressed to the device; 3 unmask: who survived and who dropped).
+type SecAggFetch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Round         int64                  `protobuf:"varint,1,opt,name=round,proto3" json:"round,omitempty"`
+	Phase         uint32                 `protobuf:"varint,2,opt,name=phase,proto3" json:"phase,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecAggFetch) Reset() {
+	*x = SecAggFetch{}
+	mi := &file_proto_tacit_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecAggFetch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecAggFetch) ProtoMessage() {}
+
+func (x *SecAggFetch) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_tacit_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecAggFetch.ProtoReflect.Descriptor instead.
+func (*SecAggFetch) Descriptor() ([]byte, []int) {
+	return file_proto_tacit_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SecAggFetch) GetRound() int64 {
+	if x != nil {
+		return x.Round
+	}
+	return 0
+}
+
+func (x *SecAggFetch) GetPhase() uint32 {
+	if x != nil {
+		return x.Phase
+	}
+	return 0
+}
+
+// SecAggFetchResult is that message, or a wait while the phase is open.
+type SecAggFetchResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Result:
+	//
+	//	*SecAggFetchResult_Retry
+	//	*SecAggFetchResult_Keys
+	//	*SecAggFetchResult_Shares
+	//	*SecAggFetchResult_Unmask
+	Result        isSecAggFetchResult_Result `protobuf_oneof:"result"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecAggFetchResult) Reset() {
+	*x = SecAggFetchResult{}
+	mi := &file_proto_tacit_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecAggFetchResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecAggFetchResult) ProtoMessage() {}
+
+func (x *SecAggFetchResult) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_tacit_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecAggFetchResult.ProtoReflect.Descriptor instead.
+func (*SecAggFetchResult) Descriptor() ([]byte, []int) {
+	return file_proto_tacit_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *SecAggFetchResult) GetResult() isSecAggFetchResult_Result {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+func (x *SecAggFetchResult) GetRetry() *RetryAfter {
+	if x != nil {
+		if x, ok := x.Result.(*SecAggFetchResult_Retry); ok {
+			return x.Retry
+		}
+	}
+	return nil
+}
+
+func (x *SecAggFetchResult) GetKeys() *SecAggKeys {
+	if x != nil {
+		if x, ok := x.Result.(*SecAggFetchResult_Keys); ok {
+			return x.Keys
+		}
+	}
+	return nil
+}
+
+func (x *SecAggFetchResult) GetShares() *SecAggShares {
+	if x != nil {
+		if x, ok := x.Result.(*SecAggFetchResult_Shares); ok {
+			return x.Shares
+		}
+	}
+	return nil
+}
+
+func (x *SecAggFetchResult) GetUnmask() *SecAggUnmaskRequest {
+	if x != nil {
+		if x, ok := x.Result.(*SecAggFetchResult_Unmask); ok {
+			return x.Unmask
+		}
+	}
+	return nil
+}
+
+type isSecAggFetchResult_Result interface {
+	isSecAggFetchResult_Result()
+}
+
+type SecAggFetchResult_Retry struct {
+	Retry *RetryAfter `protobuf:"bytes,1,opt,name=retry,proto3,oneof"`
+}
+
+type SecAggFetchResult_Keys struct {
+	Keys *SecAggKeys `protobuf:"bytes,2,opt,name=keys,proto3,oneof"`
+}
+
+type SecAggFetchResult_Shares struct {
+	Shares *SecAggShares `protobuf:"bytes,3,opt,name=shares,proto3,oneof"`
+}
+
+type SecAggFetchResult_Unmask struct {
+	Unmask *SecAggUnmaskRequest `protobuf:"bytes,4,opt,name=unmask,proto3,oneof"`
+}
+
+func (*SecAggFetchResult_Retry) isSecAggFetchResult_Result() {}
+
+func (*SecAggFetchResult_Keys) isSecAggFetchResult_Result() {}
+
+func (*SecAggFetchResult_Shares) isSecAggFetchResult_Result() {}
+
+func (*SecAggFetchResult_Unmask) isSecAggFetchResult_Result() {}
+
+// SecAggSend is the device's message of a phase.
+type SecAggSend struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Round int64                  `protobuf:"varint,1,opt,name=round,proto3" json:"round,omitempty"`
+	// Types that are valid to be assigned to Body:
+	//
+	//	*SecAggSend_Advertise
+	//	*SecAggSend_ShareKeys
+	//	*SecAggSend_MaskedInput
+	//	*SecAggSend_Unmask
+	Body          isSecAggSend_Body `protobuf_oneof:"body"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecAggSend) Reset() {
+	*x = SecAggSend{}
+	mi := &file_proto_tacit_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecAggSend) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecAggSend) ProtoMessage() {}
+
+func (x *SecAggSend) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_tacit_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecAggSend.ProtoReflect.Descriptor instead.
+func (*SecAggSend) Descriptor() ([]byte, []int) {
+	return file_proto_tacit_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *SecAggSend) GetRound() int64 {
+	if x != nil {
+		return x.Round
+	}
+	return 0
+}
+
+func (x *SecAggSend) GetBody() isSecAggSend_Body {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *SecAggSend) GetAdvertise() *SecAggAdvertise {
+	if x != nil {
+		if x, ok := x.Body.(*SecAggSend_Advertise); ok {
+			return x.Advertise
+		}
+	}
+	return nil
+}
+
+func (x *SecAggSend) GetShareKeys() *SecAggShareKeys {
+	if x != nil {
+		if x, ok := x.Body.(*SecAggSend_ShareKeys); ok {
+			return x.ShareKeys
+		}
+	}
+	return nil
+}
+
+func (x *SecAggSend) GetMaskedInput() *Tensor {
+	if x != nil {
+		if x, ok := x.Body.(*SecAggSend_MaskedInput); ok {
+			return x.MaskedInput
+		}
+	}
+	return nil
+}
+
+func (x *SecAggSend) GetUnmask() *SecAggUnmask {
+	if x != nil {
+		if x, ok := x.Body.(*SecAggSend_Unmask); ok {
+			return x.Unmask
+		}
+	}
+	return nil
+}
+
+type isSecAggSend_Body interface {
+	isSecAggSend_Body()
+}
+
+type SecAggSend_Advertise struct {
+	Advertise *SecAggAdvertise `protobuf:"bytes,2,opt,name=advertise,proto3,oneof"`
+}
+
+type SecAggSend_ShareKeys struct {
+	ShareKeys *SecAggShareKeys `protobuf:"bytes,3,opt,name=share_keys,json=shareKeys,proto3,oneof"`
+}
+
+type SecAggSend_MaskedInput struct {
+	// The masked input: a tensor of DTYPE_UINT values of the round's bits.
+	MaskedInput *Tensor `protobuf:"bytes,4,opt,name=masked_input,json=maskedInput,proto3,oneof"`
+}
+
+type SecAggSend_Unmask struct {
+	Unmask *SecAggUnmask `protobuf:"bytes,5,opt,name=unmask,proto3,oneof"`
+}
+
+func (*SecAggSend_Advertise) isSecAggSend_Body() {}
+
+func (*SecAggSend_ShareKeys) isSecAggSend_Body() {}
+
+func (*SecAggSend_MaskedInput) isSecAggSend_Body() {}
+
+func (*SecAggSend_Unmask) isSecAggSend_Body() {}
+
+type SecAggSendAck struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecAggSendAck) Reset() {
+	*x = SecAggSendAck{}
+	mi := &file_proto_tacit_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecAggSendAck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecAggSendAck) ProtoMessage() {}
+
+func (x *SecAggSendAck) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_tacit_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecAggSendAck.ProtoReflect.Descriptor instead.
+func (*SecAggSendAck) Descriptor() ([]byte, []int) {
+	return file_proto_tacit_proto_rawDescGZIP(), []int{11}
+}
+
+type SecAggAdvertise struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MaskKey       []byte                 `protobuf:"bytes,1,opt,name=mask_key,json=maskKey,proto3" json:"mask_key,omitempty"`
+	ShareKey      []byte                 `protobuf:"bytes,2,opt,name=share_key,json=shareKey,proto3" json:"share_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecAggAdvertise) Reset() {
+	*x = SecAggAdvertise{}
+	mi := &file_proto_tacit_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecAggAdvertise) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecAggAdvertise) ProtoMessage() {}
+
+func (x *SecAggAdvertise) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_tacit_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecAggAdvertise.ProtoReflect.Descriptor instead.
+func (*SecAggAdvertise) Descriptor() ([]byte, []int) {
+	return file_proto_tacit_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *SecAggAdvertise) GetMaskKey() []byte {
+	if x != nil {
+		return x.MaskKey
+	}
+	return nil
+}
+
+func (x *SecAggAdvertise) GetShareKey() []byte {
+	if x != nil {
+		return x.ShareKey
+	}
+	return nil
+}
+
+type SecAggPeerKeys struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint32                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	MaskKey       []byte                 `protobuf:"bytes,2,opt,name=mask_key,json=maskKey,proto3" json:"mask_key,omitempty"`
+	ShareKey      []byte                 `protobuf:"bytes,3,opt,name=share_key,json=shareKey,proto3" json:"share_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecAggPeerKeys) Reset() {
+	*x = SecAggPeerKeys{}
+	mi := &file_proto_tacit_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecAggPeerKeys) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecAggPeerKeys) ProtoMessage() {}
+
+func (x *SecAggPeerKeys) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_tacit_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecAggPeerKeys.ProtoReflect.Descriptor instead.
+func (*SecAggPeerKeys) Descriptor() ([]byte, []int) {
+	return file_proto_tacit_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *SecAggPeerKeys) GetId() uint32 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *SecAggPeerKeys) GetMaskKey() []byte {
+	if x != nil {
+		return x.MaskKey
+	}
+	return nil
+}
+
+func (x *SecAggPeerKeys) GetShareKey() []byte {
+	if x != nil {
+		return x.ShareKey
+	}
+	return nil
+}
+
+type SecAggKeys struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Peers         []*SecAggPeerKeys      `protobuf:"bytes,1,rep,name=peers,proto3" json:"peers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecAggKeys) Reset() {
+	*x = SecAggKeys{}
+	mi := &file_proto_tacit_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecAggKeys) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecAggKeys) ProtoMessage() {}
+
+func (x *SecAggKeys) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_tacit_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecAggKeys.ProtoReflect.Descriptor instead.
+func (*SecAggKeys) Descriptor() ([]byte, []int) {
+	return file_proto_tacit_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *SecAggKeys) GetPeers() []*SecAggPeerKeys {
+	if x != nil {
+		return x.Peers
+	}
+	return nil
+}
+
+type SecAggEncryptedShare struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The other end: the recipient in SecAggShareKeys, the sender in
+	// SecAggShares.
+	Peer          uint32 `protobuf:"varint,1,opt,name=peer,proto3" json:"peer,omitempty"`
+	Ciphertext    []byte `protobuf:"bytes,2,opt,name=ciphertext,proto3" json:"ciphertext,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecAggEncryptedShare) Reset() {
+	*x = SecAggEncryptedShare{}
+	mi := &file_proto_tacit_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecAggEncryptedShare) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecAggEncryptedShare) ProtoMessage() {}
+
+func (x *SecAggEncryptedShare) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_tacit_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecAggEncryptedShare.ProtoReflect.Descriptor instead.
+func (*SecAggEncryptedShare) Descriptor() ([]byte, []int) {
+	return file_proto_tacit_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *SecAggEncryptedShare) GetPeer() uint32 {
+	if x != nil {
+		return x.Peer
+	}
+	return 0
+}
+
+func (x *SecAggEncryptedShare) GetCiphertext() []byte {
+	if x != nil {
+		return x.Ciphertext
+	}
+	return nil
+}
+
+type SecAggShareKeys struct {
+	state          protoimpl.MessageState  `protogen:"open.v1"`
+	SeedCommitment []byte                  `protobuf:"bytes,1,opt,name=seed_commitment,json=seedCommitment,proto3" json:"seed_commitment,omitempty"`
+	Shares         []*SecAggEncryptedShare `protobuf:"bytes,2,rep,name=shares,proto3" json:"shares,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *SecAggShareKeys) Reset() {
+	*x = SecAggShareKeys{}
+	mi := &file_proto_tacit_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecAggShareKeys) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecAggShareKeys) ProtoMessage() {}
+
+func (x *SecAggShareKeys) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_tacit_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecAggShareKeys.ProtoReflect.Descriptor instead.
+func (*SecAggShareKeys) Descriptor() ([]byte, []int) {
+	return file_proto_tacit_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *SecAggShareKeys) GetSeedCommitment() []byte {
+	if x != nil {
+		return x.SeedCommitment
+	}
+	return nil
+}
+
+func (x *SecAggShareKeys) GetShares() []*SecAggEncryptedShare {
+	if x != nil {
+		return x.Shares
+	}
+	return nil
+}
+
+type SecAggShares struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	Shares        []*SecAggEncryptedShare `protobuf:"bytes,1,rep,name=shares,proto3" json:"shares,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecAggShares) Reset() {
+	*x = SecAggShares{}
+	mi := &file_proto_tacit_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecAggShares) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecAggShares) ProtoMessage() {}
+
+func (x *SecAggShares) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_tacit_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecAggShares.ProtoReflect.Descriptor instead.
+func (*SecAggShares) Descriptor() ([]byte, []int) {
+	return file_proto_tacit_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *SecAggShares) GetShares() []*SecAggEncryptedShare {
+	if x != nil {
+		return x.Shares
+	}
+	return nil
+}
+
+type SecAggUnmaskRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Survived      []uint32               `protobuf:"varint,1,rep,packed,name=survived,proto3" json:"survived,omitempty"`
+	Dropped       []uint32               `protobuf:"varint,2,rep,packed,name=dropped,proto3" json:"dropped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecAggUnmaskRequest) Reset() {
+	*x = SecAggUnmaskRequest{}
+	mi := &file_proto_tacit_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecAggUnmaskRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecAggUnmaskRequest) ProtoMessage() {}
+
+func (x *SecAggUnmaskRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_tacit_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecAggUnmaskRequest.ProtoReflect.Descriptor instead.
+func (*SecAggUnmaskRequest) Descriptor() ([]byte, []int) {
+	return file_proto_tacit_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *SecAggUnmaskRequest) GetSurvived() []uint32 {
+	if x != nil {
+		return x.Survived
+	}
+	return nil
+}
+
+func (x *SecAggUnmaskRequest) GetDropped() []uint32 {
+	if x != nil {
+		return x.Dropped
+	}
+	return nil
+}
+
+type SecAggRevealedShare struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Owner uint32                 `protobuf:"varint,1,opt,name=owner,proto3" json:"owner,omitempty"`
+	// The share's field elements (its x-coordinate is the sender's id + 1).
+	Y             []uint64 `protobuf:"varint,2,rep,packed,name=y,proto3" json:"y,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecAggRevealedShare) Reset() {
+	*x = SecAggRevealedShare{}
+	mi := &file_proto_tacit_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecAggRevealedShare) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecAggRevealedShare) ProtoMessage() {}
+
+func (x *SecAggRevealedShare) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_tacit_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecAggRevealedShare.ProtoReflect.Descriptor instead.
+func (*SecAggRevealedShare) Descriptor() ([]byte, []int) {
+	return file_proto_tacit_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *SecAggRevealedShare) GetOwner() uint32 {
+	if x != nil {
+		return x.Owner
+	}
+	return 0
+}
+
+func (x *SecAggRevealedShare) GetY() []uint64 {
+	if x != nil {
+		return x.Y
+	}
+	return nil
+}
+
+type SecAggUnmask struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Seeds         []*SecAggRevealedShare `protobuf:"bytes,1,rep,name=seeds,proto3" json:"seeds,omitempty"`
+	Keys          []*SecAggRevealedShare `protobuf:"bytes,2,rep,name=keys,proto3" json:"keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecAggUnmask) Reset() {
+	*x = SecAggUnmask{}
+	mi := &file_proto_tacit_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecAggUnmask) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecAggUnmask) ProtoMessage() {}
+
+func (x *SecAggUnmask) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_tacit_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecAggUnmask.ProtoReflect.Descriptor instead.
+func (*SecAggUnmask) Descriptor() ([]byte, []int) {
+	return file_proto_tacit_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *SecAggUnmask) GetSeeds() []*SecAggRevealedShare {
+	if x != nil {
+		return x.Seeds
+	}
+	return nil
+}
+
+func (x *SecAggUnmask) GetKeys() []*SecAggRevealedShare {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
 // LocalTraining is how to train on the device.
 type LocalTraining struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
@@ -745,7 +1813,7 @@ type LocalTraining struct {
 
 func (x *LocalTraining) Reset() {
 	*x = LocalTraining{}
-	mi := &file_proto_tacit_proto_msgTypes[6]
+	mi := &file_proto_tacit_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -757,7 +1825,7 @@ func (x *LocalTraining) String() string {
 func (*LocalTraining) ProtoMessage() {}
 
 func (x *LocalTraining) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[6]
+	mi := &file_proto_tacit_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -770,7 +1838,7 @@ func (x *LocalTraining) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalTraining.ProtoReflect.Descriptor instead.
 func (*LocalTraining) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{6}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *LocalTraining) GetEpochs() int32 {
@@ -811,7 +1879,7 @@ type ModelConfig struct {
 
 func (x *ModelConfig) Reset() {
 	*x = ModelConfig{}
-	mi := &file_proto_tacit_proto_msgTypes[7]
+	mi := &file_proto_tacit_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -823,7 +1891,7 @@ func (x *ModelConfig) String() string {
 func (*ModelConfig) ProtoMessage() {}
 
 func (x *ModelConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[7]
+	mi := &file_proto_tacit_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -836,7 +1904,7 @@ func (x *ModelConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelConfig.ProtoReflect.Descriptor instead.
 func (*ModelConfig) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{7}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ModelConfig) GetItems() int32 {
@@ -905,7 +1973,7 @@ type ModelRequest struct {
 
 func (x *ModelRequest) Reset() {
 	*x = ModelRequest{}
-	mi := &file_proto_tacit_proto_msgTypes[8]
+	mi := &file_proto_tacit_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -917,7 +1985,7 @@ func (x *ModelRequest) String() string {
 func (*ModelRequest) ProtoMessage() {}
 
 func (x *ModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[8]
+	mi := &file_proto_tacit_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -930,7 +1998,7 @@ func (x *ModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelRequest.ProtoReflect.Descriptor instead.
 func (*ModelRequest) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{8}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ModelRequest) GetVersion() int64 {
@@ -951,7 +2019,7 @@ type Model struct {
 
 func (x *Model) Reset() {
 	*x = Model{}
-	mi := &file_proto_tacit_proto_msgTypes[9]
+	mi := &file_proto_tacit_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -963,7 +2031,7 @@ func (x *Model) String() string {
 func (*Model) ProtoMessage() {}
 
 func (x *Model) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[9]
+	mi := &file_proto_tacit_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -976,7 +2044,7 @@ func (x *Model) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Model.ProtoReflect.Descriptor instead.
 func (*Model) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{9}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Model) GetVersion() int64 {
@@ -1015,7 +2083,7 @@ type Report struct {
 
 func (x *Report) Reset() {
 	*x = Report{}
-	mi := &file_proto_tacit_proto_msgTypes[10]
+	mi := &file_proto_tacit_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1027,7 +2095,7 @@ func (x *Report) String() string {
 func (*Report) ProtoMessage() {}
 
 func (x *Report) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[10]
+	mi := &file_proto_tacit_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1040,7 +2108,7 @@ func (x *Report) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Report.ProtoReflect.Descriptor instead.
 func (*Report) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{10}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Report) GetRound() int64 {
@@ -1096,7 +2164,7 @@ type Evaluation struct {
 
 func (x *Evaluation) Reset() {
 	*x = Evaluation{}
-	mi := &file_proto_tacit_proto_msgTypes[11]
+	mi := &file_proto_tacit_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1108,7 +2176,7 @@ func (x *Evaluation) String() string {
 func (*Evaluation) ProtoMessage() {}
 
 func (x *Evaluation) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[11]
+	mi := &file_proto_tacit_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1121,7 +2189,7 @@ func (x *Evaluation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Evaluation.ProtoReflect.Descriptor instead.
 func (*Evaluation) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{11}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Evaluation) GetHrAt_10() float64 {
@@ -1147,7 +2215,7 @@ type ReportAck struct {
 
 func (x *ReportAck) Reset() {
 	*x = ReportAck{}
-	mi := &file_proto_tacit_proto_msgTypes[12]
+	mi := &file_proto_tacit_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1159,7 +2227,7 @@ func (x *ReportAck) String() string {
 func (*ReportAck) ProtoMessage() {}
 
 func (x *ReportAck) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[12]
+	mi := &file_proto_tacit_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1172,7 +2240,7 @@ func (x *ReportAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportAck.ProtoReflect.Descriptor instead.
 func (*ReportAck) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{12}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{27}
 }
 
 // Tensor is a vector as a codec's bytes, never as repeated floats.
@@ -1180,16 +2248,18 @@ type Tensor struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Dtype DType                  `protobuf:"varint,1,opt,name=dtype,proto3,enum=tacit.v1.DType" json:"dtype,omitempty"`
 	// Number of values.
-	Length        uint64      `protobuf:"varint,2,opt,name=length,proto3" json:"length,omitempty"`
-	Compression   Compression `protobuf:"varint,3,opt,name=compression,proto3,enum=tacit.v1.Compression" json:"compression,omitempty"`
-	Data          []byte      `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"`
+	Length      uint64      `protobuf:"varint,2,opt,name=length,proto3" json:"length,omitempty"`
+	Compression Compression `protobuf:"varint,3,opt,name=compression,proto3,enum=tacit.v1.Compression" json:"compression,omitempty"`
+	Data        []byte      `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"`
+	// The width of each value of DTYPE_UINT, 1 to 32.
+	Bits          uint32 `protobuf:"varint,5,opt,name=bits,proto3" json:"bits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Tensor) Reset() {
 	*x = Tensor{}
-	mi := &file_proto_tacit_proto_msgTypes[13]
+	mi := &file_proto_tacit_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1201,7 +2271,7 @@ func (x *Tensor) String() string {
 func (*Tensor) ProtoMessage() {}
 
 func (x *Tensor) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[13]
+	mi := &file_proto_tacit_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1214,7 +2284,7 @@ func (x *Tensor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tensor.ProtoReflect.Descriptor instead.
 func (*Tensor) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{13}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Tensor) GetDtype() DType {
@@ -1245,6 +2315,13 @@ func (x *Tensor) GetData() []byte {
 	return nil
 }
 
+func (x *Tensor) GetBits() uint32 {
+	if x != nil {
+		return x.Bits
+	}
+	return 0
+}
+
 // Error is a refusal with a reason; the connection may stay open.
 type Error struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1256,7 +2333,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_proto_tacit_proto_msgTypes[14]
+	mi := &file_proto_tacit_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1268,7 +2345,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[14]
+	mi := &file_proto_tacit_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1281,7 +2358,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{14}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Error) GetCode() ErrorCode {
@@ -1302,22 +2379,28 @@ var File_proto_tacit_proto protoreflect.FileDescriptor
 
 const file_proto_tacit_proto_rawDesc = "" +
 	"\n" +
-	"\x11proto/tacit.proto\x12\btacit.v1\"\xde\x01\n" +
+	"\x11proto/tacit.proto\x12\btacit.v1\"\xd3\x02\n" +
 	"\aRequest\x12)\n" +
 	"\x10protocol_version\x18\x01 \x01(\rR\x0fprotocolVersion\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x12.\n" +
 	"\bcheck_in\x18\n" +
 	" \x01(\v2\x11.tacit.v1.CheckInH\x00R\acheckIn\x12.\n" +
 	"\x05model\x18\v \x01(\v2\x16.tacit.v1.ModelRequestH\x00R\x05model\x12*\n" +
-	"\x06report\x18\f \x01(\v2\x10.tacit.v1.ReportH\x00R\x06reportB\x06\n" +
-	"\x04body\"\xd0\x01\n" +
+	"\x06report\x18\f \x01(\v2\x10.tacit.v1.ReportH\x00R\x06report\x12:\n" +
+	"\fsecagg_fetch\x18\r \x01(\v2\x15.tacit.v1.SecAggFetchH\x00R\vsecaggFetch\x127\n" +
+	"\vsecagg_send\x18\x0e \x01(\v2\x14.tacit.v1.SecAggSendH\x00R\n" +
+	"secaggSendB\x06\n" +
+	"\x04body\"\xce\x02\n" +
 	"\bResponse\x124\n" +
 	"\bcheck_in\x18\n" +
 	" \x01(\v2\x17.tacit.v1.CheckInResultH\x00R\acheckIn\x12'\n" +
 	"\x05model\x18\v \x01(\v2\x0f.tacit.v1.ModelH\x00R\x05model\x124\n" +
 	"\n" +
 	"report_ack\x18\f \x01(\v2\x13.tacit.v1.ReportAckH\x00R\treportAck\x12'\n" +
-	"\x05error\x18\r \x01(\v2\x0f.tacit.v1.ErrorH\x00R\x05errorB\x06\n" +
+	"\x05error\x18\r \x01(\v2\x0f.tacit.v1.ErrorH\x00R\x05error\x12@\n" +
+	"\fsecagg_fetch\x18\x0e \x01(\v2\x1b.tacit.v1.SecAggFetchResultH\x00R\vsecaggFetch\x12:\n" +
+	"\vsecagg_send\x18\x0f \x01(\v2\x17.tacit.v1.SecAggSendAckH\x00R\n" +
+	"secaggSendB\x06\n" +
 	"\x04body\";\n" +
 	"\aCheckIn\x120\n" +
 	"\x14cached_model_version\x18\x01 \x01(\x03R\x12cachedModelVersion\"m\n" +
@@ -1328,7 +2411,7 @@ const file_proto_tacit_proto_rawDesc = "" +
 	"\n" +
 	"RetryAfter\x12!\n" +
 	"\fafter_millis\x18\x01 \x01(\x03R\vafterMillis\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xe1\x02\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xbc\x03\n" +
 	"\x04Plan\x12\x14\n" +
 	"\x05round\x18\x01 \x01(\x03R\x05round\x12#\n" +
 	"\rmodel_version\x18\x02 \x01(\x03R\fmodelVersion\x12%\n" +
@@ -1338,7 +2421,77 @@ const file_proto_tacit_proto_rawDesc = "" +
 	"\x05model\x18\x06 \x01(\v2\x15.tacit.v1.ModelConfigR\x05model\x12\x1b\n" +
 	"\tclip_norm\x18\a \x01(\x01R\bclipNorm\x12)\n" +
 	"\x10noise_multiplier\x18\b \x01(\x01R\x0fnoiseMultiplier\x12\x14\n" +
-	"\x05delta\x18\t \x01(\x01R\x05delta\"r\n" +
+	"\x05delta\x18\t \x01(\x01R\x05delta\x12+\n" +
+	"\x05codec\x18\n" +
+	" \x01(\v2\x15.tacit.v1.UpdateCodecR\x05codec\x12,\n" +
+	"\x06secagg\x18\v \x01(\v2\x14.tacit.v1.SecAggPlanR\x06secagg\"\x98\x01\n" +
+	"\vUpdateCodec\x12\x12\n" +
+	"\x04bits\x18\x01 \x01(\rR\x04bits\x12\x14\n" +
+	"\x05range\x18\x02 \x01(\x01R\x05range\x12\x19\n" +
+	"\bmod_bits\x18\x03 \x01(\rR\amodBits\x12#\n" +
+	"\rrotation_seed\x18\x04 \x01(\fR\frotationSeed\x12\x1f\n" +
+	"\vlocal_noise\x18\x05 \x01(\x01R\n" +
+	"localNoise\"\xe5\x01\n" +
+	"\n" +
+	"SecAggPlan\x12\x18\n" +
+	"\asession\x18\x01 \x01(\x04R\asession\x12\x1f\n" +
+	"\vnum_clients\x18\x02 \x01(\rR\n" +
+	"numClients\x12\x16\n" +
+	"\x06degree\x18\x03 \x01(\rR\x06degree\x12\x1c\n" +
+	"\tthreshold\x18\x04 \x01(\rR\tthreshold\x12\x12\n" +
+	"\x04bits\x18\x05 \x01(\rR\x04bits\x12\x16\n" +
+	"\x06length\x18\x06 \x01(\x04R\x06length\x12\x1d\n" +
+	"\n" +
+	"graph_seed\x18\a \x01(\fR\tgraphSeed\x12\x1b\n" +
+	"\tclient_id\x18\b \x01(\rR\bclientId\"9\n" +
+	"\vSecAggFetch\x12\x14\n" +
+	"\x05round\x18\x01 \x01(\x03R\x05round\x12\x14\n" +
+	"\x05phase\x18\x02 \x01(\rR\x05phase\"\xe2\x01\n" +
+	"\x11SecAggFetchResult\x12,\n" +
+	"\x05retry\x18\x01 \x01(\v2\x14.tacit.v1.RetryAfterH\x00R\x05retry\x12*\n" +
+	"\x04keys\x18\x02 \x01(\v2\x14.tacit.v1.SecAggKeysH\x00R\x04keys\x120\n" +
+	"\x06shares\x18\x03 \x01(\v2\x16.tacit.v1.SecAggSharesH\x00R\x06shares\x127\n" +
+	"\x06unmask\x18\x04 \x01(\v2\x1d.tacit.v1.SecAggUnmaskRequestH\x00R\x06unmaskB\b\n" +
+	"\x06result\"\x8a\x02\n" +
+	"\n" +
+	"SecAggSend\x12\x14\n" +
+	"\x05round\x18\x01 \x01(\x03R\x05round\x129\n" +
+	"\tadvertise\x18\x02 \x01(\v2\x19.tacit.v1.SecAggAdvertiseH\x00R\tadvertise\x12:\n" +
+	"\n" +
+	"share_keys\x18\x03 \x01(\v2\x19.tacit.v1.SecAggShareKeysH\x00R\tshareKeys\x125\n" +
+	"\fmasked_input\x18\x04 \x01(\v2\x10.tacit.v1.TensorH\x00R\vmaskedInput\x120\n" +
+	"\x06unmask\x18\x05 \x01(\v2\x16.tacit.v1.SecAggUnmaskH\x00R\x06unmaskB\x06\n" +
+	"\x04body\"\x0f\n" +
+	"\rSecAggSendAck\"I\n" +
+	"\x0fSecAggAdvertise\x12\x19\n" +
+	"\bmask_key\x18\x01 \x01(\fR\amaskKey\x12\x1b\n" +
+	"\tshare_key\x18\x02 \x01(\fR\bshareKey\"X\n" +
+	"\x0eSecAggPeerKeys\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\rR\x02id\x12\x19\n" +
+	"\bmask_key\x18\x02 \x01(\fR\amaskKey\x12\x1b\n" +
+	"\tshare_key\x18\x03 \x01(\fR\bshareKey\"<\n" +
+	"\n" +
+	"SecAggKeys\x12.\n" +
+	"\x05peers\x18\x01 \x03(\v2\x18.tacit.v1.SecAggPeerKeysR\x05peers\"J\n" +
+	"\x14SecAggEncryptedShare\x12\x12\n" +
+	"\x04peer\x18\x01 \x01(\rR\x04peer\x12\x1e\n" +
+	"\n" +
+	"ciphertext\x18\x02 \x01(\fR\n" +
+	"ciphertext\"r\n" +
+	"\x0fSecAggShareKeys\x12'\n" +
+	"\x0fseed_commitment\x18\x01 \x01(\fR\x0eseedCommitment\x126\n" +
+	"\x06shares\x18\x02 \x03(\v2\x1e.tacit.v1.SecAggEncryptedShareR\x06shares\"F\n" +
+	"\fSecAggShares\x126\n" +
+	"\x06shares\x18\x01 \x03(\v2\x1e.tacit.v1.SecAggEncryptedShareR\x06shares\"K\n" +
+	"\x13SecAggUnmaskRequest\x12\x1a\n" +
+	"\bsurvived\x18\x01 \x03(\rR\bsurvived\x12\x18\n" +
+	"\adropped\x18\x02 \x03(\rR\adropped\"9\n" +
+	"\x13SecAggRevealedShare\x12\x14\n" +
+	"\x05owner\x18\x01 \x01(\rR\x05owner\x12\f\n" +
+	"\x01y\x18\x02 \x03(\x04R\x01y\"v\n" +
+	"\fSecAggUnmask\x123\n" +
+	"\x05seeds\x18\x01 \x03(\v2\x1d.tacit.v1.SecAggRevealedShareR\x05seeds\x121\n" +
+	"\x04keys\x18\x02 \x03(\v2\x1d.tacit.v1.SecAggRevealedShareR\x04keys\"r\n" +
 	"\rLocalTraining\x12\x16\n" +
 	"\x06epochs\x18\x01 \x01(\x05R\x06epochs\x12#\n" +
 	"\rlearning_rate\x18\x02 \x01(\x01R\flearningRate\x12$\n" +
@@ -1373,21 +2526,24 @@ const file_proto_tacit_proto_rawDesc = "" +
 	"\bhr_at_10\x18\x01 \x01(\x01R\x06hrAt10\x12\x1c\n" +
 	"\n" +
 	"ndcg_at_10\x18\x02 \x01(\x01R\bndcgAt10\"\v\n" +
-	"\tReportAck\"\x94\x01\n" +
+	"\tReportAck\"\xa8\x01\n" +
 	"\x06Tensor\x12%\n" +
 	"\x05dtype\x18\x01 \x01(\x0e2\x0f.tacit.v1.DTypeR\x05dtype\x12\x16\n" +
 	"\x06length\x18\x02 \x01(\x04R\x06length\x127\n" +
 	"\vcompression\x18\x03 \x01(\x0e2\x15.tacit.v1.CompressionR\vcompression\x12\x12\n" +
-	"\x04data\x18\x04 \x01(\fR\x04data\"J\n" +
+	"\x04data\x18\x04 \x01(\fR\x04data\x12\x12\n" +
+	"\x04bits\x18\x05 \x01(\rR\x04bits\"J\n" +
 	"\x05Error\x12'\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x13.tacit.v1.ErrorCodeR\x04code\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage*1\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage*A\n" +
 	"\x05DType\x12\x15\n" +
 	"\x11DTYPE_UNSPECIFIED\x10\x00\x12\x11\n" +
-	"\rDTYPE_FLOAT32\x10\x01*9\n" +
+	"\rDTYPE_FLOAT32\x10\x01\x12\x0e\n" +
+	"\n" +
+	"DTYPE_UINT\x10\x02*9\n" +
 	"\vCompression\x12\x14\n" +
 	"\x10COMPRESSION_NONE\x10\x00\x12\x14\n" +
-	"\x10COMPRESSION_ZSTD\x10\x01*\xf3\x02\n" +
+	"\x10COMPRESSION_ZSTD\x10\x01*\x8a\x03\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eERROR_CODE_UNSUPPORTED_VERSION\x10\x01\x12\x1e\n" +
@@ -1402,7 +2558,8 @@ const file_proto_tacit_proto_rawDesc = "" +
 	"\x16ERROR_CODE_STALE_MODEL\x10\n" +
 	"\x12\x1a\n" +
 	"\x16ERROR_CODE_UNAVAILABLE\x10\v\x12\x17\n" +
-	"\x13ERROR_CODE_INTERNAL\x10\fB(Z&github.com/tacitfl/tacit/proto/tacitpbb\x06proto3"
+	"\x13ERROR_CODE_INTERNAL\x10\f\x12\x15\n" +
+	"\x11ERROR_CODE_SECAGG\x10\rB(Z&github.com/tacitfl/tacit/proto/tacitpbb\x06proto3"
 
 var (
 	file_proto_tacit_proto_rawDescOnce sync.Once
@@ -1417,50 +2574,84 @@ func file_proto_tacit_proto_rawDescGZIP() []byte {
 }
 
 var file_proto_tacit_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_proto_tacit_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_proto_tacit_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_proto_tacit_proto_goTypes = []any{
-	(DType)(0),            // 0: tacit.v1.DType
-	(Compression)(0),      // 1: tacit.v1.Compression
-	(ErrorCode)(0),        // 2: tacit.v1.ErrorCode
-	(*Request)(nil),       // 3: tacit.v1.Request
-	(*Response)(nil),      // 4: tacit.v1.Response
-	(*CheckIn)(nil),       // 5: tacit.v1.CheckIn
-	(*CheckInResult)(nil), // 6: tacit.v1.CheckInResult
-	(*RetryAfter)(nil),    // 7: tacit.v1.RetryAfter
-	(*Plan)(nil),          // 8: tacit.v1.Plan
-	(*LocalTraining)(nil), // 9: tacit.v1.LocalTraining
-	(*ModelConfig)(nil),   // 10: tacit.v1.ModelConfig
-	(*ModelRequest)(nil),  // 11: tacit.v1.ModelRequest
-	(*Model)(nil),         // 12: tacit.v1.Model
-	(*Report)(nil),        // 13: tacit.v1.Report
-	(*Evaluation)(nil),    // 14: tacit.v1.Evaluation
-	(*ReportAck)(nil),     // 15: tacit.v1.ReportAck
-	(*Tensor)(nil),        // 16: tacit.v1.Tensor
-	(*Error)(nil),         // 17: tacit.v1.Error
+	(DType)(0),                   // 0: tacit.v1.DType
+	(Compression)(0),             // 1: tacit.v1.Compression
+	(ErrorCode)(0),               // 2: tacit.v1.ErrorCode
+	(*Request)(nil),              // 3: tacit.v1.Request
+	(*Response)(nil),             // 4: tacit.v1.Response
+	(*CheckIn)(nil),              // 5: tacit.v1.CheckIn
+	(*CheckInResult)(nil),        // 6: tacit.v1.CheckInResult
+	(*RetryAfter)(nil),           // 7: tacit.v1.RetryAfter
+	(*Plan)(nil),                 // 8: tacit.v1.Plan
+	(*UpdateCodec)(nil),          // 9: tacit.v1.UpdateCodec
+	(*SecAggPlan)(nil),           // 10: tacit.v1.SecAggPlan
+	(*SecAggFetch)(nil),          // 11: tacit.v1.SecAggFetch
+	(*SecAggFetchResult)(nil),    // 12: tacit.v1.SecAggFetchResult
+	(*SecAggSend)(nil),           // 13: tacit.v1.SecAggSend
+	(*SecAggSendAck)(nil),        // 14: tacit.v1.SecAggSendAck
+	(*SecAggAdvertise)(nil),      // 15: tacit.v1.SecAggAdvertise
+	(*SecAggPeerKeys)(nil),       // 16: tacit.v1.SecAggPeerKeys
+	(*SecAggKeys)(nil),           // 17: tacit.v1.SecAggKeys
+	(*SecAggEncryptedShare)(nil), // 18: tacit.v1.SecAggEncryptedShare
+	(*SecAggShareKeys)(nil),      // 19: tacit.v1.SecAggShareKeys
+	(*SecAggShares)(nil),         // 20: tacit.v1.SecAggShares
+	(*SecAggUnmaskRequest)(nil),  // 21: tacit.v1.SecAggUnmaskRequest
+	(*SecAggRevealedShare)(nil),  // 22: tacit.v1.SecAggRevealedShare
+	(*SecAggUnmask)(nil),         // 23: tacit.v1.SecAggUnmask
+	(*LocalTraining)(nil),        // 24: tacit.v1.LocalTraining
+	(*ModelConfig)(nil),          // 25: tacit.v1.ModelConfig
+	(*ModelRequest)(nil),         // 26: tacit.v1.ModelRequest
+	(*Model)(nil),                // 27: tacit.v1.Model
+	(*Report)(nil),               // 28: tacit.v1.Report
+	(*Evaluation)(nil),           // 29: tacit.v1.Evaluation
+	(*ReportAck)(nil),            // 30: tacit.v1.ReportAck
+	(*Tensor)(nil),               // 31: tacit.v1.Tensor
+	(*Error)(nil),                // 32: tacit.v1.Error
 }
 var file_proto_tacit_proto_depIdxs = []int32{
 	5,  // 0: tacit.v1.Request.check_in:type_name -> tacit.v1.CheckIn
-	11, // 1: tacit.v1.Request.model:type_name -> tacit.v1.ModelRequest
-	13, // 2: tacit.v1.Request.report:type_name -> tacit.v1.Report
-	6,  // 3: tacit.v1.Response.check_in:type_name -> tacit.v1.CheckInResult
-	12, // 4: tacit.v1.Response.model:type_name -> tacit.v1.Model
-	15, // 5: tacit.v1.Response.report_ack:type_name -> tacit.v1.ReportAck
-	17, // 6: tacit.v1.Response.error:type_name -> tacit.v1.Error
-	8,  // 7: tacit.v1.CheckInResult.plan:type_name -> tacit.v1.Plan
-	7,  // 8: tacit.v1.CheckInResult.retry:type_name -> tacit.v1.RetryAfter
-	9,  // 9: tacit.v1.Plan.local:type_name -> tacit.v1.LocalTraining
-	10, // 10: tacit.v1.Plan.model:type_name -> tacit.v1.ModelConfig
-	16, // 11: tacit.v1.Model.params:type_name -> tacit.v1.Tensor
-	16, // 12: tacit.v1.Report.update:type_name -> tacit.v1.Tensor
-	14, // 13: tacit.v1.Report.evaluation:type_name -> tacit.v1.Evaluation
-	0,  // 14: tacit.v1.Tensor.dtype:type_name -> tacit.v1.DType
-	1,  // 15: tacit.v1.Tensor.compression:type_name -> tacit.v1.Compression
-	2,  // 16: tacit.v1.Error.code:type_name -> tacit.v1.ErrorCode
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	26, // 1: tacit.v1.Request.model:type_name -> tacit.v1.ModelRequest
+	28, // 2: tacit.v1.Request.report:type_name -> tacit.v1.Report
+	11, // 3: tacit.v1.Request.secagg_fetch:type_name -> tacit.v1.SecAggFetch
+	13, // 4: tacit.v1.Request.secagg_send:type_name -> tacit.v1.SecAggSend
+	6,  // 5: tacit.v1.Response.check_in:type_name -> tacit.v1.CheckInResult
+	27, // 6: tacit.v1.Response.model:type_name -> tacit.v1.Model
+	30, // 7: tacit.v1.Response.report_ack:type_name -> tacit.v1.ReportAck
+	32, // 8: tacit.v1.Response.error:type_name -> tacit.v1.Error
+	12, // 9: tacit.v1.Response.secagg_fetch:type_name -> tacit.v1.SecAggFetchResult
+	14, // 10: tacit.v1.Response.secagg_send:type_name -> tacit.v1.SecAggSendAck
+	8,  // 11: tacit.v1.CheckInResult.plan:type_name -> tacit.v1.Plan
+	7,  // 12: tacit.v1.CheckInResult.retry:type_name -> tacit.v1.RetryAfter
+	24, // 13: tacit.v1.Plan.local:type_name -> tacit.v1.LocalTraining
+	25, // 14: tacit.v1.Plan.model:type_name -> tacit.v1.ModelConfig
+	9,  // 15: tacit.v1.Plan.codec:type_name -> tacit.v1.UpdateCodec
+	10, // 16: tacit.v1.Plan.secagg:type_name -> tacit.v1.SecAggPlan
+	7,  // 17: tacit.v1.SecAggFetchResult.retry:type_name -> tacit.v1.RetryAfter
+	17, // 18: tacit.v1.SecAggFetchResult.keys:type_name -> tacit.v1.SecAggKeys
+	20, // 19: tacit.v1.SecAggFetchResult.shares:type_name -> tacit.v1.SecAggShares
+	21, // 20: tacit.v1.SecAggFetchResult.unmask:type_name -> tacit.v1.SecAggUnmaskRequest
+	15, // 21: tacit.v1.SecAggSend.advertise:type_name -> tacit.v1.SecAggAdvertise
+	19, // 22: tacit.v1.SecAggSend.share_keys:type_name -> tacit.v1.SecAggShareKeys
+	31, // 23: tacit.v1.SecAggSend.masked_input:type_name -> tacit.v1.Tensor
+	23, // 24: tacit.v1.SecAggSend.unmask:type_name -> tacit.v1.SecAggUnmask
+	16, // 25: tacit.v1.SecAggKeys.peers:type_name -> tacit.v1.SecAggPeerKeys
+	18, // 26: tacit.v1.SecAggShareKeys.shares:type_name -> tacit.v1.SecAggEncryptedShare
+	18, // 27: tacit.v1.SecAggShares.shares:type_name -> tacit.v1.SecAggEncryptedShare
+	22, // 28: tacit.v1.SecAggUnmask.seeds:type_name -> tacit.v1.SecAggRevealedShare
+	22, // 29: tacit.v1.SecAggUnmask.keys:type_name -> tacit.v1.SecAggRevealedShare
+	31, // 30: tacit.v1.Model.params:type_name -> tacit.v1.Tensor
+	31, // 31: tacit.v1.Report.update:type_name -> tacit.v1.Tensor
+	29, // 32: tacit.v1.Report.evaluation:type_name -> tacit.v1.Evaluation
+	0,  // 33: tacit.v1.Tensor.dtype:type_name -> tacit.v1.DType
+	1,  // 34: tacit.v1.Tensor.compression:type_name -> tacit.v1.Compression
+	2,  // 35: tacit.v1.Error.code:type_name -> tacit.v1.ErrorCode
+	36, // [36:36] is the sub-list for method output_type
+	36, // [36:36] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_proto_tacit_proto_init() }
@@ -1472,16 +2663,32 @@ func file_proto_tacit_proto_init() {
 		(*Request_CheckIn)(nil),
 		(*Request_Model)(nil),
 		(*Request_Report)(nil),
+		(*Request_SecaggFetch)(nil),
+		(*Request_SecaggSend)(nil),
 	}
 	file_proto_tacit_proto_msgTypes[1].OneofWrappers = []any{
 		(*Response_CheckIn)(nil),
 		(*Response_Model)(nil),
 		(*Response_ReportAck)(nil),
 		(*Response_Error)(nil),
+		(*Response_SecaggFetch)(nil),
+		(*Response_SecaggSend)(nil),
 	}
 	file_proto_tacit_proto_msgTypes[3].OneofWrappers = []any{
 		(*CheckInResult_Plan)(nil),
 		(*CheckInResult_Retry)(nil),
+	}
+	file_proto_tacit_proto_msgTypes[9].OneofWrappers = []any{
+		(*SecAggFetchResult_Retry)(nil),
+		(*SecAggFetchResult_Keys)(nil),
+		(*SecAggFetchResult_Shares)(nil),
+		(*SecAggFetchResult_Unmask)(nil),
+	}
+	file_proto_tacit_proto_msgTypes[10].OneofWrappers = []any{
+		(*SecAggSend_Advertise)(nil),
+		(*SecAggSend_ShareKeys)(nil),
+		(*SecAggSend_MaskedInput)(nil),
+		(*SecAggSend_Unmask)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1489,7 +2696,7 @@ func file_proto_tacit_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_tacit_proto_rawDesc), len(file_proto_tacit_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   15,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
