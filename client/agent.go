@@ -84,7 +84,7 @@ type Agent struct {
 type secureRound struct {
 	plan   Plan
 	client *secagg.Client
-	coins  *rand.ChaCha8
+	coins  io.Reader // the stochastic rounding's
 	noise  *privacy.Noise
 	entry  LedgerEntry
 }
@@ -135,15 +135,18 @@ func (a *Agent) WithSeed(seed [32]byte) *Agent {
 	return a
 }
 
-// coins are round's sources of randomness.
-func (a *Agent) coins(round int64) (*rand.ChaCha8, *privacy.Noise) {
-	var seed [32]byte
+// coins are a round's sources of randomness: for the stochastic rounding,
+// for the SecAgg secrets, and the distributed noise. Each has its own
+// stream, so a seeded update rounds alike with or without SecAgg.
+func (a *Agent) coins(round int64) (rounding, secrets io.Reader, noise *privacy.Noise) {
 	if a.seed == nil {
+		var seed [32]byte
 		crand.Read(seed[:])
-		return rand.NewChaCha8(seed), privacy.NewNoise()
+		return rand.NewChaCha8(seed), crand.Reader, privacy.NewNoise()
 	}
-	seed = sha256.Sum256(binary.LittleEndian.AppendUint64(append([]byte("tacit agent coins"), a.seed[:]...), uint64(round)))
-	return rand.NewChaCha8(seed), privacy.NewSeededNoise(sha256.Sum256(seed[:]))
+	seed := sha256.Sum256(binary.LittleEndian.AppendUint64(append([]byte("tacit agent coins"), a.seed[:]...), uint64(round)))
+	derive := func(purpose string) [32]byte { return sha256.Sum256(append(seed[:], purpose...)) }
+	return rand.NewChaCha8(derive("rounding")), rand.NewChaCha8(derive("secagg")), privacy.NewSeededNoise(derive("noise"))
 }
 
 // SetWorkspace moves the agent to another workspace: a simulator's worker
@@ -209,7 +212,7 @@ func (a *Agent) Step(ctx context.Context) (time.Duration, error) {
 	if plan.Codec != nil {
 		single := *plan.Codec
 		single.ModBits = single.Bits // alone, a device's values need only b bits
-		coins, _ := a.coins(plan.Round)
+		coins, _, _ := a.coins(plan.Round)
 		if u.Encoded, err = ws.encode(single, coins, nil); err != nil {
 			return 0, err
 		}
@@ -262,8 +265,8 @@ func (ws *Workspace) encode(u proto.UpdateCodec, coins io.Reader, noise *privacy
 // startSecure joins the secure round of plan: the device advertises its
 // keys and keeps its part of the round for the Steps that follow.
 func (a *Agent) startSecure(ctx context.Context, plan Plan, entry LedgerEntry) (time.Duration, error) {
-	coins, noise := a.coins(plan.Round)
-	c, err := secagg.NewClient(*plan.SecAgg, plan.SecAggID, coins)
+	coins, secrets, noise := a.coins(plan.Round)
+	c, err := secagg.NewClient(*plan.SecAgg, plan.SecAggID, secrets)
 	if err != nil {
 		return 0, fmt.Errorf("client: round %d: %w", plan.Round, err)
 	}
@@ -326,8 +329,8 @@ func (a *Agent) secureStep(ctx context.Context) (time.Duration, error) {
 			return 0, fmt.Errorf("client: round %d, %v: %w", sr.plan.Round, phase, err)
 		}
 	}
-	if sr.client.Phase() >= secagg.PhaseDone {
-		a.sec = nil
+	if phase == secagg.PhaseUnmask {
+		a.sec = nil // its shares revealed, the device is done with the round
 	}
 	return 0, nil
 }

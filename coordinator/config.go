@@ -46,7 +46,8 @@ type RoundConfig struct {
 
 // CodecConfig is the quantization of updates on the devices: Bits per
 // value, after an optional randomized Hadamard rotation, in a range set for
-// updates of L2 norm Norm (the clip norm under differential privacy).
+// updates of L2 norm Norm, to which devices clip their updates (under
+// differential privacy the clip norm takes its place).
 type CodecConfig struct {
 	Bits   int
 	Rotate bool

@@ -347,6 +347,11 @@ func (m *Machine) plan(device string, cachedVersion int64) *Plan {
 		p.ClipNorm, p.NoiseMultiplier, p.Delta = m.clip, d.NoiseMultiplier, d.Delta
 	}
 	p.Codec = m.codec
+	if m.codec != nil && m.cfg.DP == nil {
+		// The range is set for updates of this norm: larger ones are
+		// clipped to it on the device rather than coordinate by coordinate.
+		p.ClipNorm = m.cfg.Codec.Norm
+	}
 	if m.sec != nil {
 		cfg := m.sec.cfg
 		p.SecAgg, p.SecAggID = &cfg, m.sec.ids[device]
@@ -511,7 +516,8 @@ func (m *Machine) plainMean() error {
 	if err != nil {
 		return err
 	}
-	_, err = rot.Inverse(m.step, acc)
+	out, err := rot.Inverse(acc, acc) // in place: it needs the padded length
+	copy(m.step, out)
 	return err
 }
 

@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -49,7 +50,7 @@ func (m *Machine) setupRound() error {
 	d := len(m.params)
 	u := &proto.UpdateCodec{Bits: k.Bits, Rotate: k.Rotate}
 	if k.Rotate {
-		u.RotationSeed = m.seed32()
+		u.RotationSeed = m.roundSeed("rotation")
 	}
 	norm := k.Norm
 	if m.cfg.DP != nil {
@@ -98,7 +99,7 @@ func (m *Machine) setupRound() error {
 	}
 	cfg := secagg.Config{Round: uint64(m.round), NumClients: len(m.cohort), Degree: kt[0], Threshold: kt[1],
 		Bits: u.ModBits, Length: length}
-	cfg.GraphSeed = m.seed32()
+	cfg.GraphSeed = m.roundSeed("secagg graph")
 	server, err := secagg.NewServer(cfg)
 	if err != nil {
 		return err
@@ -291,12 +292,10 @@ func (m *Machine) SecAggPhase() (secagg.Phase, bool) {
 	return m.sec.server.Phase(), true
 }
 
-// seed32 draws a seed from the machine's generator: the round's public
-// randomness, reproducible from RoundConfig.Seed.
-func (m *Machine) seed32() [32]byte {
-	var b [32]byte
-	for i := 0; i < len(b); i += 8 {
-		binary.LittleEndian.PutUint64(b[i:], m.rng.Uint64())
-	}
-	return b
+// roundSeed is the current round's public randomness for purpose,
+// reproducible from RoundConfig.Seed: a round rotates alike with or without
+// SecAgg.
+func (m *Machine) roundSeed(purpose string) [32]byte {
+	b := binary.LittleEndian.AppendUint64([]byte("tacit round "+purpose), m.cfg.Seed)
+	return sha256.Sum256(binary.LittleEndian.AppendUint64(b, uint64(m.round)))
 }

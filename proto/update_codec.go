@@ -77,7 +77,11 @@ func (u UpdateCodec) DecodeSum(dst []float32, sum []uint32, d int) ([]float32, e
 	if err != nil {
 		return dst, err
 	}
-	return rot.Inverse(dst, rotated)
+	out, err := rot.Inverse(rotated, rotated) // in place: it needs the padded length
+	if err != nil {
+		return dst, err
+	}
+	return append(dst[:0], out...), nil
 }
 
 // UpdateCodecPB is the codec's wire form.

@@ -70,8 +70,9 @@ type Config struct {
 	Accountant string `json:"accountant,omitempty" yaml:"accountant" toml:"accountant"`
 
 	// QuantBits, if set, has devices quantize their updates to that many
-	// bits a value (in a range set for updates of L2 norm QuantNorm, or the
-	// clip norm with DP), after a randomized Hadamard rotation if Rotate.
+	// bits a value (in a range set for updates of L2 norm QuantNorm, to
+	// which they clip them; with DP the clip norm), after a randomized
+	// Hadamard rotation if Rotate.
 	QuantBits int     `json:"quant_bits,omitempty" yaml:"quant_bits" toml:"quant_bits"`
 	Rotate    bool    `json:"rotate,omitempty" yaml:"rotate" toml:"rotate"`
 	QuantNorm float64 `json:"quant_norm,omitempty" yaml:"quant_norm" toml:"quant_norm"`
@@ -97,7 +98,7 @@ func DefaultConfig() Config {
 		LocalEpochs: 1, ClientLR: 0.1,
 		ServerOptimizer: "fedadam", ServerLR: 0.01, ServerBeta1: 0.9, ServerBeta2: 0.99, ServerTau: 1e-3, ServerMomentum: 0.9,
 		ALSIterations: 15, Transport: "memory", ClipNorm: 1, Delta: 1e-5, Accountant: privacy.AccountantRDP,
-		QuantNorm: 1, SecAggAdversary: 0.05, SecAggDropout: 0.1,
+		QuantNorm: 10, SecAggAdversary: 0.05, SecAggDropout: 0.1,
 	}
 }
 

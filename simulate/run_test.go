@@ -176,30 +176,51 @@ func TestCentralMatchesProtocol(t *testing.T) {
 // in-memory transport and over real QUIC on loopback: the models agree bit
 // for bit, as do the rounds.
 func TestTransportsGiveTheSameModel(t *testing.T) {
+	for name, edit := range map[string]func(*Config){
+		"float32":         func(*Config) {},
+		"8 bits, rotated": func(c *Config) { c.QuantBits, c.Rotate = 8, true },
+		"SecAgg, 12 bits": func(c *Config) { c.QuantBits, c.SecAgg = 12, true },
+		"SecAgg, rotated DP": func(c *Config) {
+			c.QuantBits, c.Rotate, c.SecAgg, c.DP, c.NoiseMultiplier = 16, true, true, "distributed", 1
+		},
+	} {
+		t.Run(name, func(t *testing.T) { transportsAgree(t, edit) })
+	}
+}
+
+// runFederation runs cfg's rounds and returns the final model and the
+// rounds' records.
+func runFederation(t *testing.T, data *dataset.Log, cfg Config) ([]float32, []Round) {
+	t.Helper()
+	var rec recorder
+	pop, err := newPopulation(data, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := model.NewMF(data.NumItems, cfg.Factors, cfg.Seed)
+	fed, err := newFederation(cfg, pop, data.NumItems, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fed.close()
+	for range cfg.Rounds {
+		o, dropped, err := fed.round(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.Round(Round{Round: int(o.Round), Participants: o.Reports, Dropped: dropped, TrainLoss: o.TrainLoss})
+	}
+	fed.model(m.Params)
+	return m.Params, rec.rounds
+}
+
+func transportsAgree(t *testing.T, edit func(*Config)) {
 	data := smallData(t)
 	run := func(transport string) ([]float32, []Round) {
 		cfg := smallConfig()
 		cfg.Transport, cfg.ClientsPerRound, cfg.Dropout, cfg.Rounds = transport, 60, 0.2, 4
-		var rec recorder
-		pop, err := newPopulation(data, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, _ := model.NewMF(data.NumItems, cfg.Factors, cfg.Seed)
-		fed, err := newFederation(cfg, pop, data.NumItems, m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer fed.close()
-		for range cfg.Rounds {
-			o, dropped, err := fed.round(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			rec.Round(Round{Round: int(o.Round), Participants: o.Reports, Dropped: dropped, TrainLoss: o.TrainLoss})
-		}
-		fed.model(m.Params)
-		return m.Params, rec.rounds
+		edit(&cfg)
+		return runFederation(t, data, cfg)
 	}
 	memParams, memRounds := run("memory")
 	quicParams, quicRounds := run("quic")
@@ -268,5 +289,31 @@ func TestRunAdaptiveClipping(t *testing.T) {
 	first, last := rec.rounds[0], rec.rounds[len(rec.rounds)-1]
 	if *first.ClipNorm != 100 || *first.ClippedFraction != 0 || !(*last.ClipNorm < 100*math.Exp(-0.1*6)) {
 		t.Fatalf("clip %v → %v, clipped %v", *first.ClipNorm, *last.ClipNorm, *first.ClippedFraction)
+	}
+}
+
+// TestSecAggMatchesPlainQuantized: the secure sum of the survivors'
+// quantized updates is the plain sum of the same quantized updates (each
+// device rounds with the same coins either way), so the two runs end with
+// the same model up to float rounding in the decoding.
+func TestSecAggMatchesPlainQuantized(t *testing.T) {
+	data := smallData(t)
+	cfg := smallConfig()
+	cfg.ClientsPerRound, cfg.Rounds, cfg.QuantBits, cfg.Rotate = 60, 4, 16, true
+	plain, _ := runFederation(t, data, cfg)
+	cfg.SecAgg = true
+	secure, rounds := runFederation(t, data, cfg)
+	for _, r := range rounds {
+		if r.Participants < 30 {
+			t.Fatalf("round %d had %d participants", r.Round, r.Participants)
+		}
+	}
+	var diff, norm float64
+	for i := range plain {
+		d := float64(plain[i] - secure[i])
+		diff, norm = diff+d*d, norm+float64(plain[i])*float64(plain[i])
+	}
+	if rel := math.Sqrt(diff / norm); rel > 1e-5 {
+		t.Fatalf("secure and plain models differ by %.3g relative", rel)
 	}
 }

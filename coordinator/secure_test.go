@@ -1,0 +1,272 @@
+package coordinator
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/tacitfl/tacit/aggregate"
+	"github.com/tacitfl/tacit/aggregate/secagg"
+	"github.com/tacitfl/tacit/privacy"
+	"github.com/tacitfl/tacit/proto"
+)
+
+// secureDevice is a scripted device of a secure round: it drops out before
+// sending its message of phase dropAt (PhaseDone: never).
+type secureDevice struct {
+	id      string
+	done    bool
+	plan    *Plan
+	client  *secagg.Client
+	update  []float32
+	encoded []uint32
+	dropAt  secagg.Phase
+}
+
+const secureDim = 37 // padded to 64 by the rotation
+
+func secureConfig() RoundConfig {
+	cfg := DefaultRoundConfig()
+	cfg.Codec = &CodecConfig{Bits: 12, Rotate: true, Norm: 1}
+	cfg.SecAgg = &SecAggConfig{AdversaryRate: 0, DropoutRate: 0.3, ThreatModel: secagg.NoAdversary, PhaseWindow: time.Minute}
+	return cfg
+}
+
+// runSecureRound plays one secure round of the devices on m, ticking
+// through deadlines only when everyone left is waiting.
+func runSecureRound(t *testing.T, m *Machine, now time.Time, devs []*secureDevice) (Outcome, time.Time) {
+	t.Helper()
+	for _, d := range devs {
+		if d.dropAt == secagg.PhaseAdvertiseKeys {
+			continue // never checks in
+		}
+		res, err := m.CheckIn(now, d.id, -1)
+		if err != nil || res.Plan == nil || res.Plan.SecAgg == nil {
+			t.Fatalf("%s: check-in %+v, %v", d.id, res, err)
+		}
+		d.plan = res.Plan
+		if d.client, err = secagg.NewClient(*res.Plan.SecAgg, res.Plan.SecAggID, rand.NewChaCha8([32]byte{byte(len(d.id)), d.id[len(d.id)-1]})); err != nil {
+			t.Fatal(err)
+		}
+		adv, err := d.client.Start()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.SecAggSend(now, d.id, d.plan.Round, adv); err != nil {
+			t.Fatalf("%s: advertise: %v", d.id, err)
+		}
+	}
+	for step := 0; step < 20; step++ {
+		if out := m.Ready(); len(out) > 0 {
+			return out[0], now
+		}
+		moved := false
+		for _, d := range devs {
+			if d.client == nil || d.done || d.client.Phase() >= d.dropAt {
+				continue
+			}
+			phase := d.client.Phase()
+			msg, _, err := m.SecAggFetch(now, d.id, d.plan.Round, phase)
+			if err != nil {
+				var r *Rejection
+				if errors.As(err, &r) && r.Code == Late {
+					continue // the round ended
+				}
+				t.Fatalf("%s: fetch %v: %v", d.id, phase, err)
+			}
+			if msg == nil {
+				continue
+			}
+			if phase == secagg.PhaseMaskedInput {
+				if d.encoded, _, err = d.plan.Codec.Encode(nil, d.update, nil, rand.NewChaCha8([32]byte{9, byte(len(d.id))})); err != nil {
+					t.Fatal(err)
+				}
+				if err := d.client.SetInput(d.encoded); err != nil {
+					t.Fatal(err)
+				}
+			}
+			reply, err := d.client.Step(msg)
+			if err != nil {
+				t.Fatalf("%s: step %v: %v", d.id, phase, err)
+			}
+			if err := m.SecAggSend(now, d.id, d.plan.Round, reply); err != nil {
+				t.Fatalf("%s: send %v: %v", d.id, phase, err)
+			}
+			d.done = phase == secagg.PhaseUnmask
+			moved = true
+		}
+		if !moved { // only dropouts to wait for: on to the phase's deadline
+			st := m.Status()
+			now = st.Deadline
+			if st.Phase == Selecting {
+				now = st.Opened.Add(m.cfg.SelectionTimeout)
+			}
+			m.Tick(now)
+		}
+	}
+	t.Fatal("the round did not end")
+	return Outcome{}, now
+}
+
+func newSecureDevices(n int, seed uint64) ([]*secureDevice, []string) {
+	r := rand.New(rand.NewPCG(seed, 1))
+	var devs []*secureDevice
+	var ids []string
+	for i := range n {
+		d := &secureDevice{id: fmt.Sprintf("d%02d", i), update: make([]float32, secureDim), dropAt: secagg.PhaseDone}
+		for j := range d.update {
+			d.update[j] = float32(r.NormFloat64() * 0.1)
+		}
+		devs, ids = append(devs, d), append(ids, d.id)
+	}
+	return devs, ids
+}
+
+// TestSecureRoundCommitsTheSurvivorsMean: with devices dropping out at each
+// SecAgg phase, the committed model is exactly the decoded modular sum of
+// the surviving devices' encoded updates over their number: what plain
+// aggregation of the same quantized vectors gives. Too many dropouts
+// abandon the round and leave the model as it was.
+func TestSecureRoundCommitsTheSurvivorsMean(t *testing.T) {
+	for _, drops := range [][]secagg.Phase{
+		nil,
+		{secagg.PhaseAdvertiseKeys},
+		{secagg.PhaseShareKeys, secagg.PhaseShareKeys},
+		{secagg.PhaseMaskedInput},
+		{secagg.PhaseUnmask, secagg.PhaseMaskedInput},
+		{secagg.PhaseAdvertiseKeys, secagg.PhaseShareKeys, secagg.PhaseMaskedInput, secagg.PhaseUnmask},
+	} {
+		t.Run(fmt.Sprint(drops), func(t *testing.T) {
+			devs, ids := newSecureDevices(10, uint64(len(drops)))
+			for i, p := range drops {
+				devs[i].dropAt = p
+			}
+			opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedavg"})
+			now := time.Unix(1000, 0)
+			m, err := NewMachine(secureConfig(), ids, Snapshot{Params: make([]float32, secureDim)}, opt, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o, _ := runSecureRound(t, m, now, devs)
+			if !o.Committed {
+				t.Fatalf("round abandoned: %s", o.Reason)
+			}
+			var codec *proto.UpdateCodec
+			var sum []uint32
+			survivors := 0
+			for _, d := range devs {
+				if d.dropAt <= secagg.PhaseMaskedInput { // sent no masked input
+					continue
+				}
+				codec = d.plan.Codec
+				if sum == nil {
+					sum = make([]uint32, len(d.encoded))
+				}
+				for i, v := range d.encoded {
+					sum[i] = (sum[i] + v) & (1<<codec.ModBits - 1)
+				}
+				survivors++
+			}
+			want, err := codec.DecodeSum(nil, sum, secureDim)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range want {
+				want[i] = float32(float64(want[i]) / float64(survivors))
+			}
+			if _, got := m.Model(); !slices.Equal(got, want) || o.Reports != survivors {
+				t.Fatalf("model %v with %d reports, want %v from %d survivors", got, o.Reports, want, survivors)
+			}
+		})
+	}
+}
+
+// TestSecureRoundAbortsBelowThreshold: when too many devices drop after
+// sharing keys, the round is abandoned and the model stays.
+func TestSecureRoundAbortsBelowThreshold(t *testing.T) {
+	devs, ids := newSecureDevices(6, 3)
+	for _, d := range devs[:4] {
+		d.dropAt = secagg.PhaseMaskedInput
+	}
+	opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedavg"})
+	now := time.Unix(1000, 0)
+	m, err := NewMachine(secureConfig(), ids, Snapshot{Params: make([]float32, secureDim)}, opt, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, _ := runSecureRound(t, m, now, devs)
+	if o.Committed {
+		t.Fatal("a round with 2 of 6 masked inputs committed")
+	}
+	if v, params := m.Model(); v != 0 || slices.ContainsFunc(params, func(x float32) bool { return x != 0 }) {
+		t.Fatalf("the abandoned round changed the model: version %d", v)
+	}
+}
+
+// TestSecureRoundRefusals: reports, strangers and forged senders are
+// refused with typed errors, and the round still commits.
+func TestSecureRoundRefusals(t *testing.T) {
+	devs, ids := newSecureDevices(4, 5)
+	opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedavg"})
+	now := time.Unix(1000, 0)
+	m, err := NewMachine(secureConfig(), append(ids, "stranger"), Snapshot{Params: make([]float32, secureDim)}, opt, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, _ := m.CheckIn(now, "d00", -1)
+	if err := m.Report(now, "d00", Report{Round: res.Plan.Round, Update: make([]float32, secureDim)}); !isRejection(err, BadUpdate) {
+		t.Errorf("a plain report in a secure round: %v", err)
+	}
+	forged := &secagg.AdvertiseKeys{From: res.Plan.SecAggID + 1}
+	if err := m.SecAggSend(now, "d00", res.Plan.Round, forged); !isRejection(err, BadUpdate) {
+		t.Errorf("a message claiming another sender: %v", err)
+	}
+	if _, _, err := m.SecAggFetch(now, "d01", res.Plan.Round, secagg.PhaseShareKeys); !isRejection(err, NotSelected) {
+		t.Errorf("a fetch before check-in: %v", err)
+	}
+	if err := m.SecAggSend(now, "nobody", res.Plan.Round, forged); !isRejection(err, NotEnrolled) {
+		t.Errorf("an unknown device: %v", err)
+	}
+	o, _ := runSecureRound(t, m, now, devs)
+	if !o.Committed {
+		t.Fatalf("round abandoned: %s", o.Reason)
+	}
+}
+
+func isRejection(err error, code RejectCode) bool {
+	var r *Rejection
+	return errors.As(err, &r) && r.Code == code
+}
+
+// TestDistributedDPRound: with distributed DP the devices' plan carries the
+// local noise that gives the fewest accepted survivors' sum the central
+// multiplier, and a committed round is composed as a distributed discrete
+// Gaussian.
+func TestDistributedDPRound(t *testing.T) {
+	devs, ids := newSecureDevices(8, 7)
+	cfg := secureConfig()
+	cfg.Codec.Bits = 16
+	cfg.DP = &DPConfig{NoiseMultiplier: 1, ClipNorm: 1, Delta: 1e-5, Distributed: true, Noise: privacy.NewSeededNoise([32]byte{1})}
+	cfg.MinFraction = 0.75
+	opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedavg"})
+	now := time.Unix(1000, 0)
+	m, err := NewMachine(cfg, ids, Snapshot{Params: make([]float32, secureDim)}, opt, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mech := DistributedMechanism(cfg, secureDim, len(ids)).WithNoiseMultiplier(1)
+	if mech.MinSurvivors != 6 {
+		t.Fatalf("noise calibrated for %d survivors, want 6 (0.75 of 8)", mech.MinSurvivors)
+	}
+	o, _ := runSecureRound(t, m, now, devs)
+	if !o.Committed || devs[0].plan.Codec.LocalNoise != mech.LocalStd {
+		t.Fatalf("committed %v (%s), local noise %v, want %v", o.Committed, o.Reason, devs[0].plan.Codec.LocalNoise, mech.LocalStd)
+	}
+	want, _ := privacy.DistributedDGaussEpsilon(mech, 1, 1, 1e-5)
+	if o.EpsilonSpent != want {
+		t.Fatalf("ε %v, want the distributed discrete Gaussian's %v", o.EpsilonSpent, want)
+	}
+}
