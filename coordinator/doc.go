@@ -17,4 +17,18 @@
 // the network select the same devices; and each device is sampled
 // independently with probability q, the assumption of the privacy
 // accountant's amplification by sampling.
+//
+// With RoundConfig.Codec devices quantize their updates (proto.UpdateCodec)
+// and with RoundConfig.SecAgg a round aggregates securely (secure.go): the
+// machine holds the round's secagg.Server, maps the cohort to SecAgg ids in
+// sorted order, and runs its phases on its own clock. The advertise phase is
+// the selection window; share keys and unmask last a phase window each and
+// the masked input the report window, and each ends as soon as every device
+// that can send in it has. A device polls for the coordinator's message that
+// opens a phase (SecAggFetch) and sends its own (SecAggSend); the masked
+// inputs are the reports, and the commit decodes the unmasked sum. Below the
+// threshold the round is abandoned and nothing is revealed or changed. With
+// distributed DP the devices add the noise, sized for the fewest survivors a
+// round accepts (MinFraction of the expected reports), and the accountant
+// composes the distributed discrete Gaussian.
 package coordinator

@@ -121,6 +121,16 @@ func (s *Service) SecAggSeat(device string) (secagg.Config, secagg.ClientID, boo
 	return s.m.sec.cfg, id, ok
 }
 
+// SecAggConfig is the current round's SecAgg configuration, if it has one.
+func (s *Service) SecAggConfig() (secagg.Config, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m.sec == nil {
+		return secagg.Config{}, false
+	}
+	return s.m.sec.cfg, true
+}
+
 // Codec is the current round's update codec; nil for float32 updates.
 func (s *Service) Codec() *proto.UpdateCodec {
 	s.mu.Lock()

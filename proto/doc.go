@@ -15,7 +15,16 @@
 //   - Each message is framed as a 4-byte big-endian length and that many
 //     bytes of protobuf. The length is checked against a cap before any
 //     buffer is allocated; the cap is configurable (DefaultMaxFrame).
-//   - Tensors travel as bytes: little-endian float32, optionally zstd. The
-//     receiver states the length it expects and the decoder checks it, and
-//     caps decompression at that size, before allocating.
+//   - Tensors travel as bytes: little-endian float32, or (DTYPE_UINT)
+//     unsigned integers of a stated width packed little-endian bit by bit
+//     (AppendPacked), optionally zstd. The receiver states the length and
+//     width it expects and the decoder checks them, and caps decompression
+//     at that size, before allocating.
+//   - Quantized updates (UpdateCodec) are linear so that they compose with
+//     secure aggregation: every device of a round shares the range, the
+//     ring Z_(2^m) and the rotation seed, all in the plan. Alone, a device's
+//     values travel in b bits; under SecAgg, its masked input in m bits.
+//   - SecAgg messages (secagg.go) never carry their sender: the coordinator
+//     takes it from the authenticated connection. Masked inputs are sent
+//     uncompressed: they look uniformly random.
 package proto

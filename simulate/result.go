@@ -32,6 +32,7 @@ type Summary struct {
 	WallSeconds            float64  `json:"wall_seconds"`
 	ClientUpdatesPerSecond float64  `json:"client_updates_per_second,omitempty"`
 	UplinkBytesPerUpdate   int      `json:"uplink_bytes_per_update"`
+	DownlinkBytesPerModel  int      `json:"downlink_bytes_per_model"`
 	PeakRSSBytes           int64    `json:"peak_rss_bytes,omitempty"` // of the whole process, data loading included
 	Epsilon                *float64 `json:"epsilon"`                  // null without differential privacy
 	Delta                  *float64 `json:"delta"`

@@ -7,8 +7,11 @@ import (
 	"slices"
 	"time"
 
+	"github.com/tacitfl/tacit/aggregate/secagg"
 	"github.com/tacitfl/tacit/dataset"
 	"github.com/tacitfl/tacit/model"
+	"github.com/tacitfl/tacit/proto"
+	"github.com/tacitfl/tacit/proto/tacitpb"
 )
 
 // Run simulates federated training: one virtual device per person holding
@@ -68,7 +71,7 @@ func Run(ctx context.Context, cfg Config, data *dataset.Log, obs Observer) (Summ
 	}
 	fed.model(m.Params)
 	s := newSummary("simulate", data, cfg, rounds, pop.evaluate(m, mc, cfg), start)
-	s.UplinkBytesPerUpdate = 4 * len(m.Params) // dense float32 until issue 5's codecs
+	s.UplinkBytesPerUpdate, s.DownlinkBytesPerModel = fed.uplinkBytes(len(m.Params)), downlinkBytes(m.Params)
 	if st := fed.svc.Status(); st.EpsilonSpent != nil {
 		s.Epsilon, s.Delta = st.EpsilonSpent, st.Delta
 		s.Accountant = st.Accountant + " (user-level, Poisson sampling, add/remove-one adjacency)"
@@ -158,4 +161,30 @@ func (p *population) evaluate(m *model.MF, mc model.Config, cfg Config) model.Me
 	opts := model.DefaultEvalOptions()
 	opts.Seed, opts.Workers = cfg.Seed, cfg.Workers
 	return model.Evaluate(model.Prepare(m, mc), p, p.split.Test, p.eval, opts)
+}
+
+// uplinkBytes is the payload a device sends in a round, as the next round
+// encodes it: the update, and with SecAgg the masked input (m bits a value)
+// plus its keys, sealed shares and revealed shares (framing aside).
+func (f *federation) uplinkBytes(d int) int {
+	c := f.svc.Codec()
+	if c == nil {
+		return 4 * d
+	}
+	sc, secure := f.svc.SecAggConfig()
+	if !secure {
+		return proto.PackedLen(c.EncodedLen(d), c.Bits)
+	}
+	const keys, commitment, sealed, revealed = 2 * secagg.PublicKeySize, 32, 4 + 2*5*8 + 16, 4 + 5*8
+	return proto.PackedLen(sc.Length, sc.Bits) + keys + commitment + sc.Degree*(sealed+revealed)
+}
+
+// downlinkBytes is the size of the model as the coordinator serves it:
+// float32, zstd-compressed.
+func downlinkBytes(params []float32) int {
+	c, err := proto.NewCodec()
+	if err != nil {
+		return 0
+	}
+	return len(c.Encode(params, tacitpb.Compression_COMPRESSION_ZSTD).Data)
 }

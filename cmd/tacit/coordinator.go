@@ -10,7 +10,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"time"
 
+	"github.com/tacitfl/tacit/aggregate/secagg"
 	"github.com/tacitfl/tacit/coordinator"
 	"github.com/tacitfl/tacit/internal/tlscert"
 	"github.com/tacitfl/tacit/model"
@@ -39,6 +41,10 @@ SIGTERM drains: exchanges in flight finish, then it exits.
 type coordinatorFlags struct {
 	listen, http, tokens, state, cert, key string
 	accountant                             string
+	quantBits                              int
+	rotate, secure, distributed            bool
+	quantNorm, adversary, dropout          float64
+	phaseWindow                            time.Duration
 	enroll, items, maxFrame                int
 	noise, clip, delta, budget             float64
 	cfg                                    simulate.Config
@@ -73,6 +79,14 @@ func (o *coordinatorFlags) flagSet() *flag.FlagSet {
 	fs.Float64Var(&o.delta, "delta", 1e-5, "with --noise: δ of the (ε, δ) guarantee")
 	fs.Float64Var(&o.budget, "privacy-budget", 0, "with --noise: the ε the whole training may spend; training stops before exceeding it (0: no limit)")
 	fs.StringVar(&o.accountant, "accountant", privacy.AccountantRDP, "with --noise: the accountant of ε, rdp or pld (tighter)")
+	fs.BoolVar(&o.distributed, "distributed-dp", false, "with --noise and --secagg: the devices add the noise (discrete Gaussian), sized for the fewest survivors a round accepts (--min-fraction); rdp accountant")
+	fs.IntVar(&o.quantBits, "quant-bits", 0, "devices quantize updates to `b` bits a value (2-24) in a range the round shares; 0 sends float32")
+	fs.BoolVar(&o.rotate, "rotate", false, "with --quant-bits: a seeded randomized Hadamard rotation first, inverted on the aggregate")
+	fs.Float64Var(&o.quantNorm, "quant-norm", 10, "with --quant-bits and no --noise: devices clip updates to this L2 norm, which the range is set for")
+	fs.BoolVar(&o.secure, "secagg", false, "secure aggregation (SecAgg+) of every round; needs --quant-bits")
+	fs.Float64Var(&o.adversary, "secagg-adversary", 0.05, "with --secagg: the fraction of devices that may collude with the coordinator")
+	fs.Float64Var(&o.dropout, "secagg-dropout", 0.1, "with --secagg: the fraction of devices that may drop out")
+	fs.DurationVar(&o.phaseWindow, "secagg-window", 30*time.Second, "with --secagg: how long the share-keys and unmask phases stay open")
 	return fs
 }
 
@@ -85,7 +99,20 @@ func runCoordinator(args []string, stdout, stderr io.Writer) error {
 		return usageError{err: errors.New("--tokens is required"), hint: true}
 	}
 	if o.noise != 0 {
-		o.rounds.DP = &coordinator.DPConfig{NoiseMultiplier: o.noise, ClipNorm: o.clip, Delta: o.delta, Budget: o.budget, Accountant: o.accountant}
+		o.rounds.DP = &coordinator.DPConfig{NoiseMultiplier: o.noise, ClipNorm: o.clip, Delta: o.delta, Budget: o.budget,
+			Accountant: o.accountant, Distributed: o.distributed}
+	} else if o.distributed {
+		return usageError{err: errors.New("--distributed-dp needs --noise")}
+	}
+	if o.quantBits != 0 {
+		o.rounds.Codec = &coordinator.CodecConfig{Bits: o.quantBits, Rotate: o.rotate, Norm: o.quantNorm}
+	}
+	if o.secure {
+		model := secagg.SemiHonest
+		if o.adversary == 0 {
+			model = secagg.NoAdversary
+		}
+		o.rounds.SecAgg = &coordinator.SecAggConfig{AdversaryRate: o.adversary, DropoutRate: o.dropout, ThreatModel: model, PhaseWindow: o.phaseWindow}
 	}
 	if err := o.rounds.Validate(); err != nil {
 		return usageError{err: err}

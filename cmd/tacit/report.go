@@ -32,6 +32,9 @@ func report(w io.Writer, s simulate.Summary, outDir string) {
 	} else if s.Command == "simulate" {
 		fmt.Fprintln(w, "privacy: no differential privacy")
 	}
+	if s.Command == "simulate" {
+		fmt.Fprintf(w, "traffic: %d bytes up per update, %d bytes down per model\n", s.UplinkBytesPerUpdate, s.DownlinkBytesPerModel)
+	}
 	if outDir != "" {
 		fmt.Fprintf(w, "results in %s\n", filepath.Clean(outDir))
 	}
