@@ -306,10 +306,9 @@ func (c *Client) maskInput(m *SharesDelivery) (ClientMessage, error) {
 		good = append(good, opened{s.From, seed, key})
 	}
 	v := slices.Clone(c.input)
-	if err := applyMasks(v, masks); err != nil {
+	if err := applyMasks(v, masks, c.cfg.Bits); err != nil { // reduces mod 2^m
 		return nil, err
 	}
-	reduce(v, c.cfg.modMask())
 	for id := range seen {
 		c.peers[id].delivered = true
 	}

@@ -36,8 +36,10 @@
 //     ids and subtracting those shared with larger ones. PRG is AES-256-CTR
 //     keyed by a whole 32-byte HKDF output whose info binds the purpose, the
 //     round (a digest of the whole Config, so also d and m) and both ids;
-//     element i is the low m bits of the i-th little-endian uint32 of the
-//     keystream.
+//     from a zero IV, an element takes w = ⌈m/8⌉ bytes of keystream (one
+//     for m <= 8, two for m <= 16, three for m <= 24, else four) and
+//     element i is the low m bits of the little-endian integer in bytes
+//     w·i to w·i+w−1.
 //  4. Unmask: the server tells each survivor which of its neighbours
 //     survived and which dropped; the client reveals its share of each
 //     survivor's seed or of each dropped one's mask key, never both for one

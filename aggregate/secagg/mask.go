@@ -4,93 +4,296 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"encoding/binary"
+	"fmt"
 )
 
-// A mask is the AES-256-CTR keystream of its key (zero IV: every key masks
-// one vector of one round), read as little-endian uint32 words; its value
-// in Z_(2^m) is the low m bits of each word, which are uniform since 2^m
-// divides 2^32. Adding full words mod 2^32 and reducing once at the end is
-// therefore exact.
+// A mask is a vector of Z_(2^m)^d expanded from its key by the PRG: the
+// AES-256-CTR keystream of the key (zero IV: every key masks one vector of
+// one round) is cut into w = ⌈m/8⌉-byte little-endian integers (one byte
+// per element for m <= 8, two for m <= 16, three for m <= 24, else four),
+// and element i is the low m bits of the i-th one, keystream bytes w·i to
+// w·i+w−1. It is uniform in Z_(2^m) since 2^m divides 2^(8w).
 type mask struct {
 	key      [32]byte
 	subtract bool
 }
 
-// maskChunkWords is the block the keystreams are generated in: the chunk
-// of the vector and the keystream buffer both stay in L1 while every mask
-// is added to the chunk.
-const maskChunkWords = 2048
+// maskWidth is w, the keystream bytes an element of Z_(2^m) takes.
+func maskWidth(bits int) int { return (bits + 7) / 8 }
 
-// applyMasks adds each mask to dst (or subtracts it) mod 2^32.
-func applyMasks(dst []uint32, masks []mask) error {
-	streams := make([]cipher.Stream, len(masks))
+// How applyMasks is fast:
+//
+// No element is cut out on its own. The little-endian uint32 at byte w·i
+// of the keystream has element i in its low 8w >= m bits and bytes that
+// follow above them. Adding or subtracting whole words mod 2^32 only
+// carries upwards, so the low m bits of the result are exact whatever the
+// high bits were, and one reduction mod 2^m at the end leaves exactly
+// dst ± Σ masks: every width costs one unaligned load per element and mask.
+//
+// The vector goes in chunks of maskChunk elements. For each chunk the
+// masks are expanded maskGroup at a time into the slots of one buffer (a
+// fixed stride apart, so the expansion needs a single pointer and no
+// bounds checks), and the group's four words are summed and added to the
+// chunk (or subtracted: a group's masks have one sign) in one pass, so the
+// chunk is loaded and stored once per group rather than once per mask.
+// The chunk and the live slots stay in L1 (at w = 4: 4 KiB and 5 slots of
+// 4 KiB). A group of g < maskGroup masks fills the last g of the slots 0..3
+// and is read from slot 4−g: slots 4..6 are never written, so its words
+// from them are zero; slot 4 is also the zeros the keystream is XORed into.
+const (
+	// maskChunk is a multiple of 16, so a chunk of keystream is whole AES
+	// blocks at every width (only the last chunk of a vector may not be).
+	maskChunk = 1024
+	maskGroup = 4
+	// maskPad is the bytes of a slot past a chunk's keystream (w·maskChunk
+	// bytes): the last word read in a slot reaches 4−w <= 3 bytes past the
+	// keystream, and never into its low m bits. 64 keeps the slots
+	// cache-line aligned.
+	maskPad = 64
+)
+
+// groupKernels[w−1] add and subtract a group's masks at width w.
+var groupKernels = [4][2]func(dst []uint32, ks []byte){
+	{addGroup1, subGroup1},
+	{addGroup2, subGroup2},
+	{addGroup3, subGroup3},
+	{addGroup4, subGroup4},
+}
+
+// applyMasks adds each mask of Z_(2^m) to dst (or subtracts it) and reduces
+// dst mod 2^m, m = bits.
+func applyMasks(dst []uint32, masks []mask, bits int) error {
+	if bits < 1 || bits > 32 {
+		return fmt.Errorf("%w: %d bits, want 1..32", ErrInvalidConfig, bits)
+	}
+	w := maskWidth(bits)
+	var streams [2][]cipher.Stream // added, subtracted
 	var iv [aes.BlockSize]byte
 	for i := range masks {
 		block, err := aes.NewCipher(masks[i].key[:])
 		if err != nil {
 			return err
 		}
-		streams[i] = cipher.NewCTR(block, iv[:])
-	}
-	zeros := make([]byte, 4*maskChunkWords)
-	keystream := make([]byte, 4*maskChunkWords)
-	for off := 0; off < len(dst); off += maskChunkWords {
-		chunk := dst[off:min(off+maskChunkWords, len(dst))]
-		ks := keystream[:4*len(chunk)]
-		for i, s := range streams {
-			s.XORKeyStream(ks, zeros[:len(ks)])
-			if masks[i].subtract {
-				subWords(chunk, ks)
-			} else {
-				addWords(chunk, ks)
-			}
+		sign := 0
+		if masks[i].subtract {
+			sign = 1
 		}
+		streams[sign] = append(streams[sign], cipher.NewCTR(block, iv[:]))
+	}
+	type group struct {
+		streams []cipher.Stream
+		expand  func(dst []uint32, ks []byte)
+	}
+	groups := make([]group, 0, (len(masks)+2*maskGroup-1)/maskGroup)
+	for sign, s := range streams {
+		for len(s) > 0 {
+			g := s[:min(maskGroup, len(s))]
+			groups = append(groups, group{g, groupKernels[w-1][sign]})
+			s = s[len(g):]
+		}
+	}
+	stride := w*maskChunk + maskPad // as in the kernels
+	buf := make([]byte, (2*maskGroup-1)*stride)
+	zeros := buf[maskGroup*stride:][:w*maskChunk]
+	modMask := uint32(1<<bits - 1)
+	for off := 0; off < len(dst); off += maskChunk {
+		chunk := dst[off:min(off+maskChunk, len(dst))]
+		n := w * len(chunk)
+		for _, g := range groups {
+			first := maskGroup - len(g.streams)
+			for j, s := range g.streams {
+				slot := buf[(first+j)*stride:]
+				s.XORKeyStream(slot[:n], zeros[:n])
+			}
+			g.expand(chunk, buf[first*stride:][:(maskGroup-1)*stride+n+4])
+		}
+		reduce(chunk, modMask)
 	}
 	return nil
 }
 
-// addWords adds the little-endian words of src to dst, eight at a time
-// (the reslicing lets the compiler drop the bounds checks).
-func addWords(dst []uint32, src []byte) {
-	for len(dst) >= 8 && len(src) >= 32 {
-		d, s := dst[:8:8], src[:32:32]
-		d[0] += binary.LittleEndian.Uint32(s[0:])
-		d[1] += binary.LittleEndian.Uint32(s[4:])
-		d[2] += binary.LittleEndian.Uint32(s[8:])
-		d[3] += binary.LittleEndian.Uint32(s[12:])
-		d[4] += binary.LittleEndian.Uint32(s[16:])
-		d[5] += binary.LittleEndian.Uint32(s[20:])
-		d[6] += binary.LittleEndian.Uint32(s[24:])
-		d[7] += binary.LittleEndian.Uint32(s[28:])
-		dst, src = dst[8:], src[32:]
+// The kernels: xGroupW adds (subtracts) to each dst[i] the sum of the words
+// at byte w·i of the four slots of ks, unrolled eight elements at a time
+// (the conversion to an array pointer lets the compiler drop the bounds
+// checks). len(ks) = 3·stride + w·len(dst) + 4.
+
+func addGroup1(dst []uint32, ks []byte) {
+	const w, stride = 1, 1*maskChunk + maskPad
+	const win = 3*stride + 7*w + 4
+	for len(dst) >= 8 && len(ks) >= win {
+		o, x := dst[:8:8], (*[win]byte)(ks)
+		o[0] += le32(x[0*w:]) + le32(x[stride+0*w:]) + le32(x[2*stride+0*w:]) + le32(x[3*stride+0*w:])
+		o[1] += le32(x[1*w:]) + le32(x[stride+1*w:]) + le32(x[2*stride+1*w:]) + le32(x[3*stride+1*w:])
+		o[2] += le32(x[2*w:]) + le32(x[stride+2*w:]) + le32(x[2*stride+2*w:]) + le32(x[3*stride+2*w:])
+		o[3] += le32(x[3*w:]) + le32(x[stride+3*w:]) + le32(x[2*stride+3*w:]) + le32(x[3*stride+3*w:])
+		o[4] += le32(x[4*w:]) + le32(x[stride+4*w:]) + le32(x[2*stride+4*w:]) + le32(x[3*stride+4*w:])
+		o[5] += le32(x[5*w:]) + le32(x[stride+5*w:]) + le32(x[2*stride+5*w:]) + le32(x[3*stride+5*w:])
+		o[6] += le32(x[6*w:]) + le32(x[stride+6*w:]) + le32(x[2*stride+6*w:]) + le32(x[3*stride+6*w:])
+		o[7] += le32(x[7*w:]) + le32(x[stride+7*w:]) + le32(x[2*stride+7*w:]) + le32(x[3*stride+7*w:])
+		dst, ks = dst[8:], ks[8*w:]
 	}
+	addGroupTail(dst, ks, w, stride)
+}
+
+func subGroup1(dst []uint32, ks []byte) {
+	const w, stride = 1, 1*maskChunk + maskPad
+	const win = 3*stride + 7*w + 4
+	for len(dst) >= 8 && len(ks) >= win {
+		o, x := dst[:8:8], (*[win]byte)(ks)
+		o[0] -= le32(x[0*w:]) + le32(x[stride+0*w:]) + le32(x[2*stride+0*w:]) + le32(x[3*stride+0*w:])
+		o[1] -= le32(x[1*w:]) + le32(x[stride+1*w:]) + le32(x[2*stride+1*w:]) + le32(x[3*stride+1*w:])
+		o[2] -= le32(x[2*w:]) + le32(x[stride+2*w:]) + le32(x[2*stride+2*w:]) + le32(x[3*stride+2*w:])
+		o[3] -= le32(x[3*w:]) + le32(x[stride+3*w:]) + le32(x[2*stride+3*w:]) + le32(x[3*stride+3*w:])
+		o[4] -= le32(x[4*w:]) + le32(x[stride+4*w:]) + le32(x[2*stride+4*w:]) + le32(x[3*stride+4*w:])
+		o[5] -= le32(x[5*w:]) + le32(x[stride+5*w:]) + le32(x[2*stride+5*w:]) + le32(x[3*stride+5*w:])
+		o[6] -= le32(x[6*w:]) + le32(x[stride+6*w:]) + le32(x[2*stride+6*w:]) + le32(x[3*stride+6*w:])
+		o[7] -= le32(x[7*w:]) + le32(x[stride+7*w:]) + le32(x[2*stride+7*w:]) + le32(x[3*stride+7*w:])
+		dst, ks = dst[8:], ks[8*w:]
+	}
+	subGroupTail(dst, ks, w, stride)
+}
+
+func addGroup2(dst []uint32, ks []byte) {
+	const w, stride = 2, 2*maskChunk + maskPad
+	const win = 3*stride + 7*w + 4
+	for len(dst) >= 8 && len(ks) >= win {
+		o, x := dst[:8:8], (*[win]byte)(ks)
+		o[0] += le32(x[0*w:]) + le32(x[stride+0*w:]) + le32(x[2*stride+0*w:]) + le32(x[3*stride+0*w:])
+		o[1] += le32(x[1*w:]) + le32(x[stride+1*w:]) + le32(x[2*stride+1*w:]) + le32(x[3*stride+1*w:])
+		o[2] += le32(x[2*w:]) + le32(x[stride+2*w:]) + le32(x[2*stride+2*w:]) + le32(x[3*stride+2*w:])
+		o[3] += le32(x[3*w:]) + le32(x[stride+3*w:]) + le32(x[2*stride+3*w:]) + le32(x[3*stride+3*w:])
+		o[4] += le32(x[4*w:]) + le32(x[stride+4*w:]) + le32(x[2*stride+4*w:]) + le32(x[3*stride+4*w:])
+		o[5] += le32(x[5*w:]) + le32(x[stride+5*w:]) + le32(x[2*stride+5*w:]) + le32(x[3*stride+5*w:])
+		o[6] += le32(x[6*w:]) + le32(x[stride+6*w:]) + le32(x[2*stride+6*w:]) + le32(x[3*stride+6*w:])
+		o[7] += le32(x[7*w:]) + le32(x[stride+7*w:]) + le32(x[2*stride+7*w:]) + le32(x[3*stride+7*w:])
+		dst, ks = dst[8:], ks[8*w:]
+	}
+	addGroupTail(dst, ks, w, stride)
+}
+
+func subGroup2(dst []uint32, ks []byte) {
+	const w, stride = 2, 2*maskChunk + maskPad
+	const win = 3*stride + 7*w + 4
+	for len(dst) >= 8 && len(ks) >= win {
+		o, x := dst[:8:8], (*[win]byte)(ks)
+		o[0] -= le32(x[0*w:]) + le32(x[stride+0*w:]) + le32(x[2*stride+0*w:]) + le32(x[3*stride+0*w:])
+		o[1] -= le32(x[1*w:]) + le32(x[stride+1*w:]) + le32(x[2*stride+1*w:]) + le32(x[3*stride+1*w:])
+		o[2] -= le32(x[2*w:]) + le32(x[stride+2*w:]) + le32(x[2*stride+2*w:]) + le32(x[3*stride+2*w:])
+		o[3] -= le32(x[3*w:]) + le32(x[stride+3*w:]) + le32(x[2*stride+3*w:]) + le32(x[3*stride+3*w:])
+		o[4] -= le32(x[4*w:]) + le32(x[stride+4*w:]) + le32(x[2*stride+4*w:]) + le32(x[3*stride+4*w:])
+		o[5] -= le32(x[5*w:]) + le32(x[stride+5*w:]) + le32(x[2*stride+5*w:]) + le32(x[3*stride+5*w:])
+		o[6] -= le32(x[6*w:]) + le32(x[stride+6*w:]) + le32(x[2*stride+6*w:]) + le32(x[3*stride+6*w:])
+		o[7] -= le32(x[7*w:]) + le32(x[stride+7*w:]) + le32(x[2*stride+7*w:]) + le32(x[3*stride+7*w:])
+		dst, ks = dst[8:], ks[8*w:]
+	}
+	subGroupTail(dst, ks, w, stride)
+}
+
+func addGroup3(dst []uint32, ks []byte) {
+	const w, stride = 3, 3*maskChunk + maskPad
+	const win = 3*stride + 7*w + 4
+	for len(dst) >= 8 && len(ks) >= win {
+		o, x := dst[:8:8], (*[win]byte)(ks)
+		o[0] += le32(x[0*w:]) + le32(x[stride+0*w:]) + le32(x[2*stride+0*w:]) + le32(x[3*stride+0*w:])
+		o[1] += le32(x[1*w:]) + le32(x[stride+1*w:]) + le32(x[2*stride+1*w:]) + le32(x[3*stride+1*w:])
+		o[2] += le32(x[2*w:]) + le32(x[stride+2*w:]) + le32(x[2*stride+2*w:]) + le32(x[3*stride+2*w:])
+		o[3] += le32(x[3*w:]) + le32(x[stride+3*w:]) + le32(x[2*stride+3*w:]) + le32(x[3*stride+3*w:])
+		o[4] += le32(x[4*w:]) + le32(x[stride+4*w:]) + le32(x[2*stride+4*w:]) + le32(x[3*stride+4*w:])
+		o[5] += le32(x[5*w:]) + le32(x[stride+5*w:]) + le32(x[2*stride+5*w:]) + le32(x[3*stride+5*w:])
+		o[6] += le32(x[6*w:]) + le32(x[stride+6*w:]) + le32(x[2*stride+6*w:]) + le32(x[3*stride+6*w:])
+		o[7] += le32(x[7*w:]) + le32(x[stride+7*w:]) + le32(x[2*stride+7*w:]) + le32(x[3*stride+7*w:])
+		dst, ks = dst[8:], ks[8*w:]
+	}
+	addGroupTail(dst, ks, w, stride)
+}
+
+func subGroup3(dst []uint32, ks []byte) {
+	const w, stride = 3, 3*maskChunk + maskPad
+	const win = 3*stride + 7*w + 4
+	for len(dst) >= 8 && len(ks) >= win {
+		o, x := dst[:8:8], (*[win]byte)(ks)
+		o[0] -= le32(x[0*w:]) + le32(x[stride+0*w:]) + le32(x[2*stride+0*w:]) + le32(x[3*stride+0*w:])
+		o[1] -= le32(x[1*w:]) + le32(x[stride+1*w:]) + le32(x[2*stride+1*w:]) + le32(x[3*stride+1*w:])
+		o[2] -= le32(x[2*w:]) + le32(x[stride+2*w:]) + le32(x[2*stride+2*w:]) + le32(x[3*stride+2*w:])
+		o[3] -= le32(x[3*w:]) + le32(x[stride+3*w:]) + le32(x[2*stride+3*w:]) + le32(x[3*stride+3*w:])
+		o[4] -= le32(x[4*w:]) + le32(x[stride+4*w:]) + le32(x[2*stride+4*w:]) + le32(x[3*stride+4*w:])
+		o[5] -= le32(x[5*w:]) + le32(x[stride+5*w:]) + le32(x[2*stride+5*w:]) + le32(x[3*stride+5*w:])
+		o[6] -= le32(x[6*w:]) + le32(x[stride+6*w:]) + le32(x[2*stride+6*w:]) + le32(x[3*stride+6*w:])
+		o[7] -= le32(x[7*w:]) + le32(x[stride+7*w:]) + le32(x[2*stride+7*w:]) + le32(x[3*stride+7*w:])
+		dst, ks = dst[8:], ks[8*w:]
+	}
+	subGroupTail(dst, ks, w, stride)
+}
+
+func addGroup4(dst []uint32, ks []byte) {
+	const w, stride = 4, 4*maskChunk + maskPad
+	const win = 3*stride + 7*w + 4
+	for len(dst) >= 8 && len(ks) >= win {
+		o, x := dst[:8:8], (*[win]byte)(ks)
+		o[0] += le32(x[0*w:]) + le32(x[stride+0*w:]) + le32(x[2*stride+0*w:]) + le32(x[3*stride+0*w:])
+		o[1] += le32(x[1*w:]) + le32(x[stride+1*w:]) + le32(x[2*stride+1*w:]) + le32(x[3*stride+1*w:])
+		o[2] += le32(x[2*w:]) + le32(x[stride+2*w:]) + le32(x[2*stride+2*w:]) + le32(x[3*stride+2*w:])
+		o[3] += le32(x[3*w:]) + le32(x[stride+3*w:]) + le32(x[2*stride+3*w:]) + le32(x[3*stride+3*w:])
+		o[4] += le32(x[4*w:]) + le32(x[stride+4*w:]) + le32(x[2*stride+4*w:]) + le32(x[3*stride+4*w:])
+		o[5] += le32(x[5*w:]) + le32(x[stride+5*w:]) + le32(x[2*stride+5*w:]) + le32(x[3*stride+5*w:])
+		o[6] += le32(x[6*w:]) + le32(x[stride+6*w:]) + le32(x[2*stride+6*w:]) + le32(x[3*stride+6*w:])
+		o[7] += le32(x[7*w:]) + le32(x[stride+7*w:]) + le32(x[2*stride+7*w:]) + le32(x[3*stride+7*w:])
+		dst, ks = dst[8:], ks[8*w:]
+	}
+	addGroupTail(dst, ks, w, stride)
+}
+
+func subGroup4(dst []uint32, ks []byte) {
+	const w, stride = 4, 4*maskChunk + maskPad
+	const win = 3*stride + 7*w + 4
+	for len(dst) >= 8 && len(ks) >= win {
+		o, x := dst[:8:8], (*[win]byte)(ks)
+		o[0] -= le32(x[0*w:]) + le32(x[stride+0*w:]) + le32(x[2*stride+0*w:]) + le32(x[3*stride+0*w:])
+		o[1] -= le32(x[1*w:]) + le32(x[stride+1*w:]) + le32(x[2*stride+1*w:]) + le32(x[3*stride+1*w:])
+		o[2] -= le32(x[2*w:]) + le32(x[stride+2*w:]) + le32(x[2*stride+2*w:]) + le32(x[3*stride+2*w:])
+		o[3] -= le32(x[3*w:]) + le32(x[stride+3*w:]) + le32(x[2*stride+3*w:]) + le32(x[3*stride+3*w:])
+		o[4] -= le32(x[4*w:]) + le32(x[stride+4*w:]) + le32(x[2*stride+4*w:]) + le32(x[3*stride+4*w:])
+		o[5] -= le32(x[5*w:]) + le32(x[stride+5*w:]) + le32(x[2*stride+5*w:]) + le32(x[3*stride+5*w:])
+		o[6] -= le32(x[6*w:]) + le32(x[stride+6*w:]) + le32(x[2*stride+6*w:]) + le32(x[3*stride+6*w:])
+		o[7] -= le32(x[7*w:]) + le32(x[stride+7*w:]) + le32(x[2*stride+7*w:]) + le32(x[3*stride+7*w:])
+		dst, ks = dst[8:], ks[8*w:]
+	}
+	subGroupTail(dst, ks, w, stride)
+}
+
+// addGroupTail and subGroupTail finish the last elements of a vector.
+func addGroupTail(dst []uint32, ks []byte, w, stride int) {
 	for i := range dst {
-		dst[i] += binary.LittleEndian.Uint32(src[4*i:])
+		x := ks[w*i:]
+		dst[i] += le32(x) + le32(x[stride:]) + le32(x[2*stride:]) + le32(x[3*stride:])
 	}
 }
 
-func subWords(dst []uint32, src []byte) {
-	for len(dst) >= 8 && len(src) >= 32 {
-		d, s := dst[:8:8], src[:32:32]
-		d[0] -= binary.LittleEndian.Uint32(s[0:])
-		d[1] -= binary.LittleEndian.Uint32(s[4:])
-		d[2] -= binary.LittleEndian.Uint32(s[8:])
-		d[3] -= binary.LittleEndian.Uint32(s[12:])
-		d[4] -= binary.LittleEndian.Uint32(s[16:])
-		d[5] -= binary.LittleEndian.Uint32(s[20:])
-		d[6] -= binary.LittleEndian.Uint32(s[24:])
-		d[7] -= binary.LittleEndian.Uint32(s[28:])
-		dst, src = dst[8:], src[32:]
-	}
+func subGroupTail(dst []uint32, ks []byte, w, stride int) {
 	for i := range dst {
-		dst[i] -= binary.LittleEndian.Uint32(src[4*i:])
+		x := ks[w*i:]
+		dst[i] -= le32(x) + le32(x[stride:]) + le32(x[2*stride:]) + le32(x[3*stride:])
 	}
 }
+
+func le32(b []byte) uint32 { return binary.LittleEndian.Uint32(b) }
 
 // reduce maps every word to Z_(2^m).
 func reduce(v []uint32, modMask uint32) {
 	if modMask == ^uint32(0) {
 		return
+	}
+	for len(v) >= 8 {
+		o := v[:8:8]
+		o[0] &= modMask
+		o[1] &= modMask
+		o[2] &= modMask
+		o[3] &= modMask
+		o[4] &= modMask
+		o[5] &= modMask
+		o[6] &= modMask
+		o[7] &= modMask
+		v = v[8:]
 	}
 	for i := range v {
 		v[i] &= modMask

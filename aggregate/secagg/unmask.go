@@ -57,10 +57,9 @@ func (s *Server) endUnmask() (Outcome, error) {
 		}
 		masks = append(masks, pairwise...)
 	}
-	if err := applyMasks(s.sum, masks); err != nil {
+	if err := applyMasks(s.sum, masks, s.cfg.Bits); err != nil { // reduces mod 2^m
 		return s.abort(err, "unmasking")
 	}
-	reduce(s.sum, s.cfg.modMask())
 	sum := s.sum
 	s.phase, s.sum, s.clients, s.coeffs = PhaseDone, nil, nil, nil
 	return Outcome{Phase: PhaseDone, Sum: sum, Survivors: seeds}, nil
