@@ -138,7 +138,7 @@ func (q *QUIC) DownloadModel(ctx context.Context, version int64, length int, dst
 	if err != nil {
 		return nil, err
 	}
-	return c.Decode(m.Params, length, dst)
+	return c.DecodeModel(m.Params, length, dst)
 }
 
 // Report implements Coordinator.

@@ -27,6 +27,7 @@ type ProcessOptions struct {
 	Tokens      map[string]string // enrolment: token → device id
 	State       string            // checkpoint file; resumed from if it exists
 	MaxFrame    int               // largest request accepted; 0 means proto.DefaultMaxFrame
+	DownBits    int               // quantize downloaded models to this many bits; 0: float32
 	Rounds      RoundConfig
 	Optimizer   aggregate.OptimizerConfig
 	Model       *tacitpb.ModelConfig
@@ -78,7 +79,7 @@ func RunProcess(ctx context.Context, o ProcessOptions) error {
 	metrics := NewMetrics(reg)
 	svc := NewService(m, ServiceOptions{Checkpointer: ckpt, Metrics: metrics, Log: log})
 	srv, err := NewServer(svc, ServerConfig{TLS: &tls.Config{Certificates: []tls.Certificate{o.Certificate}},
-		Tokens: o.Tokens, Model: o.Model, Local: o.Local, Log: log, Metrics: metrics, MaxFrame: o.MaxFrame})
+		Tokens: o.Tokens, Model: o.Model, Local: o.Local, Log: log, Metrics: metrics, MaxFrame: o.MaxFrame, DownBits: o.DownBits})
 	if err != nil {
 		return err
 	}

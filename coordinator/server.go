@@ -27,6 +27,9 @@ type ServerConfig struct {
 	// between rounds.
 	Model *tacitpb.ModelConfig
 	Local *tacitpb.LocalTraining
+	// DownBits, if set, quantizes the model devices download to that many
+	// bits a value (proto.Codec.EncodeModel); 0 sends float32.
+	DownBits int
 	// MaxFrame caps a request; 0 means proto.DefaultMaxFrame.
 	MaxFrame int
 	// StreamTimeout bounds one exchange; 0 means 30 s.
@@ -75,6 +78,9 @@ func NewServer(svc *Service, cfg ServerConfig) (*Server, error) {
 	}
 	if cfg.MaxFrame <= 0 {
 		cfg.MaxFrame = proto.DefaultMaxFrame
+	}
+	if cfg.DownBits != 0 && (cfg.DownBits < proto.MinQuantBits || cfg.DownBits > proto.MaxQuantBits) {
+		return nil, fmt.Errorf("coordinator: model bits must be in [%d, %d], got %d", proto.MinQuantBits, proto.MaxQuantBits, cfg.DownBits)
 	}
 	if cfg.StreamTimeout <= 0 {
 		cfg.StreamTimeout = 30 * time.Second
@@ -307,8 +313,15 @@ func (s *Server) model(version int64) (*tacitpb.Response, bool) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if s.modelVer != v {
-			resp := &tacitpb.Response{Body: &tacitpb.Response_Model{Model: &tacitpb.Model{Version: v,
-				Params: s.codec.Encode(params, tacitpb.Compression_COMPRESSION_ZSTD)}}}
+			t := s.codec.Encode(params, tacitpb.Compression_COMPRESSION_ZSTD)
+			if s.cfg.DownBits > 0 {
+				var err error
+				if t, err = s.codec.EncodeModel(params, s.cfg.DownBits, tacitpb.Compression_COMPRESSION_ZSTD); err != nil {
+					stale = err
+					return
+				}
+			}
+			resp := &tacitpb.Response{Body: &tacitpb.Response_Model{Model: &tacitpb.Model{Version: v, Params: t}}}
 			frame, err := proto.AppendFrame(nil, resp)
 			if err != nil {
 				stale = err

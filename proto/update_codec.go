@@ -3,6 +3,7 @@ package proto
 import (
 	"fmt"
 	"io"
+	"math"
 
 	"github.com/tacitfl/tacit/proto/tacitpb"
 )
@@ -117,4 +118,56 @@ func FromUpdateCodecPB(pb *tacitpb.UpdateCodec) (*UpdateCodec, error) {
 		return nil, fmt.Errorf("%w: local noise %v", ErrQuantizer, u.LocalNoise)
 	}
 	return u, nil
+}
+
+// EncodeModel quantizes a model for the downlink: b bits a value, rounded
+// to the nearest level of the range [−max|x|, max|x|], zstd-compressed if
+// comp says so. Unlike updates, models need no shared range: each version
+// carries its own.
+func (c *Codec) EncodeModel(params []float32, bits int, comp tacitpb.Compression) (*tacitpb.Tensor, error) {
+	var top float64
+	for _, x := range params {
+		top = max(top, math.Abs(float64(x)))
+	}
+	if top == 0 {
+		top = 1
+	}
+	q, err := NewQuantizer(bits, top, bits)
+	if err != nil {
+		return nil, err
+	}
+	enc := make([]uint32, len(params))
+	mask := ringMask(bits)
+	for i, x := range params {
+		enc[i] = uint32(int64(math.RoundToEven(float64(x)*q.Scale()))) & mask
+	}
+	t := c.EncodeUint(enc, bits, comp)
+	t.Range = top
+	return t, nil
+}
+
+// DecodeModel reads a model tensor, float32 or quantized, of want values.
+func (c *Codec) DecodeModel(t *tacitpb.Tensor, want int, dst []float32) ([]float32, error) {
+	if t.GetDtype() != tacitpb.DType_DTYPE_UINT {
+		return c.Decode(t, want, dst)
+	}
+	q, err := NewQuantizer(int(min(t.Bits, 64)), t.Range, int(min(t.Bits, 64)))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadTensor, err)
+	}
+	enc, err := c.DecodeUint(t, want, q.Bits(), nil)
+	if err != nil {
+		return nil, err
+	}
+	return q.AppendDecodeSum(dst[:0], enc)
+}
+
+// RoundTripModel is what a device holds after a quantized download of
+// params: for simulations, which skip the wire.
+func (c *Codec) RoundTripModel(params []float32, bits int, dst []float32) ([]float32, error) {
+	t, err := c.EncodeModel(params, bits, tacitpb.Compression_COMPRESSION_NONE)
+	if err != nil {
+		return nil, err
+	}
+	return c.DecodeModel(t, len(params), dst)
 }

@@ -76,6 +76,9 @@ type Config struct {
 	QuantBits int     `json:"quant_bits,omitempty" yaml:"quant_bits" toml:"quant_bits"`
 	Rotate    bool    `json:"rotate,omitempty" yaml:"rotate" toml:"rotate"`
 	QuantNorm float64 `json:"quant_norm,omitempty" yaml:"quant_norm" toml:"quant_norm"`
+	// DownBits, if set, quantizes the model devices download to that many
+	// bits a value; 0 sends float32.
+	DownBits int `json:"down_bits,omitempty" yaml:"down_bits" toml:"down_bits"`
 	// SecAgg runs secure aggregation (SecAgg+) in every round, for every
 	// virtual device; it needs QuantBits. Its neighbour graph is sized for
 	// up to SecAggAdversary colluding and SecAggDropout dropping devices.
@@ -147,6 +150,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("secure aggregation needs quantized updates (--quant-bits)")
 	case c.QuantBits != 0 && (c.QuantBits < proto.MinQuantBits || c.QuantBits > proto.MaxQuantBits):
 		return fmt.Errorf("quantization bits must be in [%d, %d], got %d", proto.MinQuantBits, proto.MaxQuantBits, c.QuantBits)
+	case c.DownBits != 0 && (c.DownBits < proto.MinQuantBits || c.DownBits > proto.MaxQuantBits):
+		return fmt.Errorf("model bits must be in [%d, %d], got %d", proto.MinQuantBits, proto.MaxQuantBits, c.DownBits)
 	case c.Rotate && c.QuantBits == 0:
 		return fmt.Errorf("--rotate needs --quant-bits")
 	case !(c.QuantNorm > 0):

@@ -21,6 +21,7 @@ import (
 	"github.com/tacitfl/tacit/coordinator"
 	"github.com/tacitfl/tacit/model"
 	"github.com/tacitfl/tacit/privacy"
+	"github.com/tacitfl/tacit/proto"
 )
 
 // federation is a coordinator and its virtual devices in one process: the
@@ -37,6 +38,8 @@ type federation struct {
 	spaces   []*client.Workspace   // one per worker
 	dp       *coordinator.DPConfig // nil without differential privacy
 	secure   bool                  // rounds aggregate securely
+	downBits int                   // bits of the downloaded model; 0: float32
+	codec    *proto.Codec
 
 	// The clock is real time plus skip, which grows when the simulator
 	// jumps past deadlines that dropouts would make it wait for. Rounds
@@ -59,7 +62,12 @@ const (
 )
 
 func newFederation(cfg Config, pop *population, items int, init *model.MF) (*federation, error) {
-	f := &federation{pop: pop, person: make(map[string]int, len(pop.people)), dropout: cfg.Dropout, seed: cfg.Seed}
+	codec, err := proto.NewCodec()
+	if err != nil {
+		return nil, err
+	}
+	f := &federation{pop: pop, person: make(map[string]int, len(pop.people)), dropout: cfg.Dropout, seed: cfg.Seed,
+		downBits: cfg.DownBits, codec: codec}
 	for _, u := range pop.people {
 		id := "p" + strconv.Itoa(u)
 		f.ids = append(f.ids, id)
@@ -139,7 +147,7 @@ func newFederation(cfg Config, pop *population, items int, init *model.MF) (*fed
 func (f *federation) startTransport(cfg Config, reg *prometheus.Registry, metrics *coordinator.Metrics) error {
 	f.connect = func(id string) client.Coordinator { return &memTransport{f: f, device: id} }
 	if cfg.Transport == "quic" {
-		q, err := startQUIC(f.svc, metrics, f.ids, f.template)
+		q, err := startQUIC(f.svc, metrics, f.ids, f.template, cfg.DownBits)
 		if err != nil {
 			return err
 		}
@@ -343,11 +351,14 @@ func (t *memTransport) CheckIn(_ context.Context, cached int64) (*client.Plan, t
 func (t *memTransport) DownloadModel(_ context.Context, version int64, _ int, dst []float32) ([]float32, error) {
 	var err error
 	t.f.svc.Model(func(v int64, params []float32) {
-		if v != version {
+		switch {
+		case v != version:
 			err = fmt.Errorf("model version %d is no longer current (%d is)", version, v)
-			return
+		case t.f.downBits > 0: // what the QUIC server would send
+			dst, err = t.f.codec.RoundTripModel(params, t.f.downBits, dst)
+		default:
+			dst = append(dst[:0], params...)
 		}
-		dst = append(dst[:0], params...)
 	})
 	return dst, err
 }

@@ -71,7 +71,7 @@ func Run(ctx context.Context, cfg Config, data *dataset.Log, obs Observer) (Summ
 	}
 	fed.model(m.Params)
 	s := newSummary("simulate", data, cfg, rounds, pop.evaluate(m, mc, cfg), start)
-	s.UplinkBytesPerUpdate, s.DownlinkBytesPerModel = fed.uplinkBytes(len(m.Params)), downlinkBytes(m.Params)
+	s.UplinkBytesPerUpdate, s.DownlinkBytesPerModel = fed.uplinkBytes(len(m.Params)), fed.downlinkBytes(m.Params)
 	if st := fed.svc.Status(); st.EpsilonSpent != nil {
 		s.Epsilon, s.Delta = st.EpsilonSpent, st.Delta
 		s.Accountant = st.Accountant + " (user-level, Poisson sampling, add/remove-one adjacency)"
@@ -180,11 +180,14 @@ func (f *federation) uplinkBytes(d int) int {
 }
 
 // downlinkBytes is the size of the model as the coordinator serves it:
-// float32, zstd-compressed.
-func downlinkBytes(params []float32) int {
-	c, err := proto.NewCodec()
-	if err != nil {
-		return 0
+// float32 or quantized, zstd-compressed.
+func (f *federation) downlinkBytes(params []float32) int {
+	if f.downBits > 0 {
+		t, err := f.codec.EncodeModel(params, f.downBits, tacitpb.Compression_COMPRESSION_ZSTD)
+		if err != nil {
+			return 0
+		}
+		return len(t.Data)
 	}
-	return len(c.Encode(params, tacitpb.Compression_COMPRESSION_ZSTD).Data)
+	return len(f.codec.Encode(params, tacitpb.Compression_COMPRESSION_ZSTD).Data)
 }

@@ -179,6 +179,7 @@ func TestTransportsGiveTheSameModel(t *testing.T) {
 	for name, edit := range map[string]func(*Config){
 		"float32":         func(*Config) {},
 		"8 bits, rotated": func(c *Config) { c.QuantBits, c.Rotate = 8, true },
+		"8-bit model":     func(c *Config) { c.DownBits = 8 },
 		"SecAgg, 12 bits": func(c *Config) { c.QuantBits, c.SecAgg = 12, true },
 		"SecAgg, rotated DP": func(c *Config) {
 			c.QuantBits, c.Rotate, c.SecAgg, c.DP, c.NoiseMultiplier = 16, true, true, "distributed", 1

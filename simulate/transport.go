@@ -29,7 +29,7 @@ type quicNet struct {
 }
 
 // startQUIC serves svc on a loopback UDP port.
-func startQUIC(svc *coordinator.Service, metrics *coordinator.Metrics, ids []string, template client.Plan) (*quicNet, error) {
+func startQUIC(svc *coordinator.Service, metrics *coordinator.Metrics, ids []string, template client.Plan, downBits int) (*quicNet, error) {
 	cert, err := tlscert.SelfSigned([]string{"127.0.0.1"})
 	if err != nil {
 		return nil, err
@@ -38,7 +38,7 @@ func startQUIC(svc *coordinator.Service, metrics *coordinator.Metrics, ids []str
 	for _, id := range ids {
 		tokens[tokenOf(id)] = id
 	}
-	srv, err := coordinator.NewServer(svc, coordinator.ServerConfig{
+	srv, err := coordinator.NewServer(svc, coordinator.ServerConfig{DownBits: downBits,
 		TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, Tokens: tokens, Metrics: metrics,
 		Model: proto.ModelConfig(template.Items, template.Model), Local: proto.LocalTraining(template.Local),
 	})

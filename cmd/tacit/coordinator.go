@@ -41,7 +41,7 @@ SIGTERM drains: exchanges in flight finish, then it exits.
 type coordinatorFlags struct {
 	listen, http, tokens, state, cert, key string
 	accountant                             string
-	quantBits                              int
+	quantBits, downBits                    int
 	rotate, secure, distributed            bool
 	quantNorm, adversary, dropout          float64
 	phaseWindow                            time.Duration
@@ -81,6 +81,7 @@ func (o *coordinatorFlags) flagSet() *flag.FlagSet {
 	fs.StringVar(&o.accountant, "accountant", privacy.AccountantRDP, "with --noise: the accountant of ε, rdp or pld (tighter)")
 	fs.BoolVar(&o.distributed, "distributed-dp", false, "with --noise and --secagg: the devices add the noise (discrete Gaussian), sized for the fewest survivors a round accepts (--min-fraction); rdp accountant")
 	fs.IntVar(&o.quantBits, "quant-bits", 0, "devices quantize updates to `b` bits a value (2-24) in a range the round shares; 0 sends float32")
+	fs.IntVar(&o.downBits, "down-bits", 0, "quantize the model devices download to `b` bits a value (2-24); 0 sends float32")
 	fs.BoolVar(&o.rotate, "rotate", false, "with --quant-bits: a seeded randomized Hadamard rotation first, inverted on the aggregate")
 	fs.Float64Var(&o.quantNorm, "quant-norm", 10, "with --quant-bits and no --noise: devices clip updates to this L2 norm, which the range is set for")
 	fs.BoolVar(&o.secure, "secagg", false, "secure aggregation (SecAgg+) of every round; needs --quant-bits")
@@ -152,7 +153,7 @@ func runCoordinator(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := withSignals(context.Background())
 	defer stop()
 	err = coordinator.RunProcess(ctx, coordinator.ProcessOptions{
-		Listen: o.listen, HTTP: o.http, Certificate: cert, Tokens: tokens, State: o.state, MaxFrame: o.maxFrame,
+		Listen: o.listen, HTTP: o.http, Certificate: cert, Tokens: tokens, State: o.state, MaxFrame: o.maxFrame, DownBits: o.downBits,
 		Rounds: o.rounds, Optimizer: o.cfg.Optimizer(),
 		Model: proto.ModelConfig(o.items, mc),
 		Local: proto.LocalTraining(model.LocalConfig{Epochs: o.cfg.LocalEpochs, LR: o.cfg.ClientLR, ItemRegShare: mc.ItemReg / float64(len(tokens))}),

@@ -48,6 +48,7 @@ func bindExperiment(fs *flag.FlagSet, cfg *simulate.Config, ef *experimentFlags,
 	fs.IntVar(&cfg.ClientsPerRound, "clients-per-round", cfg.ClientsPerRound, "devices selected each round; 0 selects everyone")
 	fs.StringVar(&cfg.DP, "dp", cfg.DP, "differential privacy: central (the coordinator adds the noise), distributed (the devices add discrete Gaussian noise; needs --secagg), or empty for none")
 	fs.IntVar(&cfg.QuantBits, "quant-bits", cfg.QuantBits, "quantize each update to `b` bits a value (2-24) in a range shared by the round; 0 sends float32")
+	fs.IntVar(&cfg.DownBits, "down-bits", cfg.DownBits, "quantize the model devices download to `b` bits a value (2-24); 0 sends float32")
 	fs.BoolVar(&cfg.Rotate, "rotate", cfg.Rotate, "with --quant-bits: a seeded randomized Hadamard rotation first, inverted on the aggregate")
 	fs.Float64Var(&cfg.QuantNorm, "quant-norm", cfg.QuantNorm, "with --quant-bits and no DP: devices clip updates to this L2 norm, which the quantization range is set for (DP uses --clip)")
 	fs.BoolVar(&cfg.SecAgg, "secagg", cfg.SecAgg, "secure aggregation (SecAgg+) of every round, run for every virtual device; needs --quant-bits")

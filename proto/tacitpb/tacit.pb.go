@@ -2252,7 +2252,10 @@ type Tensor struct {
 	Compression Compression `protobuf:"varint,3,opt,name=compression,proto3,enum=tacit.v1.Compression" json:"compression,omitempty"`
 	Data        []byte      `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"`
 	// The width of each value of DTYPE_UINT, 1 to 32.
-	Bits          uint32 `protobuf:"varint,5,opt,name=bits,proto3" json:"bits,omitempty"`
+	Bits uint32 `protobuf:"varint,5,opt,name=bits,proto3" json:"bits,omitempty"`
+	// For a quantized model (DTYPE_UINT): value i is the two's-complement
+	// integer q_i of `bits` bits times range / (2^(bits-1) - 1).
+	Range         float64 `protobuf:"fixed64,6,opt,name=range,proto3" json:"range,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2318,6 +2321,13 @@ func (x *Tensor) GetData() []byte {
 func (x *Tensor) GetBits() uint32 {
 	if x != nil {
 		return x.Bits
+	}
+	return 0
+}
+
+func (x *Tensor) GetRange() float64 {
+	if x != nil {
+		return x.Range
 	}
 	return 0
 }
@@ -2526,13 +2536,14 @@ const file_proto_tacit_proto_rawDesc = "" +
 	"\bhr_at_10\x18\x01 \x01(\x01R\x06hrAt10\x12\x1c\n" +
 	"\n" +
 	"ndcg_at_10\x18\x02 \x01(\x01R\bndcgAt10\"\v\n" +
-	"\tReportAck\"\xa8\x01\n" +
+	"\tReportAck\"\xbe\x01\n" +
 	"\x06Tensor\x12%\n" +
 	"\x05dtype\x18\x01 \x01(\x0e2\x0f.tacit.v1.DTypeR\x05dtype\x12\x16\n" +
 	"\x06length\x18\x02 \x01(\x04R\x06length\x127\n" +
 	"\vcompression\x18\x03 \x01(\x0e2\x15.tacit.v1.CompressionR\vcompression\x12\x12\n" +
 	"\x04data\x18\x04 \x01(\fR\x04data\x12\x12\n" +
-	"\x04bits\x18\x05 \x01(\rR\x04bits\"J\n" +
+	"\x04bits\x18\x05 \x01(\rR\x04bits\x12\x14\n" +
+	"\x05range\x18\x06 \x01(\x01R\x05range\"J\n" +
 	"\x05Error\x12'\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x13.tacit.v1.ErrorCodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage*A\n" +
