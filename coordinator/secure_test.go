@@ -111,6 +111,19 @@ func runSecureRound(t *testing.T, m *Machine, now time.Time, devs []*secureDevic
 	return Outcome{}, now
 }
 
+// newSecureMachine is a fedavg machine (learning rate 1: the model becomes
+// the round's mean update) with a zero model over the devices.
+func newSecureMachine(t *testing.T, cfg RoundConfig, ids []string) (*Machine, time.Time) {
+	t.Helper()
+	opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedavg"})
+	now := time.Unix(1000, 0)
+	m, err := NewMachine(cfg, ids, Snapshot{Params: make([]float32, secureDim)}, opt, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, now
+}
+
 func newSecureDevices(n int, seed uint64) ([]*secureDevice, []string) {
 	r := rand.New(rand.NewPCG(seed, 1))
 	var devs []*secureDevice
@@ -144,12 +157,7 @@ func TestSecureRoundCommitsTheSurvivorsMean(t *testing.T) {
 			for i, p := range drops {
 				devs[i].dropAt = p
 			}
-			opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedavg"})
-			now := time.Unix(1000, 0)
-			m, err := NewMachine(secureConfig(), ids, Snapshot{Params: make([]float32, secureDim)}, opt, now)
-			if err != nil {
-				t.Fatal(err)
-			}
+			m, now := newSecureMachine(t, secureConfig(), ids)
 			o, _ := runSecureRound(t, m, now, devs)
 			if !o.Committed {
 				t.Fatalf("round abandoned: %s", o.Reason)
@@ -191,12 +199,7 @@ func TestSecureRoundAbortsBelowThreshold(t *testing.T) {
 	for _, d := range devs[:4] {
 		d.dropAt = secagg.PhaseMaskedInput
 	}
-	opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedavg"})
-	now := time.Unix(1000, 0)
-	m, err := NewMachine(secureConfig(), ids, Snapshot{Params: make([]float32, secureDim)}, opt, now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, now := newSecureMachine(t, secureConfig(), ids)
 	o, _ := runSecureRound(t, m, now, devs)
 	if o.Committed {
 		t.Fatal("a round with 2 of 6 masked inputs committed")
@@ -210,12 +213,7 @@ func TestSecureRoundAbortsBelowThreshold(t *testing.T) {
 // refused with typed errors, and the round still commits.
 func TestSecureRoundRefusals(t *testing.T) {
 	devs, ids := newSecureDevices(4, 5)
-	opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedavg"})
-	now := time.Unix(1000, 0)
-	m, err := NewMachine(secureConfig(), append(ids, "stranger"), Snapshot{Params: make([]float32, secureDim)}, opt, now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, now := newSecureMachine(t, secureConfig(), append(ids, "stranger"))
 	res, _ := m.CheckIn(now, "d00", -1)
 	if err := m.Report(now, "d00", Report{Round: res.Plan.Round, Update: make([]float32, secureDim)}); !isRejection(err, BadUpdate) {
 		t.Errorf("a plain report in a secure round: %v", err)
@@ -251,12 +249,7 @@ func TestDistributedDPRound(t *testing.T) {
 	cfg.Codec.Bits = 16
 	cfg.DP = &DPConfig{NoiseMultiplier: 1, ClipNorm: 1, Delta: 1e-5, Distributed: true, Noise: privacy.NewSeededNoise([32]byte{1})}
 	cfg.MinFraction = 0.75
-	opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedavg"})
-	now := time.Unix(1000, 0)
-	m, err := NewMachine(cfg, ids, Snapshot{Params: make([]float32, secureDim)}, opt, now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, now := newSecureMachine(t, cfg, ids)
 	mech := DistributedMechanism(cfg, secureDim, len(ids)).WithNoiseMultiplier(1)
 	if mech.MinSurvivors != 6 {
 		t.Fatalf("noise calibrated for %d survivors, want 6 (0.75 of 8)", mech.MinSurvivors)

@@ -66,17 +66,9 @@ func (c *Codec) Decode(t *tacitpb.Tensor, want int, dst []float32) ([]float32, e
 	case t.Length != uint64(want):
 		return nil, fmt.Errorf("%w: %d values, want %d", ErrBadTensor, t.Length, want)
 	}
-	raw := t.Data
-	switch t.Compression {
-	case tacitpb.Compression_COMPRESSION_NONE:
-	case tacitpb.Compression_COMPRESSION_ZSTD:
-		var err error
-		raw, err = c.decompress(t.Data, 4*want)
-		if err != nil {
-			return nil, err
-		}
-	default:
-		return nil, fmt.Errorf("%w: compression %v", ErrBadTensor, t.Compression)
+	raw, err := c.payload(t, 4*want)
+	if err != nil {
+		return nil, err
 	}
 	if len(raw) != 4*want {
 		return nil, fmt.Errorf("%w: %d bytes for %d float32 values", ErrBadTensor, len(raw), want)
@@ -93,6 +85,18 @@ func (c *Codec) Decode(t *tacitpb.Tensor, want int, dst []float32) ([]float32, e
 		dst[i] = x
 	}
 	return dst, nil
+}
+
+// payload is t's data, inflated to size bytes if compressed (the caller
+// checks the size of uncompressed data).
+func (c *Codec) payload(t *tacitpb.Tensor, size int) ([]byte, error) {
+	switch t.Compression {
+	case tacitpb.Compression_COMPRESSION_NONE:
+		return t.Data, nil
+	case tacitpb.Compression_COMPRESSION_ZSTD:
+		return c.decompress(t.Data, size)
+	}
+	return nil, fmt.Errorf("%w: compression %v", ErrBadTensor, t.Compression)
 }
 
 // decompress inflates a zstd stream into exactly limit bytes, reading it as
@@ -149,16 +153,9 @@ func (c *Codec) DecodeUint(t *tacitpb.Tensor, want, bits int, dst []uint32) ([]u
 	case t.Length != uint64(want) || size < 0:
 		return nil, fmt.Errorf("%w: %d values, want %d", ErrBadTensor, t.Length, want)
 	}
-	raw := t.Data
-	switch t.Compression {
-	case tacitpb.Compression_COMPRESSION_NONE:
-	case tacitpb.Compression_COMPRESSION_ZSTD:
-		var err error
-		if raw, err = c.decompress(t.Data, size); err != nil {
-			return nil, err
-		}
-	default:
-		return nil, fmt.Errorf("%w: compression %v", ErrBadTensor, t.Compression)
+	raw, err := c.payload(t, size)
+	if err != nil {
+		return nil, err
 	}
 	if cap(dst) < want {
 		dst = make([]uint32, want)
