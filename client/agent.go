@@ -210,8 +210,7 @@ func (a *Agent) Step(ctx context.Context) (time.Duration, error) {
 	u.Update, u.Weight, u.Loss, u.Clipped = ws.update, rep.Weight, rep.Loss, rep.Clipped
 	sent := 4 * len(u.Update)
 	if plan.Codec != nil {
-		single := *plan.Codec
-		single.ModBits = single.Bits // alone, a device's values need only b bits
+		single := plan.Codec.Alone()
 		coins, _, _ := a.coins(plan.Round)
 		if u.Encoded, err = ws.encode(single, coins, nil); err != nil {
 			return 0, err

@@ -395,7 +395,7 @@ func (m *Machine) Report(now time.Time, device string, r Report) error {
 	if m.codec != nil {
 		// Decoded but left rotated: the mean is taken in the rotated space
 		// (the clip too: rotation keeps norms) and rotated back once.
-		q, err := proto.NewQuantizer(m.codec.Bits, m.codec.Range, m.codec.Bits) // one device's values travel in b bits
+		q, err := m.codec.Alone().Quantizer()
 		if err == nil && len(r.Encoded) != m.mean.Len() {
 			err = fmt.Errorf("%d encoded values, want %d", len(r.Encoded), m.mean.Len())
 		}
@@ -455,7 +455,7 @@ func (m *Machine) commit(now time.Time, reason string) {
 	// its noise) over the expected number of reports.
 	denominator := 1.0
 	if m.sec != nil {
-		err, denominator = m.secureSum(m.step), float64(m.sec.survivors)
+		err, denominator = m.secureSum(), float64(m.sec.survivors)
 	} else {
 		err = m.plainMean()
 	}
@@ -509,15 +509,10 @@ func (m *Machine) plainMean() error {
 	} else {
 		err = m.mean.Mean(acc)
 	}
-	if err != nil || len(acc) == len(m.step) && &acc[0] == &m.step[0] {
+	if err != nil || m.codec == nil || !m.codec.Rotate {
 		return err
 	}
-	rot, err := proto.NewRotation(m.codec.RotationSeed, len(m.params))
-	if err != nil {
-		return err
-	}
-	out, err := rot.Inverse(acc, acc) // in place: it needs the padded length
-	copy(m.step, out)
+	_, err = m.codec.Unrotate(m.step, acc, len(m.params))
 	return err
 }
 

@@ -164,13 +164,14 @@ func (m *Machine) SecAggSend(now time.Time, device string, round int64, msg seca
 		return reject(BadUpdate, "a SecAgg message from another device")
 	}
 	sr := m.sec
-	if _, masked := msg.(*secagg.MaskedInput); masked && m.accepted[device] {
+	_, masked := msg.(*secagg.MaskedInput)
+	if masked && m.accepted[device] {
 		return reject(Duplicate, "device %q already sent its masked input in round %d", device, m.round)
 	}
 	if err := sr.server.Step(msg); err != nil {
 		return secAggRejection(err)
 	}
-	if _, masked := msg.(*secagg.MaskedInput); masked {
+	if masked {
 		m.accepted[device] = true
 		m.reports++
 	}
@@ -271,16 +272,11 @@ func (m *Machine) endSecurePhase(now time.Time) {
 	}
 }
 
-// secureSum writes the round's sum of updates (d values) into dst.
-func (m *Machine) secureSum(dst []float32) error {
-	got, err := m.codec.DecodeSum(dst, m.sec.sum, len(m.params))
-	if err != nil {
-		return err
-	}
-	if len(got) != len(dst) || &got[0] != &dst[0] {
-		copy(dst, got)
-	}
-	return nil
+// secureSum writes the round's sum of updates into m.step (which holds d
+// values, so DecodeSum fills it in place).
+func (m *Machine) secureSum() error {
+	_, err := m.codec.DecodeSum(m.step, m.sec.sum, len(m.params))
+	return err
 }
 
 // SecAggPhase is the current round's SecAgg phase, if it aggregates

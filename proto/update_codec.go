@@ -31,6 +31,13 @@ func (u UpdateCodec) EncodedLen(d int) int {
 	return d
 }
 
+// Alone is the codec for one device's update sent by itself, not summed
+// under secure aggregation: its values need only b bits, not the ring's m.
+func (u UpdateCodec) Alone() UpdateCodec {
+	u.ModBits = u.Bits
+	return u
+}
+
 // Quantizer is the codec's quantizer.
 func (u UpdateCodec) Quantizer() (*Quantizer, error) { return NewQuantizer(u.Bits, u.Range, u.ModBits) }
 
@@ -74,11 +81,17 @@ func (u UpdateCodec) DecodeSum(dst []float32, sum []uint32, d int) ([]float32, e
 	if err != nil {
 		return dst, err
 	}
+	return u.Unrotate(dst, rotated, d)
+}
+
+// Unrotate writes into dst the d values of the rotated vector (EncodedLen(d)
+// values) rotated back. It inverts in place, so rotated is overwritten.
+func (u UpdateCodec) Unrotate(dst, rotated []float32, d int) ([]float32, error) {
 	rot, err := NewRotation(u.RotationSeed, d)
 	if err != nil {
 		return dst, err
 	}
-	out, err := rot.Inverse(rotated, rotated) // in place: it needs the padded length
+	out, err := rot.Inverse(rotated, rotated) // the inverse needs the padded length
 	if err != nil {
 		return dst, err
 	}
