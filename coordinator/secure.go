@@ -122,16 +122,17 @@ func codecRange(bits, length int, expected, norm float64) float64 {
 }
 
 // DistributedMechanism is the distributed discrete Gaussian that rounds of
-// cfg (with DP.Distributed) run on a model of d parameters over population
-// devices, before its noise is set (WithNoiseMultiplier): the scale of the
-// round's quantizer, the clip, the encoded length and the fewest survivors
-// a round accepts. Calibration uses it; so does the machine's accountant.
-func DistributedMechanism(cfg RoundConfig, d, population int) privacy.DistributedDGauss {
+// cfg (with DP.Distributed) run with clip norm clip on a model of d
+// parameters over population devices, before its noise is set
+// (WithNoiseMultiplier): the scale of the round's quantizer, the clip, the
+// encoded length and the fewest survivors a round accepts. Calibration uses
+// it; so do the machine's accountant and its devices' noise.
+func DistributedMechanism(cfg RoundConfig, d, population int, clip float64) privacy.DistributedDGauss {
 	u := proto.UpdateCodec{Bits: cfg.Codec.Bits, Rotate: cfg.Codec.Rotate}
 	length := u.EncodedLen(d)
 	expected := samplingRate(cfg, population) * float64(population)
-	scale := float64(int(1)<<(u.Bits-1)-1) / codecRange(u.Bits, length, expected, cfg.DP.ClipNorm)
-	return privacy.DistributedDGauss{Scale: scale, Clip: cfg.DP.ClipNorm, Dim: length, MinSurvivors: minSurvivors(cfg, expected)}
+	scale := float64(int(1)<<(u.Bits-1)-1) / codecRange(u.Bits, length, expected, clip)
+	return privacy.DistributedDGauss{Scale: scale, Clip: clip, Dim: length, MinSurvivors: minSurvivors(cfg, expected)}
 }
 
 // minSurvivors is, with distributed DP, the fewest masked inputs a round
@@ -146,7 +147,7 @@ func (m *Machine) spend() privacy.Spend {
 	d := m.cfg.DP
 	s := privacy.Spend{Q: m.q, Sigma: d.NoiseMultiplier, Count: 1}
 	if d.Distributed {
-		mech := DistributedMechanism(m.cfg, len(m.params), len(m.enrolled)).WithNoiseMultiplier(d.NoiseMultiplier)
+		mech := DistributedMechanism(m.cfg, len(m.params), len(m.enrolled), m.clip).WithNoiseMultiplier(d.NoiseMultiplier)
 		s.Distributed = &mech
 	}
 	return s

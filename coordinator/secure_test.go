@@ -250,7 +250,7 @@ func TestDistributedDPRound(t *testing.T) {
 	cfg.DP = &DPConfig{NoiseMultiplier: 1, ClipNorm: 1, Delta: 1e-5, Distributed: true, Noise: privacy.NewSeededNoise([32]byte{1})}
 	cfg.MinFraction = 0.75
 	m, now := newSecureMachine(t, cfg, ids)
-	mech := DistributedMechanism(cfg, secureDim, len(ids)).WithNoiseMultiplier(1)
+	mech := DistributedMechanism(cfg, secureDim, len(ids), cfg.DP.ClipNorm).WithNoiseMultiplier(1)
 	if mech.MinSurvivors != 6 {
 		t.Fatalf("noise calibrated for %d survivors, want 6 (0.75 of 8)", mech.MinSurvivors)
 	}

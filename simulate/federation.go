@@ -189,7 +189,7 @@ func (c Config) noiseMultiplier(rc coordinator.RoundConfig, params, people int) 
 		return c.NoiseMultiplier, nil
 	}
 	if rc.DP.Distributed {
-		mech := coordinator.DistributedMechanism(rc, params, people)
+		mech := coordinator.DistributedMechanism(rc, params, people, rc.DP.ClipNorm)
 		return privacy.CalibrateDistributedDGauss(mech, c.TargetEpsilon, c.Delta, c.samplingRate(people), c.Rounds)
 	}
 	eps, err := privacy.EpsilonFuncFor(c.Accountant)
