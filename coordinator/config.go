@@ -66,6 +66,17 @@ type SecAggConfig struct {
 	PhaseWindow time.Duration
 }
 
+// SemiHonestSecAgg sizes secure aggregation against a semi-honest
+// coordinator colluding with up to adversaryRate of the devices (with none,
+// for dropouts alone) and up to dropoutRate dropping out.
+func SemiHonestSecAgg(adversaryRate, dropoutRate float64, phaseWindow time.Duration) *SecAggConfig {
+	model := secagg.SemiHonest
+	if adversaryRate == 0 {
+		model = secagg.NoAdversary
+	}
+	return &SecAggConfig{AdversaryRate: adversaryRate, DropoutRate: dropoutRate, ThreatModel: model, PhaseWindow: phaseWindow}
+}
+
 // DPConfig is central differential privacy (DP-FedAvg, McMahan et al.
 // 2018): each report is clipped to ClipNorm on receipt (devices clip too),
 // the sum of the round's reports gets N(0, (z·C)²) noise on every

@@ -87,12 +87,7 @@ func newFederation(cfg Config, pop *population, items int, init *model.MF) (*fed
 		rc.Codec = &coordinator.CodecConfig{Bits: cfg.QuantBits, Rotate: cfg.Rotate, Norm: cfg.QuantNorm}
 	}
 	if cfg.SecAgg {
-		model := secagg.SemiHonest
-		if cfg.SecAggAdversary == 0 {
-			model = secagg.NoAdversary
-		}
-		rc.SecAgg = &coordinator.SecAggConfig{AdversaryRate: cfg.SecAggAdversary, DropoutRate: cfg.SecAggDropout,
-			ThreatModel: model, PhaseWindow: selectionTimeout}
+		rc.SecAgg = coordinator.SemiHonestSecAgg(cfg.SecAggAdversary, cfg.SecAggDropout, selectionTimeout)
 		f.secure = true
 	}
 	if cfg.DP != "" {

@@ -12,7 +12,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/tacitfl/tacit/aggregate/secagg"
 	"github.com/tacitfl/tacit/coordinator"
 	"github.com/tacitfl/tacit/internal/tlscert"
 	"github.com/tacitfl/tacit/model"
@@ -109,11 +108,7 @@ func runCoordinator(args []string, stdout, stderr io.Writer) error {
 		o.rounds.Codec = &coordinator.CodecConfig{Bits: o.quantBits, Rotate: o.rotate, Norm: o.quantNorm}
 	}
 	if o.secure {
-		model := secagg.SemiHonest
-		if o.adversary == 0 {
-			model = secagg.NoAdversary
-		}
-		o.rounds.SecAgg = &coordinator.SecAggConfig{AdversaryRate: o.adversary, DropoutRate: o.dropout, ThreatModel: model, PhaseWindow: o.phaseWindow}
+		o.rounds.SecAgg = coordinator.SemiHonestSecAgg(o.adversary, o.dropout, o.phaseWindow)
 	}
 	if err := o.rounds.Validate(); err != nil {
 		return usageError{err: err}
