@@ -7,7 +7,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/tacitfl/tacit/aggregate/secagg"
 	"github.com/tacitfl/tacit/dataset"
 	"github.com/tacitfl/tacit/model"
 	"github.com/tacitfl/tacit/proto"
@@ -165,7 +164,7 @@ func (p *population) evaluate(m *model.MF, mc model.Config, cfg Config) model.Me
 
 // uplinkBytes is the payload a device sends in a round, as the next round
 // encodes it: the update, and with SecAgg the masked input (m bits a value)
-// plus its keys, sealed shares and revealed shares (framing aside).
+// plus its keys and shares (framing aside).
 func (f *federation) uplinkBytes(d int) int {
 	c := f.svc.Codec()
 	if c == nil {
@@ -175,8 +174,7 @@ func (f *federation) uplinkBytes(d int) int {
 	if !secure {
 		return proto.PackedLen(c.EncodedLen(d), c.Bits)
 	}
-	const keys, commitment, sealed, revealed = 2 * secagg.PublicKeySize, 32, 4 + 2*5*8 + 16, 4 + 5*8
-	return proto.PackedLen(sc.Length, sc.Bits) + keys + commitment + sc.Degree*(sealed+revealed)
+	return proto.PackedLen(sc.Length, sc.Bits) + sc.ExchangeBytes()
 }
 
 // downlinkBytes is the size of the model as the coordinator serves it:

@@ -44,6 +44,17 @@ func (c Config) validate() error {
 	return nil
 }
 
+// ExchangeBytes bounds what a client sends in a round besides its masked
+// input, wire framing aside: its two public keys and seed commitment, a
+// sealed share for each neighbour and, in the unmask phase, one revealed
+// share for each member of its neighbourhood, itself included (with a
+// 4-byte client id apiece).
+func (c Config) ExchangeBytes() int {
+	const id = 4
+	k := c.neighbourhood()
+	return 2*PublicKeySize + len(ShareKeys{}.SeedCommitment) + (k-1)*(id+sealedShareSize) + k*(id+len(Share{})*8)
+}
+
 // neighbourhood is the number of shares each client makes: its neighbours
 // and itself.
 func (c Config) neighbourhood() int { return min(c.Degree, c.NumClients-1) + 1 }

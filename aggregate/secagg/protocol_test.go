@@ -246,3 +246,31 @@ func TestServerDetectsBadReconstruction(t *testing.T) {
 		})
 	}
 }
+
+// TestExchangeBytes: without dropouts a client's keys, commitment, sealed
+// shares and revealed shares add up to ExchangeBytes, counting 4 bytes for
+// each client id on the wire.
+func TestExchangeBytes(t *testing.T) {
+	cfg := testConfig(12, 6, 4, 16, 8, 1)
+	r := newTestRound(t, cfg, 3)
+	r.checkExact(r.run())
+	sent := map[ClientID]int{}
+	for _, m := range r.trace {
+		switch m := m.(type) {
+		case *AdvertiseKeys:
+			sent[m.From] += len(m.MaskKey) + len(m.ShareKey)
+		case *ShareKeys:
+			sent[m.From] += len(m.SeedCommitment)
+			for _, s := range m.Shares {
+				sent[m.From] += 4 + len(s.Ciphertext)
+			}
+		case *UnmaskResponse:
+			sent[m.From] += len(m.Seeds)*(4+len(Share{})*8) + len(m.Keys)*(4+len(Share{})*8)
+		}
+	}
+	for id := range cfg.NumClients {
+		if got := sent[ClientID(id)]; got != cfg.ExchangeBytes() {
+			t.Errorf("client %d sent %d bytes besides its masked input, ExchangeBytes says %d", id, got, cfg.ExchangeBytes())
+		}
+	}
+}
