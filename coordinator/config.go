@@ -144,7 +144,7 @@ func (c RoundConfig) Validate() error {
 		case c.DP != nil && c.DP.Adaptive != nil:
 			return fmt.Errorf("adaptive clipping needs each update's clipped bit, which secure aggregation hides")
 		}
-		if _, _, err := secagg.FindParams(1000, s.AdversaryRate, s.DropoutRate, s.ThreatModel); err != nil {
+		if err := secagg.CheckRates(s.AdversaryRate, s.DropoutRate, s.ThreatModel); err != nil {
 			return err
 		}
 	}

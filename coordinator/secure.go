@@ -91,6 +91,9 @@ func (m *Machine) setupRound() error {
 	if !ok {
 		s := m.cfg.SecAgg
 		k, t, err := secagg.FindParams(len(m.cohort), s.AdversaryRate, s.DropoutRate, s.ThreatModel)
+		if errors.Is(err, secagg.ErrInfeasible) { // too few devices for a sparse graph
+			k, t, err = secagg.FullGraphParams(len(m.cohort), s.AdversaryRate, s.DropoutRate, s.ThreatModel)
+		}
 		if err != nil {
 			return err
 		}

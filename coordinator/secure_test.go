@@ -263,3 +263,17 @@ func TestDistributedDPRound(t *testing.T) {
 		t.Fatalf("ε %v, want the distributed discrete Gaussian's %v", o.EpsilonSpent, want)
 	}
 }
+
+// TestSecureRoundOfThree: three devices are too few for a sparse neighbour
+// graph at the default rates; the round runs plain SecAgg (the full graph)
+// and commits.
+func TestSecureRoundOfThree(t *testing.T) {
+	devs, ids := newSecureDevices(3, 11)
+	cfg := secureConfig()
+	cfg.SecAgg = SemiHonestSecAgg(0.05, 0.1, time.Minute)
+	m, now := newSecureMachine(t, cfg, ids)
+	o, _ := runSecureRound(t, m, now, devs)
+	if !o.Committed || o.Reports != 3 || devs[0].plan.SecAgg.Degree != 2 {
+		t.Fatalf("committed %v (%s) with %d reports, degree %d", o.Committed, o.Reason, o.Reports, devs[0].plan.SecAgg.Degree)
+	}
+}

@@ -64,7 +64,8 @@
 // the honest survivors stay connected through pairwise masks, so the
 // server learns nothing about honest inputs beyond their sum; a round fails
 // for lack of survivors with probability below 2^-20. With the full graph
-// (plain SecAgg) the same holds for fewer than t colluding clients.
+// (plain SecAgg, FullGraphParams: what a cohort too small for a sparse
+// graph uses) the same holds for fewer than t colluding clients.
 // Clients check what they can: a client stops when fewer than t of its
 // neighbourhood are left to share with, or when the server names fewer
 // than t survivors in it (Bonawitz et al.'s |U3| >= t check, per

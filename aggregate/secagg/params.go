@@ -50,6 +50,52 @@ const (
 	rateSlack       = 1e-14 // keeps rounding of rate·n from moving in the insecure direction
 )
 
+// CheckRates refuses adversary and dropout rates no graph can meet under
+// the threat model, whatever the number of clients.
+func CheckRates(adversaryRate, dropoutRate float64, model ThreatModel) error {
+	switch {
+	case !(adversaryRate >= 0 && adversaryRate < 1):
+		return fmt.Errorf("%w: adversary rate %v not in [0, 1)", ErrInvalidParams, adversaryRate)
+	case !(dropoutRate >= 0 && dropoutRate < 1):
+		return fmt.Errorf("%w: dropout rate %v not in [0, 1)", ErrInvalidParams, dropoutRate)
+	case model != NoAdversary && model != SemiHonest && model != SemiMalicious:
+		return fmt.Errorf("%w: unknown threat model %v", ErrInvalidParams, model)
+	case model == NoAdversary && adversaryRate > 0:
+		return fmt.Errorf("%w: threat model %v needs adversary rate 0, got %v", ErrInvalidParams, model, adversaryRate)
+	case model != SemiMalicious && adversaryRate+dropoutRate > 0.9:
+		return fmt.Errorf("%w: %v needs adversary + dropout rate <= 0.9, got %v + %v", ErrInfeasible, model, adversaryRate, dropoutRate)
+	case model == SemiMalicious && adversaryRate+2*dropoutRate > 0.9:
+		return fmt.Errorf("%w: %v needs adversary + 2·dropout rate <= 0.9, got %v + 2·%v", ErrInfeasible, model, adversaryRate, dropoutRate)
+	}
+	return nil
+}
+
+// FullGraphParams is plain SecAgg's (everyone each other's neighbour,
+// k = n−1) largest threshold that survives the dropouts, t = ⌈(1−δ)n⌉
+// (at least 2), checked against the colluders as federated-compute's
+// CheckFullGraphParameters does: semi-honest needs t > ⌈a·n⌉,
+// semi-malicious t > ⌈(n + a·n)/2⌉. It is what a cohort too small for a
+// sparser graph (FindParams' ErrInfeasible) uses.
+func FullGraphParams(n int, adversaryRate, dropoutRate float64, model ThreatModel) (k, t int, err error) {
+	if n < 2 || n > MaxParamClients {
+		return 0, 0, fmt.Errorf("%w: n = %d, want 2..%d", ErrInvalidParams, n, MaxParamClients)
+	}
+	if err := CheckRates(adversaryRate, dropoutRate, model); err != nil {
+		return 0, 0, err
+	}
+	t = max(2, int(math.Ceil((1-dropoutRate-rateSlack)*float64(n))))
+	colluders := int(math.Ceil(adversaryRate * float64(n)))
+	need := colluders + 1
+	if model == SemiMalicious {
+		need = int(math.Ceil(float64(n+colluders)/2)) + 1
+	}
+	if model != NoAdversary && t < need || t > n {
+		return 0, 0, fmt.Errorf("%w: the full graph of %d clients needs a threshold of at least %d to resist %d colluders but at most %d to survive the dropouts",
+			ErrInfeasible, n, need, colluders, t)
+	}
+	return n - 1, t, nil
+}
+
 // FindParams returns the number of neighbours k (even, excluding the client
 // itself) and the Shamir threshold t (counted over the k+1 shares a client
 // makes, its own included) for a random Harary graph on n clients of which
@@ -59,21 +105,11 @@ const (
 // security 2^-40 (2^-41 for each of the two bad events) and failure
 // probability below 2^-20.
 func FindParams(n int, adversaryRate, dropoutRate float64, model ThreatModel) (k, t int, err error) {
-	switch {
-	case n <= 0 || n > MaxParamClients:
+	if n <= 0 || n > MaxParamClients {
 		return 0, 0, fmt.Errorf("%w: n = %d, want 1..%d", ErrInvalidParams, n, MaxParamClients)
-	case !(adversaryRate >= 0 && adversaryRate < 1):
-		return 0, 0, fmt.Errorf("%w: adversary rate %v not in [0, 1)", ErrInvalidParams, adversaryRate)
-	case !(dropoutRate >= 0 && dropoutRate < 1):
-		return 0, 0, fmt.Errorf("%w: dropout rate %v not in [0, 1)", ErrInvalidParams, dropoutRate)
-	case model != NoAdversary && model != SemiHonest && model != SemiMalicious:
-		return 0, 0, fmt.Errorf("%w: unknown threat model %v", ErrInvalidParams, model)
-	case model == NoAdversary && adversaryRate > 0:
-		return 0, 0, fmt.Errorf("%w: threat model %v needs adversary rate 0, got %v", ErrInvalidParams, model, adversaryRate)
-	case model != SemiMalicious && adversaryRate+dropoutRate > 0.9:
-		return 0, 0, fmt.Errorf("%w: %v needs adversary + dropout rate <= 0.9, got %v + %v", ErrInfeasible, model, adversaryRate, dropoutRate)
-	case model == SemiMalicious && adversaryRate+2*dropoutRate > 0.9:
-		return 0, 0, fmt.Errorf("%w: %v needs adversary + 2·dropout rate <= 0.9, got %v + 2·%v", ErrInfeasible, model, adversaryRate, dropoutRate)
+	}
+	if err := CheckRates(adversaryRate, dropoutRate, model); err != nil {
+		return 0, 0, err
 	}
 	f := finder{
 		n:         n,

@@ -163,3 +163,35 @@ func TestFindParamsRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestFullGraphParams: a cohort too small for a sparse graph gets the full
+// graph with the largest threshold the dropouts allow, if that threshold
+// still beats the colluders.
+func TestFullGraphParams(t *testing.T) {
+	for _, c := range []struct {
+		n            int
+		adv, drop    float64
+		model        ThreatModel
+		wantK, wantT int
+	}{
+		{2, 0.05, 0.1, SemiHonest, 1, 2},
+		{3, 0.05, 0.1, SemiHonest, 2, 3},
+		{10, 0, 0.3, NoAdversary, 9, 7},
+		{10, 0.45, 0.45, SemiHonest, 9, 6},
+	} {
+		k, th, err := FullGraphParams(c.n, c.adv, c.drop, c.model)
+		if err != nil || k != c.wantK || th != c.wantT {
+			t.Errorf("%+v: k %d t %d (%v), want k %d t %d", c, k, th, err, c.wantK, c.wantT)
+		}
+	}
+	if _, _, err := FindParams(3, 0.05, 0.1, SemiHonest); !errors.Is(err, ErrInfeasible) {
+		t.Fatalf("n = 3 has a sparse graph after all (%v): the fallback is untested", err)
+	}
+	// Semi-malicious with 3 of 10 colluding needs t ≥ 8, dropouts allow 7.
+	if _, _, err := FullGraphParams(10, 0.3, 0.3, SemiMalicious); !errors.Is(err, ErrInfeasible) {
+		t.Errorf("infeasible full graph accepted: %v", err)
+	}
+	if _, _, err := FullGraphParams(1, 0, 0, NoAdversary); !errors.Is(err, ErrInvalidParams) {
+		t.Errorf("one client accepted: %v", err)
+	}
+}
