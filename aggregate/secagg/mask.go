@@ -46,14 +46,19 @@ const (
 	maskChunk = 1024
 	maskGroup = 4
 	// maskPad is the bytes of a slot past a chunk's keystream (w·maskChunk
-	// bytes): the last word read in a slot reaches 4−w <= 3 bytes past the
-	// keystream, and never into its low m bits. 64 keeps the slots
-	// cache-line aligned.
+	// bytes), which the kernels may read but never use: the last word the
+	// portable ones read in a slot reaches 4−w <= 3 bytes past the
+	// keystream, never into its low m bits, and the AVX2 ones load up to 8
+	// bytes past and discard them. 64 keeps the slots cache-line aligned.
 	maskPad = 64
 )
 
-// groupKernels[w−1] add and subtract a group's masks at width w.
-var groupKernels = [4][2]func(dst []uint32, ks []byte){
+// groupKernels[w−1] add and subtract a group's masks at width w: the
+// portable kernels below, or vector ones where the CPU has them
+// (mask_amd64.go).
+var groupKernels = portableKernels
+
+var portableKernels = [4][2]func(dst []uint32, ks []byte){
 	{addGroup1, subGroup1},
 	{addGroup2, subGroup2},
 	{addGroup3, subGroup3},
@@ -105,7 +110,7 @@ func applyMasks(dst []uint32, masks []mask, bits int) error {
 				slot := buf[(first+j)*stride:]
 				s.XORKeyStream(slot[:n], zeros[:n])
 			}
-			g.expand(chunk, buf[first*stride:][:(maskGroup-1)*stride+n+4])
+			g.expand(chunk, buf[first*stride:][:(maskGroup-1)*stride+n+maskPad])
 		}
 		reduce(chunk, modMask)
 	}
@@ -115,7 +120,7 @@ func applyMasks(dst []uint32, masks []mask, bits int) error {
 // The kernels: xGroupW adds (subtracts) to each dst[i] the sum of the words
 // at byte w·i of the four slots of ks, unrolled eight elements at a time
 // (the conversion to an array pointer lets the compiler drop the bounds
-// checks). len(ks) = 3·stride + w·len(dst) + 4.
+// checks). len(ks) >= 3·stride + w·len(dst) + 4.
 
 func addGroup1(dst []uint32, ks []byte) {
 	const w, stride = 1, 1*maskChunk + maskPad
