@@ -8,112 +8,81 @@
 // S = w·1024 + 64 (maskChunk and maskPad in mask.go). Elements are loaded
 // zero-extended: the sums' low m bits are those of the portable kernels.
 
-// func addGroup1AVX2(dst []uint32, ks []byte)
-TEXT ·addGroup1AVX2(SB), NOSPLIT, $0-48
-	MOVQ dst_base+0(FP), DI
-	MOVQ dst_len+8(FP), CX
-	MOVQ ks_base+24(FP), SI
-	SHRQ $3, CX
-	JZ   add1done
-add1loop:
-	VPMOVZXBD (SI), Y0
-	VPMOVZXBD 1088(SI), Y1
-	VPMOVZXBD 2176(SI), Y2
-	VPMOVZXBD 3264(SI), Y3
-	VPADDD    Y1, Y0, Y0
-	VPADDD    Y3, Y2, Y2
+// SUMw leaves in Y0 the sum of the four slots' eight elements of width w
+// at SI.
+#define SUM1 \
+	VPMOVZXBD (SI), Y0 \
+	VPMOVZXBD 1088(SI), Y1 \
+	VPMOVZXBD 2176(SI), Y2 \
+	VPMOVZXBD 3264(SI), Y3 \
+	VPADDD    Y1, Y0, Y0 \
+	VPADDD    Y3, Y2, Y2 \
 	VPADDD    Y2, Y0, Y0
-	VPADDD    (DI), Y0, Y0
-	VMOVDQU   Y0, (DI)
-	ADDQ      $8, SI
-	ADDQ      $32, DI
-	DECQ      CX
-	JNZ       add1loop
-add1done:
-	VZEROUPPER
+
+#define SUM2 \
+	VPMOVZXWD (SI), Y0 \
+	VPMOVZXWD 2112(SI), Y1 \
+	VPMOVZXWD 4224(SI), Y2 \
+	VPMOVZXWD 6336(SI), Y3 \
+	VPADDD    Y1, Y0, Y0 \
+	VPADDD    Y3, Y2, Y2 \
+	VPADDD    Y2, Y0, Y0
+
+// Width 3: VPERMD (indices in Y14) moves dwords 0–3 of the 32 bytes at SI
+// to the low lane and dwords 3–6 to the high one (bytes 12–27: elements 4–7
+// at 0, 3, 6, 9), then one VPSHUFB mask (Y15) spreads each lane's four
+// 3-byte elements to words. The load reads 8 bytes past the block's 24.
+#define SUM3 \
+	VPERMD  (SI), Y14, Y0 \
+	VPERMD  3136(SI), Y14, Y1 \
+	VPERMD  6272(SI), Y14, Y2 \
+	VPERMD  9408(SI), Y14, Y3 \
+	VPSHUFB Y15, Y0, Y0 \
+	VPSHUFB Y15, Y1, Y1 \
+	VPSHUFB Y15, Y2, Y2 \
+	VPSHUFB Y15, Y3, Y3 \
+	VPADDD  Y1, Y0, Y0 \
+	VPADDD  Y3, Y2, Y2 \
+	VPADDD  Y2, Y0, Y0
+
+#define SUM4 \
+	VMOVDQU (SI), Y0 \
+	VMOVDQU 8320(SI), Y2 \
+	VPADDD  4160(SI), Y0, Y0 \
+	VPADDD  12480(SI), Y2, Y2 \
+	VPADDD  Y2, Y0, Y0
+
+// ADD and SUB apply Y0 to the eight words at DI.
+#define ADD \
+	VPADDD  (DI), Y0, Y0 \
+	VMOVDQU Y0, (DI)
+
+#define SUB \
+	VMOVDQU (DI), Y4 \
+	VPSUBD  Y0, Y4, Y4 \
+	VMOVDQU Y4, (DI)
+
+// KERNEL is the body of a kernel of width w: SUMw, blockBytes = 8w, and
+// OP (ADD or SUB) to apply the sums. Y14 and Y15 are for SUM3.
+#define KERNEL(SUMW, OP, blockBytes) \
+	MOVQ dst_base+0(FP), DI \
+	MOVQ dst_len+8(FP), CX \
+	MOVQ ks_base+24(FP), SI \
+	VMOVDQU width3perm<>(SB), Y14 \
+	VMOVDQU width3shuf<>(SB), Y15 \
+	SHRQ $3, CX \
+	JZ   done \
+loop: \
+	SUMW \
+	OP \
+	ADDQ $blockBytes, SI \
+	ADDQ $32, DI \
+	DECQ CX \
+	JNZ  loop \
+done: \
+	VZEROUPPER \
 	RET
 
-// func subGroup1AVX2(dst []uint32, ks []byte)
-TEXT ·subGroup1AVX2(SB), NOSPLIT, $0-48
-	MOVQ dst_base+0(FP), DI
-	MOVQ dst_len+8(FP), CX
-	MOVQ ks_base+24(FP), SI
-	SHRQ $3, CX
-	JZ   sub1done
-sub1loop:
-	VPMOVZXBD (SI), Y0
-	VPMOVZXBD 1088(SI), Y1
-	VPMOVZXBD 2176(SI), Y2
-	VPMOVZXBD 3264(SI), Y3
-	VPADDD    Y1, Y0, Y0
-	VPADDD    Y3, Y2, Y2
-	VPADDD    Y2, Y0, Y0
-	VMOVDQU   (DI), Y4
-	VPSUBD    Y0, Y4, Y4
-	VMOVDQU   Y4, (DI)
-	ADDQ      $8, SI
-	ADDQ      $32, DI
-	DECQ      CX
-	JNZ       sub1loop
-sub1done:
-	VZEROUPPER
-	RET
-
-// func addGroup2AVX2(dst []uint32, ks []byte)
-TEXT ·addGroup2AVX2(SB), NOSPLIT, $0-48
-	MOVQ dst_base+0(FP), DI
-	MOVQ dst_len+8(FP), CX
-	MOVQ ks_base+24(FP), SI
-	SHRQ $3, CX
-	JZ   add2done
-add2loop:
-	VPMOVZXWD (SI), Y0
-	VPMOVZXWD 2112(SI), Y1
-	VPMOVZXWD 4224(SI), Y2
-	VPMOVZXWD 6336(SI), Y3
-	VPADDD    Y1, Y0, Y0
-	VPADDD    Y3, Y2, Y2
-	VPADDD    Y2, Y0, Y0
-	VPADDD    (DI), Y0, Y0
-	VMOVDQU   Y0, (DI)
-	ADDQ      $16, SI
-	ADDQ      $32, DI
-	DECQ      CX
-	JNZ       add2loop
-add2done:
-	VZEROUPPER
-	RET
-
-// func subGroup2AVX2(dst []uint32, ks []byte)
-TEXT ·subGroup2AVX2(SB), NOSPLIT, $0-48
-	MOVQ dst_base+0(FP), DI
-	MOVQ dst_len+8(FP), CX
-	MOVQ ks_base+24(FP), SI
-	SHRQ $3, CX
-	JZ   sub2done
-sub2loop:
-	VPMOVZXWD (SI), Y0
-	VPMOVZXWD 2112(SI), Y1
-	VPMOVZXWD 4224(SI), Y2
-	VPMOVZXWD 6336(SI), Y3
-	VPADDD    Y1, Y0, Y0
-	VPADDD    Y3, Y2, Y2
-	VPADDD    Y2, Y0, Y0
-	VMOVDQU   (DI), Y4
-	VPSUBD    Y0, Y4, Y4
-	VMOVDQU   Y4, (DI)
-	ADDQ      $16, SI
-	ADDQ      $32, DI
-	DECQ      CX
-	JNZ       sub2loop
-sub2done:
-	VZEROUPPER
-	RET
-
-// Width 3: VPERMD moves dwords 0–3 of the 32 bytes at 3i to the low lane
-// and dwords 3–6 to the high one (bytes 12–27, elements 4–7 at 0, 3, 6, 9),
-// then one VPSHUFB mask spreads each lane's four 3-byte elements to words.
-// The load reads 8 bytes past the block's 24.
 DATA width3perm<>+0(SB)/4, $0
 DATA width3perm<>+4(SB)/4, $1
 DATA width3perm<>+8(SB)/4, $2
@@ -130,112 +99,34 @@ DATA width3shuf<>+16(SB)/8, $0xff050403ff020100
 DATA width3shuf<>+24(SB)/8, $0xff0b0a09ff080706
 GLOBL width3shuf<>(SB), RODATA|NOPTR, $32
 
+// func addGroup1AVX2(dst []uint32, ks []byte)
+TEXT ·addGroup1AVX2(SB), NOSPLIT, $0-48
+	KERNEL(SUM1, ADD, 8)
+
+// func subGroup1AVX2(dst []uint32, ks []byte)
+TEXT ·subGroup1AVX2(SB), NOSPLIT, $0-48
+	KERNEL(SUM1, SUB, 8)
+
+// func addGroup2AVX2(dst []uint32, ks []byte)
+TEXT ·addGroup2AVX2(SB), NOSPLIT, $0-48
+	KERNEL(SUM2, ADD, 16)
+
+// func subGroup2AVX2(dst []uint32, ks []byte)
+TEXT ·subGroup2AVX2(SB), NOSPLIT, $0-48
+	KERNEL(SUM2, SUB, 16)
+
 // func addGroup3AVX2(dst []uint32, ks []byte)
 TEXT ·addGroup3AVX2(SB), NOSPLIT, $0-48
-	MOVQ    dst_base+0(FP), DI
-	MOVQ    dst_len+8(FP), CX
-	MOVQ    ks_base+24(FP), SI
-	VMOVDQU width3perm<>(SB), Y14
-	VMOVDQU width3shuf<>(SB), Y15
-	SHRQ    $3, CX
-	JZ      add3done
-add3loop:
-	VPERMD  (SI), Y14, Y0
-	VPERMD  3136(SI), Y14, Y1
-	VPERMD  6272(SI), Y14, Y2
-	VPERMD  9408(SI), Y14, Y3
-	VPSHUFB Y15, Y0, Y0
-	VPSHUFB Y15, Y1, Y1
-	VPSHUFB Y15, Y2, Y2
-	VPSHUFB Y15, Y3, Y3
-	VPADDD  Y1, Y0, Y0
-	VPADDD  Y3, Y2, Y2
-	VPADDD  Y2, Y0, Y0
-	VPADDD  (DI), Y0, Y0
-	VMOVDQU Y0, (DI)
-	ADDQ    $24, SI
-	ADDQ    $32, DI
-	DECQ    CX
-	JNZ     add3loop
-add3done:
-	VZEROUPPER
-	RET
+	KERNEL(SUM3, ADD, 24)
 
 // func subGroup3AVX2(dst []uint32, ks []byte)
 TEXT ·subGroup3AVX2(SB), NOSPLIT, $0-48
-	MOVQ    dst_base+0(FP), DI
-	MOVQ    dst_len+8(FP), CX
-	MOVQ    ks_base+24(FP), SI
-	VMOVDQU width3perm<>(SB), Y14
-	VMOVDQU width3shuf<>(SB), Y15
-	SHRQ    $3, CX
-	JZ      sub3done
-sub3loop:
-	VPERMD  (SI), Y14, Y0
-	VPERMD  3136(SI), Y14, Y1
-	VPERMD  6272(SI), Y14, Y2
-	VPERMD  9408(SI), Y14, Y3
-	VPSHUFB Y15, Y0, Y0
-	VPSHUFB Y15, Y1, Y1
-	VPSHUFB Y15, Y2, Y2
-	VPSHUFB Y15, Y3, Y3
-	VPADDD  Y1, Y0, Y0
-	VPADDD  Y3, Y2, Y2
-	VPADDD  Y2, Y0, Y0
-	VMOVDQU (DI), Y4
-	VPSUBD  Y0, Y4, Y4
-	VMOVDQU Y4, (DI)
-	ADDQ    $24, SI
-	ADDQ    $32, DI
-	DECQ    CX
-	JNZ     sub3loop
-sub3done:
-	VZEROUPPER
-	RET
+	KERNEL(SUM3, SUB, 24)
 
 // func addGroup4AVX2(dst []uint32, ks []byte)
 TEXT ·addGroup4AVX2(SB), NOSPLIT, $0-48
-	MOVQ dst_base+0(FP), DI
-	MOVQ dst_len+8(FP), CX
-	MOVQ ks_base+24(FP), SI
-	SHRQ $3, CX
-	JZ   add4done
-add4loop:
-	VMOVDQU (SI), Y0
-	VMOVDQU 8320(SI), Y2
-	VPADDD  4160(SI), Y0, Y0
-	VPADDD  12480(SI), Y2, Y2
-	VPADDD  Y2, Y0, Y0
-	VPADDD  (DI), Y0, Y0
-	VMOVDQU Y0, (DI)
-	ADDQ    $32, SI
-	ADDQ    $32, DI
-	DECQ    CX
-	JNZ     add4loop
-add4done:
-	VZEROUPPER
-	RET
+	KERNEL(SUM4, ADD, 32)
 
 // func subGroup4AVX2(dst []uint32, ks []byte)
 TEXT ·subGroup4AVX2(SB), NOSPLIT, $0-48
-	MOVQ dst_base+0(FP), DI
-	MOVQ dst_len+8(FP), CX
-	MOVQ ks_base+24(FP), SI
-	SHRQ $3, CX
-	JZ   sub4done
-sub4loop:
-	VMOVDQU (SI), Y0
-	VMOVDQU 8320(SI), Y2
-	VPADDD  4160(SI), Y0, Y0
-	VPADDD  12480(SI), Y2, Y2
-	VPADDD  Y2, Y0, Y0
-	VMOVDQU (DI), Y4
-	VPSUBD  Y0, Y4, Y4
-	VMOVDQU Y4, (DI)
-	ADDQ    $32, SI
-	ADDQ    $32, DI
-	DECQ    CX
-	JNZ     sub4loop
-sub4done:
-	VZEROUPPER
-	RET
+	KERNEL(SUM4, SUB, 32)
