@@ -43,7 +43,11 @@ func l2Dist(x, y []float32) float64 {
 }
 
 func TestPaddedLen(t *testing.T) {
-	for _, c := range []struct{ d, want int }{{1, 1}, {2, 2}, {3, 4}, {4, 4}, {5, 8}, {311_000, 1 << 19}, {1 << 20, 1 << 20}, {1<<20 + 1, 1 << 21}} {
+	for _, c := range []struct{ d, want int }{
+		{1, 1}, {2, 2}, {3, 4}, {4, 4}, {5, 8}, {9, 12}, {12, 12}, {13, 16}, {17, 20}, {21, 24}, {25, 32},
+		{33, 40}, {41, 48}, {49, 64}, {311_000, 20 << 14}, {327_681, 12 << 15}, {632_060, 20 << 15},
+		{1 << 20, 1 << 20}, {1<<20 + 1, 20 << 16}, {MaxRotateLen, MaxRotateLen},
+	} {
 		if got := PaddedLen(c.d); got != c.want {
 			t.Errorf("PaddedLen(%d) = %d, want %d", c.d, got, c.want)
 		}
@@ -71,14 +75,21 @@ func TestRotationSignsFollowSpec(t *testing.T) {
 	}
 }
 
-// hadamard is the definition: H_ij = (−1)^popcount(i AND j).
+// hadamard is the definition: H[i][j] = H_r[i/n][j/n]·(−1)^popcount((i mod
+// n) AND (j mod n)) for d' = r·n.
 func hadamard(x []float32) []float32 {
-	n := len(x)
-	y := make([]float32, n)
-	for i := range n {
+	r, n := paddedShape(len(x))
+	small := func(i, j int) bool { return false }
+	for _, h := range smallHadamards {
+		if h.order == r {
+			small = func(i, j int) bool { return h.neg[i][j] }
+		}
+	}
+	y := make([]float32, len(x))
+	for i := range y {
 		var s float64
-		for j := range n {
-			if bits.OnesCount(uint(i&j))%2 == 1 {
+		for j := range x {
+			if (bits.OnesCount(uint(i%n&(j%n)))%2 == 1) != small(i/n, j/n) {
 				s -= float64(x[j])
 			} else {
 				s += float64(x[j])
@@ -89,9 +100,49 @@ func hadamard(x []float32) []float32 {
 	return y
 }
 
+// H_12 and H_20 are Hadamard matrices (H·Hᵀ = r·I) of Paley's form: a
+// first row of ones, −1 below it in the first column, +1 on the diagonal,
+// and off it S[i][j] = −S[j][i] with S[i][j] depending only on i − j mod q.
+func TestSmallHadamards(t *testing.T) {
+	for _, h := range smallHadamards {
+		r, q := h.order, h.order-1
+		entry := func(i, j int) int {
+			if h.neg[i][j] {
+				return -1
+			}
+			return 1
+		}
+		for i := range r {
+			for j := range r {
+				dot := 0
+				for k := range r {
+					dot += entry(i, k) * entry(j, k)
+				}
+				if want := map[bool]int{true: r, false: 0}[i == j]; dot != want {
+					t.Fatalf("H_%d: row %d · row %d = %d, want %d", r, i, j, dot, want)
+				}
+				switch {
+				case i == j || i == 0:
+					if entry(i, j) != 1 {
+						t.Fatalf("H_%d[%d][%d] = −1", r, i, j)
+					}
+				case j == 0:
+					if entry(i, j) != -1 {
+						t.Fatalf("H_%d[%d][0] = 1", r, i)
+					}
+				default:
+					if entry(i, j) != -entry(j, i) || entry(i, j) != entry((i%q)+1, (j%q)+1) {
+						t.Fatalf("H_%d: entry (%d, %d) breaks the skew circulant form", r, i, j)
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestRotationMatchesDefinition(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, d := range []int{1, 2, 3, 5, 8, 13, 64, 100, 1000, 5000} {
+	for _, d := range []int{1, 2, 3, 5, 8, 11, 13, 20, 40, 64, 90, 100, 1000, 1500, 5000} {
 		var seed [32]byte
 		seed[0] = byte(d)
 		r, err := NewRotation(seed, d)

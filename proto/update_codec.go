@@ -23,7 +23,7 @@ type UpdateCodec struct {
 }
 
 // EncodedLen is the number of values an update of d parameters encodes to:
-// the rotation pads to a power of two.
+// the rotation pads to PaddedLen(d).
 func (u UpdateCodec) EncodedLen(d int) int {
 	if u.Rotate {
 		return PaddedLen(d)
