@@ -24,6 +24,13 @@
 //     secure aggregation: every device of a round shares the range, the
 //     ring Z_(2^m) and the rotation seed, all in the plan. Alone, a device's
 //     values travel in b bits; under SecAgg, its masked input in m bits.
+//   - The rotation (Rotation) is a Hadamard matrix of order r·2^k, r in
+//     {1, 12, 20}, so a rotated update has at most a third more values than
+//     the model, where a power of two alone could double them. Its
+//     definition is part of the protocol; the Walsh–Hadamard-only one it
+//     replaced had the same length only where the two transforms coincide
+//     (r = 1), so a peer of either kind is refused on the length, never
+//     misread.
 //   - SecAgg messages (secagg.go) never carry their sender: the coordinator
 //     takes it from the authenticated connection. Masked inputs are sent
 //     uncompressed: they look uniformly random.
