@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"time"
 
@@ -86,6 +87,7 @@ type secureRound struct {
 	client *secagg.Client
 	coins  io.Reader // the stochastic rounding's
 	noise  *privacy.Noise
+	mech   *privacy.DistributedDGauss // with distributed DP
 	entry  LedgerEntry
 }
 
@@ -165,6 +167,10 @@ func (a *Agent) SecAggPhase() (secagg.Phase, bool) {
 // ErrNoData is returned by Step for a device with nothing to train on.
 var ErrNoData = errors.New("client: no training data on this device")
 
+// ErrUpdateTooLarge is why a device does not send an update under
+// distributed DP whose integer vector would break the accounting's bound.
+var ErrUpdateTooLarge = errors.New("client: the encoded update is too large to send")
+
 // Step checks in once and, if given a plan, takes part in that round. It
 // returns how long to wait before checking in again (0: at once).
 func (a *Agent) Step(ctx context.Context) (time.Duration, error) {
@@ -182,21 +188,26 @@ func (a *Agent) Step(ctx context.Context) (time.Duration, error) {
 	if err := ws.ensureModel(ctx, a.coord, plan); err != nil {
 		return 0, err
 	}
+	mech, err := distributedMechanism(*plan, len(ws.mf.Params))
+	if err != nil {
+		return 0, fmt.Errorf("client: plan for round %d: %w", plan.Round, err)
+	}
 	var entry LedgerEntry
 	if a.ledger != nil {
 		delta := plan.Delta
 		if delta == 0 {
 			delta = 1e-5
 		}
-		eps := a.ledger.EpsilonIf(plan.NoiseMultiplier, delta)
+		eps := a.ledger.EpsilonIf(plan.NoiseMultiplier, mech, delta)
 		if a.budget > 0 && eps > a.budget {
 			a.log.Warn("declining a round: it would take this device past its privacy budget", "round", plan.Round, "epsilon", eps, "budget", a.budget)
 			return time.Hour, nil
 		}
-		entry = LedgerEntry{Round: plan.Round, NoiseMultiplier: plan.NoiseMultiplier, ClipNorm: plan.ClipNorm, Delta: delta, Epsilon: eps}
+		entry = LedgerEntry{Round: plan.Round, NoiseMultiplier: plan.NoiseMultiplier, ClipNorm: plan.ClipNorm, Delta: delta,
+			Distributed: mech, Epsilon: eps}
 	}
 	if plan.SecAgg != nil {
-		return a.startSecure(ctx, *plan, entry)
+		return a.startSecure(ctx, *plan, mech, entry)
 	}
 	u := Upload{Round: plan.Round}
 	if a.data.Test >= 0 && int(a.data.Test) < ws.mf.Items {
@@ -212,7 +223,7 @@ func (a *Agent) Step(ctx context.Context) (time.Duration, error) {
 	if plan.Codec != nil {
 		single := plan.Codec.Alone()
 		coins, _, _ := a.coins(plan.Round)
-		if u.Encoded, err = ws.encode(single, coins, nil); err != nil {
+		if u.Encoded, err = ws.encode(single, nil, coins, nil); err != nil {
 			return 0, err
 		}
 		u.Update, u.Bits = nil, single.Bits
@@ -241,29 +252,67 @@ func (a *Agent) record(entry LedgerEntry, bytesSent int) error {
 	return nil
 }
 
-// encode quantizes the workspace's update with codec u, adding the
-// distributed noise, if the codec has some, from noise.
-func (ws *Workspace) encode(u proto.UpdateCodec, coins io.Reader, noise *privacy.Noise) ([]uint32, error) {
+// encode quantizes the workspace's update with codec u. Under distributed
+// DP (mech) it then checks the integer vector against the norm bound the
+// accounting counts on and adds the device's noise, drawn from noise.
+func (ws *Workspace) encode(u proto.UpdateCodec, mech *privacy.DistributedDGauss, coins io.Reader, noise *privacy.Noise) ([]uint32, error) {
 	enc, rotated, err := u.Encode(ws.encoded[:0], ws.update, ws.rotated, coins)
 	ws.encoded, ws.rotated = enc, rotated
-	if err != nil {
+	if err != nil || mech == nil {
+		return enc, err
+	}
+	if err := checkSensitivity(enc, u.ModBits, mech); err != nil {
 		return nil, err
 	}
-	if u.LocalNoise > 0 && noise != nil {
-		if err := noise.AddDiscreteGaussian(enc, u.LocalNoise); err != nil {
-			return nil, err
-		}
-		mask := uint32(uint64(1)<<u.ModBits - 1)
-		for i := range enc {
-			enc[i] &= mask
-		}
+	if err := noise.AddDiscreteGaussian(enc, mech.LocalStd); err != nil {
+		return nil, err
+	}
+	mask := uint32(uint64(1)<<u.ModBits - 1)
+	for i := range enc {
+		enc[i] &= mask
 	}
 	return enc, nil
 }
 
+// checkSensitivity refuses an integer vector (two's complement in m bits)
+// whose L2 norm exceeds the sensitivity mech's accounting assumes. Clipping
+// and stochastic rounding keep every honest vector within it; the check
+// makes that a fact on the device rather than an assumption.
+func checkSensitivity(enc []uint32, modBits int, mech *privacy.DistributedDGauss) error {
+	l2, _ := mech.Sensitivity()
+	shift := 64 - modBits
+	var ss float64
+	for _, v := range enc {
+		k := float64(int64(uint64(v)<<shift) >> shift)
+		ss += k * k
+	}
+	if ss > l2*l2 {
+		return fmt.Errorf("%w: its norm %.6g exceeds %.6g, the sensitivity the privacy accounting counts on", ErrUpdateTooLarge, math.Sqrt(ss), l2)
+	}
+	return nil
+}
+
+// distributedMechanism is the distributed discrete Gaussian a round of plan
+// runs on a model of d parameters, read from the plan's codec (nil without
+// distributed DP): what the device's ledger counts and its noise must
+// meet.
+func distributedMechanism(plan Plan, d int) (*privacy.DistributedDGauss, error) {
+	u := plan.Codec
+	if u == nil || u.LocalNoise == 0 {
+		return nil, nil
+	}
+	q, err := u.Quantizer()
+	if err != nil {
+		return nil, err
+	}
+	m := &privacy.DistributedDGauss{LocalStd: u.LocalNoise, Scale: q.Scale(), Clip: plan.ClipNorm, Dim: u.EncodedLen(d),
+		MinSurvivors: u.MinSurvivors}
+	return m, m.Check()
+}
+
 // startSecure joins the secure round of plan: the device advertises its
 // keys and keeps its part of the round for the Steps that follow.
-func (a *Agent) startSecure(ctx context.Context, plan Plan, entry LedgerEntry) (time.Duration, error) {
+func (a *Agent) startSecure(ctx context.Context, plan Plan, mech *privacy.DistributedDGauss, entry LedgerEntry) (time.Duration, error) {
 	coins, secrets, noise := a.coins(plan.Round)
 	c, err := secagg.NewClient(*plan.SecAgg, plan.SecAggID, secrets)
 	if err != nil {
@@ -273,7 +322,7 @@ func (a *Agent) startSecure(ctx context.Context, plan Plan, entry LedgerEntry) (
 	if err != nil {
 		return 0, err
 	}
-	a.sec = &secureRound{plan: plan, client: c, coins: coins, noise: noise, entry: entry}
+	a.sec = &secureRound{plan: plan, client: c, coins: coins, noise: noise, mech: mech, entry: entry}
 	if err := a.coord.SecAggSend(ctx, plan.Round, adv, 0); err != nil {
 		a.sec = nil
 		return 0, fmt.Errorf("client: advertising keys for round %d: %w", plan.Round, err)
@@ -344,7 +393,7 @@ func (a *Agent) secureInput(ctx context.Context, sr *secureRound) ([]uint32, err
 	if _, err := Train(ws.trainer, ws.prepared, a.data.Train, sr.plan, ws.update); err != nil {
 		return nil, err
 	}
-	enc, err := ws.encode(*sr.plan.Codec, sr.coins, sr.noise)
+	enc, err := ws.encode(*sr.plan.Codec, sr.mech, sr.coins, sr.noise)
 	if err != nil {
 		return nil, err
 	}

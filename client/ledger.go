@@ -16,9 +16,13 @@ import (
 // Ledger is the device's own record of what it gave away: one entry per
 // round it took part in, kept in a file the person can read (`tacit agent
 // ledger`). From it the device computes its own ε, trusting nothing of the
-// coordinator but the noise it promises: each round it joined counts as a
-// Gaussian mechanism at full strength, without the coordinator's sampling
-// amplification, an upper bound on what the person revealed.
+// coordinator but the noise it promises: each round it joined counts at
+// full strength, without the coordinator's sampling amplification, an
+// upper bound on what the person revealed. A round counts as the Gaussian
+// mechanism of its noise multiplier, or under distributed DP as the
+// distributed discrete Gaussian the plan states (the devices' own noise,
+// summed over the fewest survivors the round accepts, and the rounding's
+// cost), whose ε is the higher.
 type Ledger struct {
 	path    string
 	Entries []LedgerEntry
@@ -30,9 +34,11 @@ type LedgerEntry struct {
 	Round           int64     `json:"round"`
 	NoiseMultiplier float64   `json:"noise_multiplier"` // 0: no differential privacy
 	ClipNorm        float64   `json:"clip_norm"`
-	Delta           float64   `json:"delta"`
-	BytesSent       int       `json:"bytes_sent"`
-	Epsilon         float64   `json:"epsilon"` // the device's ε after this round, at Delta
+	// Distributed is the round's mechanism under distributed DP.
+	Distributed *privacy.DistributedDGauss `json:"distributed,omitempty"`
+	Delta       float64                    `json:"delta"`
+	BytesSent   int                        `json:"bytes_sent"`
+	Epsilon     float64                    `json:"epsilon"` // the device's ε after this round, at Delta
 }
 
 // maxLedgerLine bounds a ledger line; the file is the device's own, but a
@@ -63,16 +69,22 @@ func OpenLedger(path string) (*Ledger, error) {
 }
 
 // EpsilonIf is the device's ε at delta if it also took part in a round with
-// noise multiplier z: +Inf for a round without noise.
-func (l *Ledger) EpsilonIf(z, delta float64) float64 {
-	a := privacy.NewRDP(nil)
-	for _, e := range append(l.Entries, LedgerEntry{NoiseMultiplier: z}) {
+// noise multiplier z (and, under distributed DP, mechanism mech): +Inf for
+// a round without noise.
+func (l *Ledger) EpsilonIf(z float64, mech *privacy.DistributedDGauss, delta float64) float64 {
+	a, err := privacy.NewAccountant(privacy.AccountantRDP)
+	if err != nil {
+		return math.Inf(1)
+	}
+	for _, e := range append(l.Entries, LedgerEntry{NoiseMultiplier: z, Distributed: mech}) {
 		if e.NoiseMultiplier <= 0 {
 			return math.Inf(1)
 		}
-		a.ComposePoissonGaussian(1, e.NoiseMultiplier, 1)
+		if err := a.ComposeSpend(privacy.Spend{Q: 1, Sigma: e.NoiseMultiplier, Count: 1, Distributed: e.Distributed}); err != nil {
+			return math.Inf(1)
+		}
 	}
-	eps, _, err := a.Epsilon(delta)
+	eps, err := a.Epsilon(delta)
 	if err != nil {
 		return math.Inf(1)
 	}
@@ -118,6 +130,6 @@ func (l *Ledger) Print(w io.Writer) {
 		fmt.Fprintf(w, "%-20s %8d %8.3g %8.3g %10d %12.4g\n", e.Time.Format("2006-01-02 15:04:05"), e.Round, e.NoiseMultiplier, e.ClipNorm, e.BytesSent, e.Epsilon)
 	}
 	last := l.Entries[len(l.Entries)-1]
-	fmt.Fprintf(w, "\n%d rounds, %d bytes sent; ε = %.4g at δ = %g (each round counted as an unsampled Gaussian mechanism)\n",
-		len(l.Entries), bytes, last.Epsilon, last.Delta)
+	fmt.Fprintf(w, "\n%d rounds, %d bytes sent; ε = %.4g at δ = %g (each round counted without sampling, as a Gaussian or\n"+
+		"under distributed DP a distributed discrete Gaussian mechanism)\n", len(l.Entries), bytes, last.Epsilon, last.Delta)
 }

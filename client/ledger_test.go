@@ -55,7 +55,42 @@ func TestLedgerRecordsAndEnforcesTheDeviceBudget(t *testing.T) {
 	}
 	// A round without noise is unbounded ε: a device with any budget declines.
 	f.plan.NoiseMultiplier, f.plan.Round = 0, 3
-	if !math.IsInf(again.EpsilonIf(0, 1e-5), 1) {
+	if !math.IsInf(again.EpsilonIf(0, nil, 1e-5), 1) {
 		t.Fatal("a round without noise counted as bounded")
+	}
+}
+
+// TestLedgerCountsDistributedRounds: a round under distributed DP is
+// counted as the distributed discrete Gaussian its plan states, which costs
+// more ε than the Gaussian of the same noise multiplier, and its entry
+// survives the file.
+func TestLedgerCountsDistributedRounds(t *testing.T) {
+	// Coarse rounding (scale 40 on a clip of 1, 1,024 values) makes the
+	// discrete mechanism's sensitivity 1 + √1024/40 = 1.8 clips.
+	const z, delta = 1.0, 1e-5
+	mech := (&privacy.DistributedDGauss{Scale: 40, Clip: 1, Dim: 1024, MinSurvivors: 50}).WithNoiseMultiplier(z)
+	l, err := OpenLedger(filepath.Join(t.TempDir(), "ledger.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := l.EpsilonIf(z, &mech, delta)
+	if err := l.Record(LedgerEntry{Round: 1, NoiseMultiplier: z, ClipNorm: 1, Distributed: &mech, Delta: delta, Epsilon: first}); err != nil {
+		t.Fatal(err)
+	}
+	want, err := privacy.DistributedDGaussEpsilon(mech, 1, 2, delta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gaussian := privacy.NewRDP(nil)
+	gaussian.ComposePoissonGaussian(1, z, 2)
+	gaussianEps, _, _ := gaussian.Epsilon(delta)
+	again, err := OpenLedger(l.path)
+	if err != nil || len(again.Entries) != 1 || *again.Entries[0].Distributed != mech {
+		t.Fatalf("reopened ledger: %+v, %v", again, err)
+	}
+	got := again.EpsilonIf(z, &mech, delta)
+	t.Logf("two rounds: ε %.4f (distributed DG accounting alone %.4f), Gaussian %.4f", got, want, gaussianEps)
+	if math.Abs(got-want) > 1e-9*want || got < 1.5*gaussianEps {
+		t.Fatalf("two distributed rounds: ε %v, want %v (and well above the Gaussian's %v)", got, want, gaussianEps)
 	}
 }

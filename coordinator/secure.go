@@ -61,7 +61,8 @@ func (m *Machine) setupRound() error {
 	n := max(1, len(m.cohort))
 	u.ModBits = proto.RequiredModBits(k.Bits, n)
 	if m.distributed() {
-		u.LocalNoise = m.spend().Distributed.LocalStd
+		mech := m.spend().Distributed
+		u.LocalNoise, u.MinSurvivors = mech.LocalStd, mech.MinSurvivors
 		for u.ModBits <= proto.MaxModBits {
 			q, err := u.Quantizer()
 			if err == nil && q.CheckNoise(n, u.LocalNoise, proto.TailBound(tailWrap)) == nil {

@@ -255,8 +255,8 @@ func TestDistributedDPRound(t *testing.T) {
 		t.Fatalf("noise calibrated for %d survivors, want 6 (0.75 of 8)", mech.MinSurvivors)
 	}
 	o, _ := runSecureRound(t, m, now, devs)
-	if !o.Committed || devs[0].plan.Codec.LocalNoise != mech.LocalStd {
-		t.Fatalf("committed %v (%s), local noise %v, want %v", o.Committed, o.Reason, devs[0].plan.Codec.LocalNoise, mech.LocalStd)
+	if u := devs[0].plan.Codec; !o.Committed || u.LocalNoise != mech.LocalStd || u.MinSurvivors != 6 {
+		t.Fatalf("committed %v (%s), local noise %v for %d survivors, want %v for 6", o.Committed, o.Reason, u.LocalNoise, u.MinSurvivors, mech.LocalStd)
 	}
 	want, _ := privacy.DistributedDGaussEpsilon(mech, 1, 1, 1e-5)
 	if o.EpsilonSpent != want {

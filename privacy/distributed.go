@@ -69,21 +69,21 @@ type DistributedDGauss struct {
 	// LocalStd is σ, the standard deviation of each device's discrete
 	// Gaussian noise per coordinate, in the scaled integer units. At least
 	// 1/2.
-	LocalStd float64
+	LocalStd float64 `json:"local_std"`
 	// Scale is s: a clipped update x is sent as a rounding of s·x (the
 	// granularity is γ = 1/s).
-	Scale float64
+	Scale float64 `json:"scale"`
 	// Clip is C, the L2 norm bound of an update before scaling.
-	Clip float64
+	Clip float64 `json:"clip"`
 	// Dim is d′, the dimension after padding for the rotation.
-	Dim int
+	Dim int `json:"dim"`
 	// MinSurvivors is n_min, the fewest devices whose noise a sum the round
 	// accepts holds.
-	MinSurvivors int
+	MinSurvivors int `json:"min_survivors"`
 	// Beta is β of conditional randomized rounding (KLS21): 0 for plain
 	// stochastic rounding; in (0, 1) when a device rounds again until its
 	// vector meets the tighter bound Sensitivity then gives.
-	Beta float64
+	Beta float64 `json:"beta"`
 }
 
 // Check refuses a mechanism the accounting does not cover, with an error

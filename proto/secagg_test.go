@@ -94,9 +94,10 @@ func TestSecAggWireRefusals(t *testing.T) {
 }
 
 // TestUpdateCodecWire: a codec survives the wire, and a plan with a codec
-// that makes no quantizer is refused.
+// that makes no quantizer, or local noise without the survivors it counts
+// on (or the reverse), is refused.
 func TestUpdateCodecWire(t *testing.T) {
-	u := &UpdateCodec{Bits: 12, ModBits: 20, Range: 0.01, Rotate: true, RotationSeed: [32]byte{5}, LocalNoise: 3.5}
+	u := &UpdateCodec{Bits: 12, ModBits: 20, Range: 0.01, Rotate: true, RotationSeed: [32]byte{5}, LocalNoise: 3.5, MinSurvivors: 90}
 	got, err := FromUpdateCodecPB(UpdateCodecPB(u))
 	if err != nil || *got != *u {
 		t.Fatalf("%+v, %v", got, err)
@@ -104,6 +105,8 @@ func TestUpdateCodecWire(t *testing.T) {
 	for i, pb := range []*tacitpb.UpdateCodec{
 		{Bits: 1, Range: 1, ModBits: 8}, {Bits: 8, Range: 0, ModBits: 8}, {Bits: 8, Range: 1, ModBits: 40},
 		{Bits: 8, Range: 1, ModBits: 8, RotationSeed: []byte{1}}, {Bits: 8, Range: 1, ModBits: 8, LocalNoise: -1},
+		{Bits: 8, Range: 1, ModBits: 8, LocalNoise: 2}, {Bits: 8, Range: 1, ModBits: 8, MinSurvivors: 5},
+		{Bits: 8, Range: 1, ModBits: 8, LocalNoise: 2, MinSurvivors: 2e6},
 	} {
 		if _, err := FromUpdateCodecPB(pb); err == nil {
 			t.Errorf("codec %d accepted", i)

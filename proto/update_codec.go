@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 
+	"github.com/tacitfl/tacit/aggregate/secagg"
 	"github.com/tacitfl/tacit/proto/tacitpb"
 )
 
@@ -20,6 +21,9 @@ type UpdateCodec struct {
 	// LocalNoise is the standard deviation, in integer units, of the
 	// discrete Gaussian noise each device adds (distributed DP); 0 for none.
 	LocalNoise float64
+	// MinSurvivors is, with LocalNoise, the fewest devices whose noise a
+	// sum the round accepts holds: what the guarantee counts on.
+	MinSurvivors int
 }
 
 // EncodedLen is the number of values an update of d parameters encodes to:
@@ -103,7 +107,8 @@ func UpdateCodecPB(u *UpdateCodec) *tacitpb.UpdateCodec {
 	if u == nil {
 		return nil
 	}
-	pb := &tacitpb.UpdateCodec{Bits: uint32(u.Bits), Range: u.Range, ModBits: uint32(u.ModBits), LocalNoise: u.LocalNoise}
+	pb := &tacitpb.UpdateCodec{Bits: uint32(u.Bits), Range: u.Range, ModBits: uint32(u.ModBits), LocalNoise: u.LocalNoise,
+		MinSurvivors: uint32(u.MinSurvivors)}
 	if u.Rotate {
 		pb.RotationSeed = append([]byte(nil), u.RotationSeed[:]...)
 	}
@@ -115,7 +120,8 @@ func FromUpdateCodecPB(pb *tacitpb.UpdateCodec) (*UpdateCodec, error) {
 	if pb == nil {
 		return nil, nil
 	}
-	u := &UpdateCodec{Bits: int(min(pb.Bits, 64)), Range: pb.Range, ModBits: int(min(pb.ModBits, 64)), LocalNoise: pb.LocalNoise}
+	u := &UpdateCodec{Bits: int(min(pb.Bits, 64)), Range: pb.Range, ModBits: int(min(pb.ModBits, 64)), LocalNoise: pb.LocalNoise,
+		MinSurvivors: int(min(pb.MinSurvivors, secagg.MaxClients+1))}
 	switch len(pb.RotationSeed) {
 	case 0:
 	case len(u.RotationSeed):
@@ -129,6 +135,9 @@ func FromUpdateCodecPB(pb *tacitpb.UpdateCodec) (*UpdateCodec, error) {
 	}
 	if !(u.LocalNoise >= 0 && u.LocalNoise < 1<<28) {
 		return nil, fmt.Errorf("%w: local noise %v", ErrQuantizer, u.LocalNoise)
+	}
+	if u.MinSurvivors > secagg.MaxClients || (u.LocalNoise > 0) != (u.MinSurvivors > 0) {
+		return nil, fmt.Errorf("%w: local noise %v for a sum of at least %d devices", ErrQuantizer, u.LocalNoise, pb.MinSurvivors)
 	}
 	return u, nil
 }

@@ -835,7 +835,10 @@ type UpdateCodec struct {
 	RotationSeed []byte `protobuf:"bytes,4,opt,name=rotation_seed,json=rotationSeed,proto3" json:"rotation_seed,omitempty"`
 	// With distributed DP: the standard deviation, in integer units, of the
 	// discrete Gaussian noise the device adds to every value; 0 for none.
-	LocalNoise    float64 `protobuf:"fixed64,5,opt,name=local_noise,json=localNoise,proto3" json:"local_noise,omitempty"`
+	LocalNoise float64 `protobuf:"fixed64,5,opt,name=local_noise,json=localNoise,proto3" json:"local_noise,omitempty"`
+	// With distributed DP: the fewest devices whose noise a sum the round
+	// accepts holds, which the guarantee (and the device's ledger) counts on.
+	MinSurvivors  uint32 `protobuf:"varint,6,opt,name=min_survivors,json=minSurvivors,proto3" json:"min_survivors,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -901,6 +904,13 @@ func (x *UpdateCodec) GetRotationSeed() []byte {
 func (x *UpdateCodec) GetLocalNoise() float64 {
 	if x != nil {
 		return x.LocalNoise
+	}
+	return 0
+}
+
+func (x *UpdateCodec) GetMinSurvivors() uint32 {
+	if x != nil {
+		return x.MinSurvivors
 	}
 	return 0
 }
@@ -2434,14 +2444,15 @@ const file_proto_tacit_proto_rawDesc = "" +
 	"\x05delta\x18\t \x01(\x01R\x05delta\x12+\n" +
 	"\x05codec\x18\n" +
 	" \x01(\v2\x15.tacit.v1.UpdateCodecR\x05codec\x12,\n" +
-	"\x06secagg\x18\v \x01(\v2\x14.tacit.v1.SecAggPlanR\x06secagg\"\x98\x01\n" +
+	"\x06secagg\x18\v \x01(\v2\x14.tacit.v1.SecAggPlanR\x06secagg\"\xbd\x01\n" +
 	"\vUpdateCodec\x12\x12\n" +
 	"\x04bits\x18\x01 \x01(\rR\x04bits\x12\x14\n" +
 	"\x05range\x18\x02 \x01(\x01R\x05range\x12\x19\n" +
 	"\bmod_bits\x18\x03 \x01(\rR\amodBits\x12#\n" +
 	"\rrotation_seed\x18\x04 \x01(\fR\frotationSeed\x12\x1f\n" +
 	"\vlocal_noise\x18\x05 \x01(\x01R\n" +
-	"localNoise\"\xe5\x01\n" +
+	"localNoise\x12#\n" +
+	"\rmin_survivors\x18\x06 \x01(\rR\fminSurvivors\"\xe5\x01\n" +
 	"\n" +
 	"SecAggPlan\x12\x18\n" +
 	"\asession\x18\x01 \x01(\x04R\asession\x12\x1f\n" +
