@@ -189,6 +189,10 @@ func (a *Agent) Step(ctx context.Context) (time.Duration, error) {
 		return 0, err
 	}
 	mech, err := distributedMechanism(*plan, len(ws.mf.Params))
+	if err == nil && mech != nil && plan.SecAgg == nil {
+		// Its share of the noise protects the device only inside a sum.
+		err = errors.New("distributed DP without secure aggregation")
+	}
 	if err != nil {
 		return 0, fmt.Errorf("client: plan for round %d: %w", plan.Round, err)
 	}

@@ -1,10 +1,12 @@
 package client
 
 import (
+	"context"
 	"errors"
 	"math"
 	"testing"
 
+	"github.com/tacitfl/tacit/model"
 	"github.com/tacitfl/tacit/privacy"
 	"github.com/tacitfl/tacit/proto"
 )
@@ -61,5 +63,20 @@ func TestCheckSensitivity(t *testing.T) {
 	}
 	if l2, _ := mech.Sensitivity(); math.Abs(l2-12.0001) > 1e-9 {
 		t.Fatalf("bound %v, want 12.0001", l2)
+	}
+}
+
+// TestAgentRefusesDistributedDPInTheClear: a plan with local noise but no
+// secure aggregation would have the device send a vector whose noise was
+// sized for a sum; the agent sends nothing.
+func TestAgentRefusesDistributedDPInTheClear(t *testing.T) {
+	m, _ := model.NewMF(30, 4, 1)
+	plan := testPlan(1, 1)
+	plan.ClipNorm, plan.NoiseMultiplier, plan.Delta = 1, 1, 1e-5
+	plan.Codec = &proto.UpdateCodec{Bits: 8, ModBits: 16, Range: 0.1, LocalNoise: 5, MinSurvivors: 10}
+	f := &fakeCoordinator{plan: plan, params: m.Params}
+	a := NewAgent(Data{Train: model.Positives{Items: []int32{1, 5}}, Test: -1}, f, NewWorkspace(), nil)
+	if _, err := a.Step(context.Background()); err == nil || len(f.uploads) != 0 {
+		t.Fatalf("%d uploads, err %v", len(f.uploads), err)
 	}
 }
