@@ -4,7 +4,9 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"sync"
 )
 
 // A mask is a vector of Z_(2^m)^d expanded from its key by the PRG: the
@@ -71,9 +73,36 @@ func applyMasks(dst []uint32, masks []mask, bits int) error {
 	if bits < 1 || bits > 32 {
 		return fmt.Errorf("%w: %d bits, want 1..32", ErrInvalidConfig, bits)
 	}
+	return applyMasksFrom(dst, 0, masks, bits)
+}
+
+// applyMasksParallel is applyMasks with the vector cut into whole chunks
+// among up to `workers` goroutines, each expanding every mask over its
+// part only: the server's unmasking, which expands hundreds of masks.
+func applyMasksParallel(dst []uint32, masks []mask, bits, workers int) error {
+	if bits < 1 || bits > 32 {
+		return fmt.Errorf("%w: %d bits, want 1..32", ErrInvalidConfig, bits)
+	}
+	chunks := (len(dst) + maskChunk - 1) / maskChunk
+	workers = max(1, min(workers, chunks))
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	for i := range workers {
+		lo, hi := i*chunks/workers*maskChunk, min(len(dst), (i+1)*chunks/workers*maskChunk)
+		wg.Go(func() { errs[i] = applyMasksFrom(dst[lo:hi], lo, masks, bits) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// applyMasksFrom is applyMasks on elements first, first+1, … of the masks
+// (dst holds those elements of the vector); first is a multiple of
+// maskChunk, so their keystream starts at a whole AES block.
+func applyMasksFrom(dst []uint32, first int, masks []mask, bits int) error {
 	w := maskWidth(bits)
 	var streams [2][]cipher.Stream // added, subtracted
-	var iv [aes.BlockSize]byte
+	var iv [aes.BlockSize]byte     // the big-endian counter of the first block
+	binary.BigEndian.PutUint64(iv[8:], uint64(first*w/aes.BlockSize))
 	for i := range masks {
 		block, err := aes.NewCipher(masks[i].key[:])
 		if err != nil {

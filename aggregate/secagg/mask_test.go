@@ -3,6 +3,7 @@ package secagg
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -227,5 +228,41 @@ func TestRoundExactAtEveryWidth(t *testing.T) {
 				r.checkExact(r.run())
 			})
 		}
+	}
+}
+
+// TestApplyMasksParallelMatches: cutting the vector among goroutines, each
+// starting its keystreams at its part's first block, gives what one pass
+// gives, for any number of workers, including more than there are chunks.
+func TestApplyMasksParallelMatches(t *testing.T) {
+	rng := seeded(31)
+	masks := make([]mask, 9)
+	for i := range masks {
+		rng.Read(masks[i].key[:])
+		masks[i].subtract = i%3 == 0
+	}
+	for _, m := range []int{8, 20, 32} {
+		for _, d := range []int{1, maskChunk, 3*maskChunk + 7, 10 * maskChunk} {
+			v := make([]uint32, d)
+			for i := range v {
+				v[i] = uint32(rng.Uint64())
+			}
+			want := slices.Clone(v)
+			if err := applyMasks(want, masks, m); err != nil {
+				t.Fatal(err)
+			}
+			for _, workers := range []int{1, 2, 3, 5, 16} {
+				got := slices.Clone(v)
+				if err := applyMasksParallel(got, masks, m, workers); err != nil {
+					t.Fatal(err)
+				}
+				if i := firstDiff(got, want); i >= 0 {
+					t.Fatalf("m = %d, d = %d, %d workers: element %d is %#x, want %#x", m, d, workers, i, got[i], want[i])
+				}
+			}
+		}
+	}
+	if err := applyMasksParallel(make([]uint32, 4), masks, 33, 2); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("33 bits: %v", err)
 	}
 }
