@@ -95,14 +95,14 @@ func applyMasksParallel(dst []uint32, masks []mask, bits, workers int) error {
 	return errors.Join(errs...)
 }
 
-// applyMasksFrom is applyMasks on elements first, first+1, … of the masks
-// (dst holds those elements of the vector); first is a multiple of
+// applyMasksFrom is applyMasks on elements from, from+1, … of the masks
+// (dst holds those elements of the vector); from is a multiple of
 // maskChunk, so their keystream starts at a whole AES block.
-func applyMasksFrom(dst []uint32, first int, masks []mask, bits int) error {
+func applyMasksFrom(dst []uint32, from int, masks []mask, bits int) error {
 	w := maskWidth(bits)
 	var streams [2][]cipher.Stream // added, subtracted
 	var iv [aes.BlockSize]byte     // the big-endian counter of the first block
-	binary.BigEndian.PutUint64(iv[8:], uint64(first*w/aes.BlockSize))
+	binary.BigEndian.PutUint64(iv[8:], uint64(from*w/aes.BlockSize))
 	for i := range masks {
 		block, err := aes.NewCipher(masks[i].key[:])
 		if err != nil {
