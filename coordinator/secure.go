@@ -57,7 +57,7 @@ func (m *Machine) setupRound() error {
 		norm = m.clip
 	}
 	length := u.EncodedLen(d)
-	u.Range = codecRange(k.Bits, length, m.expectedReports(), norm)
+	u.Range = codecRange(k.Bits, k.Rotate, length, m.expectedReports(), norm)
 	n := max(1, len(m.cohort))
 	u.ModBits = proto.RequiredModBits(k.Bits, n)
 	if m.distributed() {
@@ -119,9 +119,15 @@ func (m *Machine) setupRound() error {
 
 func (m *Machine) distributed() bool { return m.cfg.DP != nil && m.cfg.DP.Distributed }
 
-// codecRange is the range c of b-bit values for rotated updates of the
-// given norm and length, averaged over about `expected` devices.
-func codecRange(bits, length int, expected, norm float64) float64 {
+// codecRange is the range c of b-bit values for updates of the given norm
+// and (encoded) length, averaged over about `expected` devices. Rotated,
+// every coordinate is about norm/√length and c is ClipK of those; not
+// rotated, one coordinate may carry the whole norm, and c = norm clips
+// none.
+func codecRange(bits int, rotate bool, length int, expected, norm float64) float64 {
+	if !rotate {
+		return norm
+	}
 	return proto.ClipK(bits, max(1, int(expected))) * norm / math.Sqrt(float64(length))
 }
 
@@ -135,7 +141,7 @@ func DistributedMechanism(cfg RoundConfig, d, population int, clip float64) priv
 	u := proto.UpdateCodec{Bits: cfg.Codec.Bits, Rotate: cfg.Codec.Rotate}
 	length := u.EncodedLen(d)
 	expected := samplingRate(cfg, population) * float64(population)
-	scale := float64(int(1)<<(u.Bits-1)-1) / codecRange(u.Bits, length, expected, clip)
+	scale := float64(int(1)<<(u.Bits-1)-1) / codecRange(u.Bits, u.Rotate, length, expected, clip)
 	return privacy.DistributedDGauss{Scale: scale, Clip: clip, Dim: length, MinSurvivors: minSurvivors(cfg, expected)}
 }
 

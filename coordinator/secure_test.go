@@ -3,6 +3,7 @@ package coordinator
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -26,7 +27,7 @@ type secureDevice struct {
 	dropAt  secagg.Phase
 }
 
-const secureDim = 37 // padded to 64 by the rotation
+const secureDim = 37 // padded to 40 = 20·2 by the rotation
 
 func secureConfig() RoundConfig {
 	cfg := DefaultRoundConfig()
@@ -275,5 +276,28 @@ func TestSecureRoundOfThree(t *testing.T) {
 	o, _ := runSecureRound(t, m, now, devs)
 	if !o.Committed || o.Reports != 3 || devs[0].plan.SecAgg.Degree != 2 {
 		t.Fatalf("committed %v (%s) with %d reports, degree %d", o.Committed, o.Reason, o.Reports, devs[0].plan.SecAgg.Degree)
+	}
+}
+
+// TestCodecRangeFollowsTheRotation: rotated, the round's range is ClipK of
+// the coordinates an update of the norm spreads to; not rotated, one
+// coordinate may carry the whole norm, and the range is the norm.
+func TestCodecRangeFollowsTheRotation(t *testing.T) {
+	for _, rotate := range []bool{true, false} {
+		_, ids := newSecureDevices(8, 3)
+		cfg := secureConfig()
+		cfg.Codec.Rotate, cfg.Codec.Norm = rotate, 2
+		m, now := newSecureMachine(t, cfg, ids)
+		res, err := m.CheckIn(now, ids[0], -1)
+		if err != nil || res.Plan == nil {
+			t.Fatalf("check-in %+v, %v", res, err)
+		}
+		want := 2.0
+		if rotate {
+			want = proto.ClipK(12, len(ids)) * 2 / math.Sqrt(40)
+		}
+		if got := res.Plan.Codec.Range; math.Abs(got-want) > 1e-12*want {
+			t.Errorf("rotate %v: range %v, want %v", rotate, got, want)
+		}
 	}
 }
