@@ -168,22 +168,31 @@ func BenchmarkClientMask(b *testing.B) {
 	})
 	for _, m := range []int{16, 20, 26, 32} {
 		var br *benchRound // set up once, and only if the width is run
-		b.Run(fmt.Sprintf("mask/m=%d", m), func(b *testing.B) {
-			if br == nil {
-				br = newBenchRound(b, n, k, t, m)
-			}
-			b.SetBytes(k * benchLength * 4)
-			d := br.deliveries[0]
-			c := br.clients[d.Recipient()]
-			for b.Loop() {
-				if _, err := c.cloneAtMaskedInput().Step(d); err != nil {
-					b.Fatal(err)
+		// "mask" runs the kernels this CPU gets, "portable" the pure Go
+		// ones (with the same assembly AES: -tags purego would swap both).
+		for _, kernels := range []struct {
+			name string
+			k    [4]func([]uint32, []byte)
+		}{{"mask", groupKernels}, {"portable", portableKernels}} {
+			b.Run(fmt.Sprintf("%s/m=%d", kernels.name, m), func(b *testing.B) {
+				if br == nil {
+					br = newBenchRound(b, n, k, t, m)
 				}
-			}
-			if keystreamNs > 0 {
-				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/keystreamNs, "x-keystream")
-			}
-		})
+				defer func(saved [4]func([]uint32, []byte)) { groupKernels = saved }(groupKernels)
+				groupKernels = kernels.k
+				b.SetBytes(k * benchLength * 4)
+				d := br.deliveries[0]
+				c := br.clients[d.Recipient()]
+				for b.Loop() {
+					if _, err := c.cloneAtMaskedInput().Step(d); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if keystreamNs > 0 {
+					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/keystreamNs, "x-keystream")
+				}
+			})
+		}
 	}
 }
 
@@ -286,7 +295,7 @@ func BenchmarkApplyMasks(b *testing.B) {
 		b.Run(fmt.Sprintf("m=%d", m), func(b *testing.B) {
 			b.SetBytes(int64(len(masks)) * benchLength * int64(maskWidth(m)))
 			for b.Loop() {
-				if err := applyMasks(v, masks, m); err != nil {
+				if err := applyMasks(v, masks, m, 1); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -306,7 +306,7 @@ func (c *Client) maskInput(m *SharesDelivery) (ClientMessage, error) {
 		good = append(good, opened{s.From, seed, key})
 	}
 	v := slices.Clone(c.input)
-	if err := applyMasks(v, masks, c.cfg.Bits); err != nil { // reduces mod 2^m
+	if err := applyMasks(v, masks, c.cfg.Bits, 1); err != nil { // reduces mod 2^m
 		return nil, err
 	}
 	for id := range seen {

@@ -36,8 +36,10 @@ func maskWidth(bits int) int { return (bits + 7) / 8 }
 // masks are expanded maskGroup at a time into the slots of one buffer (a
 // fixed stride apart, so the expansion needs a single pointer and no
 // bounds checks), and the group's four words are summed and added to the
-// chunk (or subtracted: a group's masks have one sign) in one pass, so the
-// chunk is loaded and stored once per group rather than once per mask.
+// chunk in one pass, so the chunk is loaded and stored once per group
+// rather than once per mask. The added masks go first; the subtracted ones
+// are added to the negated chunk, which is then negated back:
+// −(−x + Σ) = x − Σ, so one kernel serves both signs.
 // The chunk and the live slots stay in L1 (at w = 4: 4 KiB and 5 slots of
 // 4 KiB). A group of g < maskGroup masks fills the last g of the slots 0..3
 // and is read from slot 4−g: slots 4..6 are never written, so its words
@@ -55,36 +57,25 @@ const (
 	maskPad = 64
 )
 
-// groupKernels[w−1] add and subtract a group's masks at width w: the
-// portable kernels below, or vector ones where the CPU has them
-// (mask_amd64.go).
+// groupKernels[w−1] adds a group's masks at width w: the portable kernels
+// below, or vector ones where the CPU has them (mask_amd64.go).
 var groupKernels = portableKernels
 
-var portableKernels = [4][2]func(dst []uint32, ks []byte){
-	{addGroup1, subGroup1},
-	{addGroup2, subGroup2},
-	{addGroup3, subGroup3},
-	{addGroup4, subGroup4},
-}
+var portableKernels = [4]func(dst []uint32, ks []byte){addGroup1, addGroup2, addGroup3, addGroup4}
 
 // applyMasks adds each mask of Z_(2^m) to dst (or subtracts it) and reduces
-// dst mod 2^m, m = bits.
-func applyMasks(dst []uint32, masks []mask, bits int) error {
-	if bits < 1 || bits > 32 {
-		return fmt.Errorf("%w: %d bits, want 1..32", ErrInvalidConfig, bits)
-	}
-	return applyMasksFrom(dst, 0, masks, bits)
-}
-
-// applyMasksParallel is applyMasks with the vector cut into whole chunks
-// among up to `workers` goroutines, each expanding every mask over its
-// part only: the server's unmasking, which expands hundreds of masks.
-func applyMasksParallel(dst []uint32, masks []mask, bits, workers int) error {
+// dst mod 2^m, m = bits. With workers > 1 (the server's unmasking, which
+// expands hundreds of masks) the vector is cut into whole chunks among that
+// many goroutines, each expanding every mask over its own part.
+func applyMasks(dst []uint32, masks []mask, bits, workers int) error {
 	if bits < 1 || bits > 32 {
 		return fmt.Errorf("%w: %d bits, want 1..32", ErrInvalidConfig, bits)
 	}
 	chunks := (len(dst) + maskChunk - 1) / maskChunk
-	workers = max(1, min(workers, chunks))
+	workers = min(workers, chunks)
+	if workers <= 1 {
+		return applyMasksFrom(dst, 0, masks, bits)
+	}
 	var wg sync.WaitGroup
 	errs := make([]error, workers)
 	for i := range workers {
@@ -100,9 +91,9 @@ func applyMasksParallel(dst []uint32, masks []mask, bits, workers int) error {
 // maskChunk, so their keystream starts at a whole AES block.
 func applyMasksFrom(dst []uint32, from int, masks []mask, bits int) error {
 	w := maskWidth(bits)
-	var streams [2][]cipher.Stream // added, subtracted
-	var iv [aes.BlockSize]byte     // the big-endian counter of the first block
+	var iv [aes.BlockSize]byte // the big-endian counter of the first block
 	binary.BigEndian.PutUint64(iv[8:], uint64(from*w/aes.BlockSize))
+	var groups [2][][]cipher.Stream // of the added masks, of the subtracted
 	for i := range masks {
 		block, err := aes.NewCipher(masks[i].key[:])
 		if err != nil {
@@ -112,41 +103,42 @@ func applyMasksFrom(dst []uint32, from int, masks []mask, bits int) error {
 		if masks[i].subtract {
 			sign = 1
 		}
-		streams[sign] = append(streams[sign], cipher.NewCTR(block, iv[:]))
-	}
-	type group struct {
-		streams []cipher.Stream
-		expand  func(dst []uint32, ks []byte)
-	}
-	groups := make([]group, 0, (len(masks)+2*maskGroup-1)/maskGroup)
-	for sign, s := range streams {
-		for len(s) > 0 {
-			g := s[:min(maskGroup, len(s))]
-			groups = append(groups, group{g, groupKernels[w-1][sign]})
-			s = s[len(g):]
+		g := groups[sign]
+		if len(g) == 0 || len(g[len(g)-1]) == maskGroup {
+			g = append(g, nil)
 		}
+		g[len(g)-1] = append(g[len(g)-1], cipher.NewCTR(block, iv[:]))
+		groups[sign] = g
 	}
+	expand := groupKernels[w-1]
 	stride := w*maskChunk + maskPad // as in the kernels
 	buf := make([]byte, (2*maskGroup-1)*stride)
 	zeros := buf[maskGroup*stride:][:w*maskChunk]
 	modMask := uint32(1<<bits - 1)
+	add := func(chunk []uint32, gs [][]cipher.Stream) {
+		n := w * len(chunk)
+		for _, g := range gs {
+			first := maskGroup - len(g)
+			for j, s := range g {
+				s.XORKeyStream(buf[(first+j)*stride:][:n], zeros[:n])
+			}
+			expand(chunk, buf[first*stride:][:(maskGroup-1)*stride+n+maskPad])
+		}
+	}
 	for off := 0; off < len(dst); off += maskChunk {
 		chunk := dst[off:min(off+maskChunk, len(dst))]
-		n := w * len(chunk)
-		for _, g := range groups {
-			first := maskGroup - len(g.streams)
-			for j, s := range g.streams {
-				slot := buf[(first+j)*stride:]
-				s.XORKeyStream(slot[:n], zeros[:n])
-			}
-			g.expand(chunk, buf[first*stride:][:(maskGroup-1)*stride+n+maskPad])
+		add(chunk, groups[0])
+		if len(groups[1]) > 0 {
+			negate(chunk)
+			add(chunk, groups[1])
+			negate(chunk)
 		}
 		reduce(chunk, modMask)
 	}
 	return nil
 }
 
-// The kernels: xGroupW adds (subtracts) to each dst[i] the sum of the words
+// The kernels: addGroupW adds to each dst[i] the sum of the words
 // at byte w·i of the four slots of ks, unrolled eight elements at a time
 // (the conversion to an array pointer lets the compiler drop the bounds
 // checks). len(ks) >= 3·stride + w·len(dst) + 4.
@@ -169,24 +161,6 @@ func addGroup1(dst []uint32, ks []byte) {
 	addGroupTail(dst, ks, w, stride)
 }
 
-func subGroup1(dst []uint32, ks []byte) {
-	const w, stride = 1, 1*maskChunk + maskPad
-	const win = 3*stride + 7*w + 4
-	for len(dst) >= 8 && len(ks) >= win {
-		o, x := dst[:8:8], (*[win]byte)(ks)
-		o[0] -= le32(x[0*w:]) + le32(x[stride+0*w:]) + le32(x[2*stride+0*w:]) + le32(x[3*stride+0*w:])
-		o[1] -= le32(x[1*w:]) + le32(x[stride+1*w:]) + le32(x[2*stride+1*w:]) + le32(x[3*stride+1*w:])
-		o[2] -= le32(x[2*w:]) + le32(x[stride+2*w:]) + le32(x[2*stride+2*w:]) + le32(x[3*stride+2*w:])
-		o[3] -= le32(x[3*w:]) + le32(x[stride+3*w:]) + le32(x[2*stride+3*w:]) + le32(x[3*stride+3*w:])
-		o[4] -= le32(x[4*w:]) + le32(x[stride+4*w:]) + le32(x[2*stride+4*w:]) + le32(x[3*stride+4*w:])
-		o[5] -= le32(x[5*w:]) + le32(x[stride+5*w:]) + le32(x[2*stride+5*w:]) + le32(x[3*stride+5*w:])
-		o[6] -= le32(x[6*w:]) + le32(x[stride+6*w:]) + le32(x[2*stride+6*w:]) + le32(x[3*stride+6*w:])
-		o[7] -= le32(x[7*w:]) + le32(x[stride+7*w:]) + le32(x[2*stride+7*w:]) + le32(x[3*stride+7*w:])
-		dst, ks = dst[8:], ks[8*w:]
-	}
-	subGroupTail(dst, ks, w, stride)
-}
-
 func addGroup2(dst []uint32, ks []byte) {
 	const w, stride = 2, 2*maskChunk + maskPad
 	const win = 3*stride + 7*w + 4
@@ -203,24 +177,6 @@ func addGroup2(dst []uint32, ks []byte) {
 		dst, ks = dst[8:], ks[8*w:]
 	}
 	addGroupTail(dst, ks, w, stride)
-}
-
-func subGroup2(dst []uint32, ks []byte) {
-	const w, stride = 2, 2*maskChunk + maskPad
-	const win = 3*stride + 7*w + 4
-	for len(dst) >= 8 && len(ks) >= win {
-		o, x := dst[:8:8], (*[win]byte)(ks)
-		o[0] -= le32(x[0*w:]) + le32(x[stride+0*w:]) + le32(x[2*stride+0*w:]) + le32(x[3*stride+0*w:])
-		o[1] -= le32(x[1*w:]) + le32(x[stride+1*w:]) + le32(x[2*stride+1*w:]) + le32(x[3*stride+1*w:])
-		o[2] -= le32(x[2*w:]) + le32(x[stride+2*w:]) + le32(x[2*stride+2*w:]) + le32(x[3*stride+2*w:])
-		o[3] -= le32(x[3*w:]) + le32(x[stride+3*w:]) + le32(x[2*stride+3*w:]) + le32(x[3*stride+3*w:])
-		o[4] -= le32(x[4*w:]) + le32(x[stride+4*w:]) + le32(x[2*stride+4*w:]) + le32(x[3*stride+4*w:])
-		o[5] -= le32(x[5*w:]) + le32(x[stride+5*w:]) + le32(x[2*stride+5*w:]) + le32(x[3*stride+5*w:])
-		o[6] -= le32(x[6*w:]) + le32(x[stride+6*w:]) + le32(x[2*stride+6*w:]) + le32(x[3*stride+6*w:])
-		o[7] -= le32(x[7*w:]) + le32(x[stride+7*w:]) + le32(x[2*stride+7*w:]) + le32(x[3*stride+7*w:])
-		dst, ks = dst[8:], ks[8*w:]
-	}
-	subGroupTail(dst, ks, w, stride)
 }
 
 func addGroup3(dst []uint32, ks []byte) {
@@ -241,24 +197,6 @@ func addGroup3(dst []uint32, ks []byte) {
 	addGroupTail(dst, ks, w, stride)
 }
 
-func subGroup3(dst []uint32, ks []byte) {
-	const w, stride = 3, 3*maskChunk + maskPad
-	const win = 3*stride + 7*w + 4
-	for len(dst) >= 8 && len(ks) >= win {
-		o, x := dst[:8:8], (*[win]byte)(ks)
-		o[0] -= le32(x[0*w:]) + le32(x[stride+0*w:]) + le32(x[2*stride+0*w:]) + le32(x[3*stride+0*w:])
-		o[1] -= le32(x[1*w:]) + le32(x[stride+1*w:]) + le32(x[2*stride+1*w:]) + le32(x[3*stride+1*w:])
-		o[2] -= le32(x[2*w:]) + le32(x[stride+2*w:]) + le32(x[2*stride+2*w:]) + le32(x[3*stride+2*w:])
-		o[3] -= le32(x[3*w:]) + le32(x[stride+3*w:]) + le32(x[2*stride+3*w:]) + le32(x[3*stride+3*w:])
-		o[4] -= le32(x[4*w:]) + le32(x[stride+4*w:]) + le32(x[2*stride+4*w:]) + le32(x[3*stride+4*w:])
-		o[5] -= le32(x[5*w:]) + le32(x[stride+5*w:]) + le32(x[2*stride+5*w:]) + le32(x[3*stride+5*w:])
-		o[6] -= le32(x[6*w:]) + le32(x[stride+6*w:]) + le32(x[2*stride+6*w:]) + le32(x[3*stride+6*w:])
-		o[7] -= le32(x[7*w:]) + le32(x[stride+7*w:]) + le32(x[2*stride+7*w:]) + le32(x[3*stride+7*w:])
-		dst, ks = dst[8:], ks[8*w:]
-	}
-	subGroupTail(dst, ks, w, stride)
-}
-
 func addGroup4(dst []uint32, ks []byte) {
 	const w, stride = 4, 4*maskChunk + maskPad
 	const win = 3*stride + 7*w + 4
@@ -277,25 +215,7 @@ func addGroup4(dst []uint32, ks []byte) {
 	addGroupTail(dst, ks, w, stride)
 }
 
-func subGroup4(dst []uint32, ks []byte) {
-	const w, stride = 4, 4*maskChunk + maskPad
-	const win = 3*stride + 7*w + 4
-	for len(dst) >= 8 && len(ks) >= win {
-		o, x := dst[:8:8], (*[win]byte)(ks)
-		o[0] -= le32(x[0*w:]) + le32(x[stride+0*w:]) + le32(x[2*stride+0*w:]) + le32(x[3*stride+0*w:])
-		o[1] -= le32(x[1*w:]) + le32(x[stride+1*w:]) + le32(x[2*stride+1*w:]) + le32(x[3*stride+1*w:])
-		o[2] -= le32(x[2*w:]) + le32(x[stride+2*w:]) + le32(x[2*stride+2*w:]) + le32(x[3*stride+2*w:])
-		o[3] -= le32(x[3*w:]) + le32(x[stride+3*w:]) + le32(x[2*stride+3*w:]) + le32(x[3*stride+3*w:])
-		o[4] -= le32(x[4*w:]) + le32(x[stride+4*w:]) + le32(x[2*stride+4*w:]) + le32(x[3*stride+4*w:])
-		o[5] -= le32(x[5*w:]) + le32(x[stride+5*w:]) + le32(x[2*stride+5*w:]) + le32(x[3*stride+5*w:])
-		o[6] -= le32(x[6*w:]) + le32(x[stride+6*w:]) + le32(x[2*stride+6*w:]) + le32(x[3*stride+6*w:])
-		o[7] -= le32(x[7*w:]) + le32(x[stride+7*w:]) + le32(x[2*stride+7*w:]) + le32(x[3*stride+7*w:])
-		dst, ks = dst[8:], ks[8*w:]
-	}
-	subGroupTail(dst, ks, w, stride)
-}
-
-// addGroupTail and subGroupTail finish the last elements of a vector.
+// addGroupTail finishes the last elements of a vector.
 func addGroupTail(dst []uint32, ks []byte, w, stride int) {
 	for i := range dst {
 		x := ks[w*i:]
@@ -303,14 +223,13 @@ func addGroupTail(dst []uint32, ks []byte, w, stride int) {
 	}
 }
 
-func subGroupTail(dst []uint32, ks []byte, w, stride int) {
-	for i := range dst {
-		x := ks[w*i:]
-		dst[i] -= le32(x) + le32(x[stride:]) + le32(x[2*stride:]) + le32(x[3*stride:])
+func le32(b []byte) uint32 { return binary.LittleEndian.Uint32(b) }
+
+func negate(v []uint32) {
+	for i := range v {
+		v[i] = -v[i]
 	}
 }
-
-func le32(b []byte) uint32 { return binary.LittleEndian.Uint32(b) }
 
 // reduce maps every word to Z_(2^m).
 func reduce(v []uint32, modMask uint32) {

@@ -16,17 +16,14 @@ func init() {
 }
 
 // vectorKernels are the AVX2 kernels, indexed as groupKernels.
-var vectorKernels = [4][2]func(dst []uint32, ks []byte){
-	{withTail(addGroup1AVX2, 1, addGroupTail), withTail(subGroup1AVX2, 1, subGroupTail)},
-	{withTail(addGroup2AVX2, 2, addGroupTail), withTail(subGroup2AVX2, 2, subGroupTail)},
-	{withTail(addGroup3AVX2, 3, addGroupTail), withTail(subGroup3AVX2, 3, subGroupTail)},
-	{withTail(addGroup4AVX2, 4, addGroupTail), withTail(subGroup4AVX2, 4, subGroupTail)},
+var vectorKernels = [4]func(dst []uint32, ks []byte){
+	withTail(addGroup1AVX2, 1), withTail(addGroup2AVX2, 2), withTail(addGroup3AVX2, 3), withTail(addGroup4AVX2, 4),
 }
 
 // withTail runs an AVX2 kernel on the whole blocks of eight elements whose
 // loads stay inside ks (a block's loads read up to 8 bytes past its last
 // element in the fourth slot) and the portable tail on the rest.
-func withTail(kernel func(dst []uint32, ks []byte), w int, tail func(dst []uint32, ks []byte, w, stride int)) func(dst []uint32, ks []byte) {
+func withTail(kernel func(dst []uint32, ks []byte), w int) func(dst []uint32, ks []byte) {
 	stride := w*maskChunk + maskPad
 	return func(dst []uint32, ks []byte) {
 		n := len(dst) &^ 7
@@ -34,7 +31,7 @@ func withTail(kernel func(dst []uint32, ks []byte), w int, tail func(dst []uint3
 			n -= 8
 		}
 		kernel(dst[:n], ks)
-		tail(dst[n:], ks[w*n:], w, stride)
+		addGroupTail(dst[n:], ks[w*n:], w, stride)
 	}
 }
 
@@ -42,22 +39,10 @@ func withTail(kernel func(dst []uint32, ks []byte), w int, tail func(dst []uint3
 func addGroup1AVX2(dst []uint32, ks []byte)
 
 //go:noescape
-func subGroup1AVX2(dst []uint32, ks []byte)
-
-//go:noescape
 func addGroup2AVX2(dst []uint32, ks []byte)
-
-//go:noescape
-func subGroup2AVX2(dst []uint32, ks []byte)
 
 //go:noescape
 func addGroup3AVX2(dst []uint32, ks []byte)
 
 //go:noescape
-func subGroup3AVX2(dst []uint32, ks []byte)
-
-//go:noescape
 func addGroup4AVX2(dst []uint32, ks []byte)
-
-//go:noescape
-func subGroup4AVX2(dst []uint32, ks []byte)

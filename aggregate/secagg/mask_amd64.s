@@ -2,9 +2,8 @@
 
 #include "textflag.h"
 
-// The AVX2 group kernels (see mask_amd64.go): each adds to (subtracts
-// from) dst[i] the sum of the four slots' elements i, eight elements a
-// loop, for len(dst)/8 whole blocks. Slot j of ks starts j·S bytes in,
+// The AVX2 group kernels (see mask_amd64.go): each adds to dst[i] the sum
+// of the four slots' elements i, eight elements a loop, for len(dst)/8 whole blocks. Slot j of ks starts j·S bytes in,
 // S = w·1024 + 64 (maskChunk and maskPad in mask.go). Elements are loaded
 // zero-extended: the sums' low m bits are those of the portable kernels.
 
@@ -52,19 +51,9 @@
 	VPADDD  12480(SI), Y2, Y2 \
 	VPADDD  Y2, Y0, Y0
 
-// ADD and SUB apply Y0 to the eight words at DI.
-#define ADD \
-	VPADDD  (DI), Y0, Y0 \
-	VMOVDQU Y0, (DI)
-
-#define SUB \
-	VMOVDQU (DI), Y4 \
-	VPSUBD  Y0, Y4, Y4 \
-	VMOVDQU Y4, (DI)
-
-// KERNEL is the body of a kernel of width w: SUMw, blockBytes = 8w, and
-// OP (ADD or SUB) to apply the sums. Y14 and Y15 are for SUM3.
-#define KERNEL(SUMW, OP, blockBytes) \
+// KERNEL is the body of a kernel of width w: SUMw, and blockBytes = 8w.
+// Y14 and Y15 are for SUM3.
+#define KERNEL(SUMW, blockBytes) \
 	MOVQ dst_base+0(FP), DI \
 	MOVQ dst_len+8(FP), CX \
 	MOVQ ks_base+24(FP), SI \
@@ -74,7 +63,8 @@
 	JZ   done \
 loop: \
 	SUMW \
-	OP \
+	VPADDD  (DI), Y0, Y0 \
+	VMOVDQU Y0, (DI) \
 	ADDQ $blockBytes, SI \
 	ADDQ $32, DI \
 	DECQ CX \
@@ -101,32 +91,16 @@ GLOBL width3shuf<>(SB), RODATA|NOPTR, $32
 
 // func addGroup1AVX2(dst []uint32, ks []byte)
 TEXT ·addGroup1AVX2(SB), NOSPLIT, $0-48
-	KERNEL(SUM1, ADD, 8)
-
-// func subGroup1AVX2(dst []uint32, ks []byte)
-TEXT ·subGroup1AVX2(SB), NOSPLIT, $0-48
-	KERNEL(SUM1, SUB, 8)
+	KERNEL(SUM1, 8)
 
 // func addGroup2AVX2(dst []uint32, ks []byte)
 TEXT ·addGroup2AVX2(SB), NOSPLIT, $0-48
-	KERNEL(SUM2, ADD, 16)
-
-// func subGroup2AVX2(dst []uint32, ks []byte)
-TEXT ·subGroup2AVX2(SB), NOSPLIT, $0-48
-	KERNEL(SUM2, SUB, 16)
+	KERNEL(SUM2, 16)
 
 // func addGroup3AVX2(dst []uint32, ks []byte)
 TEXT ·addGroup3AVX2(SB), NOSPLIT, $0-48
-	KERNEL(SUM3, ADD, 24)
-
-// func subGroup3AVX2(dst []uint32, ks []byte)
-TEXT ·subGroup3AVX2(SB), NOSPLIT, $0-48
-	KERNEL(SUM3, SUB, 24)
+	KERNEL(SUM3, 24)
 
 // func addGroup4AVX2(dst []uint32, ks []byte)
 TEXT ·addGroup4AVX2(SB), NOSPLIT, $0-48
-	KERNEL(SUM4, ADD, 32)
-
-// func subGroup4AVX2(dst []uint32, ks []byte)
-TEXT ·subGroup4AVX2(SB), NOSPLIT, $0-48
-	KERNEL(SUM4, SUB, 32)
+	KERNEL(SUM4, 32)

@@ -73,7 +73,7 @@ func TestMaskKnownAnswer(t *testing.T) {
 				t.Fatalf("reference expansion starts %#x, want %#x", want[:len(g)], g)
 			}
 			got := make([]uint32, d)
-			if err := applyMasks(got, []mask{{key: key}}, m); err != nil {
+			if err := applyMasks(got, []mask{{key: key}}, m, 1); err != nil {
 				t.Fatal(err)
 			}
 			if i := firstDiff(got, want); i >= 0 {
@@ -81,7 +81,7 @@ func TestMaskKnownAnswer(t *testing.T) {
 			}
 			// Subtracted, it is the negation mod 2^m.
 			clear(got)
-			if err := applyMasks(got, []mask{{key: key, subtract: true}}, m); err != nil {
+			if err := applyMasks(got, []mask{{key: key, subtract: true}}, m, 1); err != nil {
 				t.Fatal(err)
 			}
 			for i := range want {
@@ -146,7 +146,7 @@ func TestApplyMasksMatchesReference(t *testing.T) {
 					}
 				}
 				reduce(want, uint32(1<<m-1))
-				if err := applyMasks(v, masks, m); err != nil {
+				if err := applyMasks(v, masks, m, 1); err != nil {
 					t.Fatal(err)
 				}
 				if i := firstDiff(v, want); i >= 0 {
@@ -159,8 +159,10 @@ func TestApplyMasksMatchesReference(t *testing.T) {
 
 func TestApplyMasksRejectsBits(t *testing.T) {
 	for _, m := range []int{0, -1, 33} {
-		if err := applyMasks(make([]uint32, 4), []mask{{}}, m); err == nil {
-			t.Errorf("m = %d accepted", m)
+		for _, workers := range []int{1, 2} {
+			if err := applyMasks(make([]uint32, 4*maskChunk), []mask{{}}, m, workers); !errors.Is(err, ErrInvalidConfig) {
+				t.Errorf("m = %d, %d workers: %v", m, workers, err)
+			}
 		}
 	}
 }
@@ -174,7 +176,7 @@ func TestMaskUniformBits(t *testing.T) {
 	for _, m := range []int{12, 20} {
 		t.Run(fmt.Sprintf("m=%d", m), func(t *testing.T) {
 			v := make([]uint32, d)
-			if err := applyMasks(v, []mask{{key: countingKey(9)}}, m); err != nil {
+			if err := applyMasks(v, []mask{{key: countingKey(9)}}, m, 1); err != nil {
 				t.Fatal(err)
 			}
 			var ones [32]int
@@ -248,12 +250,12 @@ func TestApplyMasksParallelMatches(t *testing.T) {
 				v[i] = uint32(rng.Uint64())
 			}
 			want := slices.Clone(v)
-			if err := applyMasks(want, masks, m); err != nil {
+			if err := applyMasks(want, masks, m, 1); err != nil {
 				t.Fatal(err)
 			}
 			for _, workers := range []int{1, 2, 3, 5, 16} {
 				got := slices.Clone(v)
-				if err := applyMasksParallel(got, masks, m, workers); err != nil {
+				if err := applyMasks(got, masks, m, workers); err != nil {
 					t.Fatal(err)
 				}
 				if i := firstDiff(got, want); i >= 0 {
@@ -261,8 +263,5 @@ func TestApplyMasksParallelMatches(t *testing.T) {
 				}
 			}
 		}
-	}
-	if err := applyMasksParallel(make([]uint32, 4), masks, 33, 2); !errors.Is(err, ErrInvalidConfig) {
-		t.Fatalf("33 bits: %v", err)
 	}
 }

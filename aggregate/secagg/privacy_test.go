@@ -108,7 +108,7 @@ func TestServerViewHidesInput(t *testing.T) {
 			t.Fatal(err)
 		}
 		view := slices.Clone(maskedInputOf(t, r, id))
-		if err := applyMasks(view, []mask{{key: key, subtract: true}}, r.cfg.Bits); err != nil {
+		if err := applyMasks(view, []mask{{key: key, subtract: true}}, r.cfg.Bits, 1); err != nil {
 			t.Fatal(err)
 		}
 		// view is now input + Σ ± pairwise masks: still far from the input.

@@ -58,7 +58,7 @@ func (s *Server) endUnmask() (Outcome, error) {
 		}
 		masks = append(masks, pairwise...)
 	}
-	if err := applyMasksParallel(s.sum, masks, s.cfg.Bits, runtime.GOMAXPROCS(0)); err != nil { // reduces mod 2^m
+	if err := applyMasks(s.sum, masks, s.cfg.Bits, runtime.GOMAXPROCS(0)); err != nil { // reduces mod 2^m
 		return s.abort(err, "unmasking")
 	}
 	sum := s.sum
