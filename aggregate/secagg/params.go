@@ -89,7 +89,7 @@ func FullGraphParams(n int, adversaryRate, dropoutRate float64, model ThreatMode
 	if model == SemiMalicious {
 		need = int(math.Ceil(float64(n+colluders)/2)) + 1
 	}
-	if model != NoAdversary && t < need || t > n {
+	if model != NoAdversary && t < need {
 		return 0, 0, fmt.Errorf("%w: the full graph of %d clients needs a threshold of at least %d to resist %d colluders but at most %d to survive the dropouts",
 			ErrInfeasible, n, need, colluders, t)
 	}
