@@ -128,10 +128,10 @@ func (c RoundConfig) Validate() error {
 		return fmt.Errorf("retry window must be positive, got %v", c.RetryMin)
 	}
 	if k := c.Codec; k != nil {
-		switch {
-		case k.Bits < proto.MinQuantBits || k.Bits > proto.MaxQuantBits:
-			return fmt.Errorf("quantization bits must be in [%d, %d], got %d", proto.MinQuantBits, proto.MaxQuantBits, k.Bits)
-		case !(k.Norm > 0) || math.IsInf(k.Norm, 1):
+		if err := proto.CheckBits(k.Bits); err != nil {
+			return fmt.Errorf("update quantization: %w", err)
+		}
+		if !(k.Norm > 0) || math.IsInf(k.Norm, 1) {
 			return fmt.Errorf("quantization norm must be positive, got %v", k.Norm)
 		}
 	}

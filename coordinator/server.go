@@ -79,8 +79,10 @@ func NewServer(svc *Service, cfg ServerConfig) (*Server, error) {
 	if cfg.MaxFrame <= 0 {
 		cfg.MaxFrame = proto.DefaultMaxFrame
 	}
-	if cfg.DownBits != 0 && (cfg.DownBits < proto.MinQuantBits || cfg.DownBits > proto.MaxQuantBits) {
-		return nil, fmt.Errorf("coordinator: model bits must be in [%d, %d], got %d", proto.MinQuantBits, proto.MaxQuantBits, cfg.DownBits)
+	if cfg.DownBits != 0 {
+		if err := proto.CheckBits(cfg.DownBits); err != nil {
+			return nil, fmt.Errorf("coordinator: model quantization: %w", err)
+		}
 	}
 	if cfg.StreamTimeout <= 0 {
 		cfg.StreamTimeout = 30 * time.Second

@@ -43,13 +43,23 @@ type Quantizer struct {
 	clip, scale   float64
 }
 
-// NewQuantizer returns the quantizer of b bits (MinQuantBits..MaxQuantBits)
-// per value, range c > 0 and ring width m (b..MaxModBits). One bit is not
-// offered: its symmetric grid has the single level 0.
+// CheckBits refuses a width no quantizer has: b must be in
+// MinQuantBits..MaxQuantBits. One bit is not offered: its symmetric grid
+// has the single level 0.
+func CheckBits(b int) error {
+	if b < MinQuantBits || b > MaxQuantBits {
+		return fmt.Errorf("%w: %d bits, want %d..%d", ErrQuantizer, b, MinQuantBits, MaxQuantBits)
+	}
+	return nil
+}
+
+// NewQuantizer returns the quantizer of b bits (CheckBits) per value, range
+// c > 0 and ring width m (b..MaxModBits).
 func NewQuantizer(b int, c float64, m int) (*Quantizer, error) {
+	if err := CheckBits(b); err != nil {
+		return nil, err
+	}
 	switch {
-	case b < MinQuantBits || b > MaxQuantBits:
-		return nil, fmt.Errorf("%w: %d bits, want %d..%d", ErrQuantizer, b, MinQuantBits, MaxQuantBits)
 	case !(c > 0) || math.IsInf(c, 1):
 		return nil, fmt.Errorf("%w: range %v, want finite and positive", ErrQuantizer, c)
 	case m < b || m > MaxModBits:
@@ -175,7 +185,7 @@ func (q *Quantizer) CheckNoise(n int, sigma, k float64) error {
 // bit, and one less for some n > 2^(b−1) just above a power of two. For b
 // outside MinQuantBits..MaxQuantBits it is math.MaxInt: no ring will do.
 func RequiredModBits(b, n int) int {
-	if b < MinQuantBits || b > MaxQuantBits {
+	if CheckBits(b) != nil {
 		return math.MaxInt
 	}
 	hi, lo := bits.Mul64(uint64(max(n, 1)), maxLevel(b))

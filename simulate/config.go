@@ -148,10 +148,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("distributed DP needs --secagg")
 	case c.SecAgg && c.QuantBits == 0:
 		return fmt.Errorf("secure aggregation needs quantized updates (--quant-bits)")
-	case c.QuantBits != 0 && (c.QuantBits < proto.MinQuantBits || c.QuantBits > proto.MaxQuantBits):
-		return fmt.Errorf("quantization bits must be in [%d, %d], got %d", proto.MinQuantBits, proto.MaxQuantBits, c.QuantBits)
-	case c.DownBits != 0 && (c.DownBits < proto.MinQuantBits || c.DownBits > proto.MaxQuantBits):
-		return fmt.Errorf("model bits must be in [%d, %d], got %d", proto.MinQuantBits, proto.MaxQuantBits, c.DownBits)
+	case c.QuantBits != 0 && proto.CheckBits(c.QuantBits) != nil:
+		return fmt.Errorf("--quant-bits: %w", proto.CheckBits(c.QuantBits))
+	case c.DownBits != 0 && proto.CheckBits(c.DownBits) != nil:
+		return fmt.Errorf("--down-bits: %w", proto.CheckBits(c.DownBits))
 	case c.Rotate && c.QuantBits == 0:
 		return fmt.Errorf("--rotate needs --quant-bits")
 	case !(c.QuantNorm > 0):

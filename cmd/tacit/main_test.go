@@ -59,7 +59,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"simulate", "--dropout", "1.5"}, "tacit simulate", "dropout must be in [0, 1), got 1.5"},
 		{[]string{"simulate", "--secagg"}, "tacit simulate", "secure aggregation needs quantized updates (--quant-bits)"},
 		{[]string{"simulate", "--dp", "distributed", "--quant-bits", "8"}, "tacit simulate", "distributed DP needs --secagg"},
-		{[]string{"simulate", "--quant-bits", "30"}, "tacit simulate", "quantization bits must be in [2, 24], got 30"},
+		{[]string{"simulate", "--quant-bits", "30"}, "tacit simulate", "--quant-bits: bad quantizer parameters: 30 bits, want 2..24"},
 		{[]string{"simulate", "--config", missing}, "tacit simulate", "absent.yaml"},
 		{[]string{"central", "--rounds", "3"}, "tacit central", "flag provided but not defined: -rounds"},
 		{[]string{"central", "--iterations", "0"}, "tacit central", "iterations must be positive, got 0"},
