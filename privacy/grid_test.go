@@ -77,9 +77,10 @@ func TestRDPAgreesWithReferenceGrid(t *testing.T) {
 	}
 }
 
-// TestPLDAgreesWithReferenceGrid: the PLD ε is within 2% of dp_accounting's
-// PLD accountant on the same grid (measured: within 1e-9), and below the
-// RDP ε. Long: it composes 60 mechanisms up to 1,000 times, in parallel.
+// TestPLDAgreesWithReferenceGrid: the PLD ε is within 1e-8 relative of
+// dp_accounting's PLD accountant on the same grid (the bar is 2%; the gap
+// measured is below 1e-9), and below the RDP ε. Long: it composes 60
+// mechanisms up to 1,000 times, in parallel.
 func TestPLDAgreesWithReferenceGrid(t *testing.T) {
 	if testing.Short() {
 		t.Skip("composes 60 PLDs")
@@ -91,7 +92,7 @@ func TestPLDAgreesWithReferenceGrid(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rel := math.Abs(eps-c.dpaccPLD) / c.dpaccPLD; rel > 0.02 {
+			if rel := math.Abs(eps-c.dpaccPLD) / c.dpaccPLD; rel > 1e-8 {
 				t.Errorf("PLD ε %.6g, dp_accounting %.6g (relative gap %.2g)", eps, c.dpaccPLD, rel)
 			}
 			if eps > c.opacusRDP {
