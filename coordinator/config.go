@@ -100,8 +100,8 @@ type DPConfig struct {
 	Noise *privacy.Noise
 	// Distributed has the devices add the noise, as discrete Gaussian noise
 	// on their quantized updates, so that the secure sum of the fewest
-	// survivors a round accepts carries z (needs SecAgg and the RDP
-	// accountant). The coordinator then never holds an un-noised sum.
+	// survivors a round accepts carries z (needs SecAgg). The coordinator
+	// then never holds an un-noised sum.
 	Distributed bool
 }
 
@@ -152,8 +152,6 @@ func (c RoundConfig) Validate() error {
 		switch {
 		case d.Distributed && c.SecAgg == nil:
 			return fmt.Errorf("distributed DP needs secure aggregation")
-		case d.Distributed && d.accountant() != privacy.AccountantRDP:
-			return fmt.Errorf("distributed DP is accounted by the rdp accountant only")
 		case d.Distributed && !(d.NoiseMultiplier > 0):
 			return fmt.Errorf("distributed DP needs a positive noise multiplier")
 		}

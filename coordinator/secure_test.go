@@ -243,25 +243,34 @@ func isRejection(err error, code RejectCode) bool {
 // TestDistributedDPRound: with distributed DP the devices' plan carries the
 // local noise that gives the fewest accepted survivors' sum the central
 // multiplier, and a committed round is composed as a distributed discrete
-// Gaussian.
+// Gaussian, by either accountant.
 func TestDistributedDPRound(t *testing.T) {
-	devs, ids := newSecureDevices(8, 7)
-	cfg := secureConfig()
-	cfg.Codec.Bits = 16
-	cfg.DP = &DPConfig{NoiseMultiplier: 1, ClipNorm: 1, Delta: 1e-5, Distributed: true, Noise: privacy.NewSeededNoise([32]byte{1})}
-	cfg.MinFraction = 0.75
-	m, now := newSecureMachine(t, cfg, ids)
-	mech := DistributedMechanism(cfg, secureDim, len(ids), cfg.DP.ClipNorm).WithNoiseMultiplier(1)
-	if mech.MinSurvivors != 6 {
-		t.Fatalf("noise calibrated for %d survivors, want 6 (0.75 of 8)", mech.MinSurvivors)
-	}
-	o, _ := runSecureRound(t, m, now, devs)
-	if u := devs[0].plan.Codec; !o.Committed || u.LocalNoise != mech.LocalStd || u.MinSurvivors != 6 {
-		t.Fatalf("committed %v (%s), local noise %v for %d survivors, want %v for 6", o.Committed, o.Reason, u.LocalNoise, u.MinSurvivors, mech.LocalStd)
-	}
-	want, _ := privacy.DistributedDGaussEpsilon(mech, 1, 1, 1e-5)
-	if o.EpsilonSpent != want {
-		t.Fatalf("ε %v, want the distributed discrete Gaussian's %v", o.EpsilonSpent, want)
+	for _, acc := range privacy.Accountants() {
+		devs, ids := newSecureDevices(8, 7)
+		cfg := secureConfig()
+		cfg.Codec.Bits = 16
+		cfg.DP = &DPConfig{NoiseMultiplier: 1, ClipNorm: 1, Delta: 1e-5, Distributed: true, Accountant: acc, Noise: privacy.NewSeededNoise([32]byte{1})}
+		cfg.MinFraction = 0.75
+		m, now := newSecureMachine(t, cfg, ids)
+		mech := DistributedMechanism(cfg, secureDim, len(ids), cfg.DP.ClipNorm).WithNoiseMultiplier(1)
+		if mech.MinSurvivors != 6 {
+			t.Fatalf("noise calibrated for %d survivors, want 6 (0.75 of 8)", mech.MinSurvivors)
+		}
+		o, _ := runSecureRound(t, m, now, devs)
+		if u := devs[0].plan.Codec; !o.Committed || u.LocalNoise != mech.LocalStd || u.MinSurvivors != 6 {
+			t.Fatalf("committed %v (%s), local noise %v for %d survivors, want %v for 6", o.Committed, o.Reason, u.LocalNoise, u.MinSurvivors, mech.LocalStd)
+		}
+		want, _ := privacy.DistributedDGaussEpsilon(mech, 1, 1, 1e-5)
+		if acc == privacy.AccountantPLD {
+			p := privacy.NewPLD(0)
+			if err := p.ComposeDistributedDGauss(mech, 1, 1); err != nil {
+				t.Fatal(err)
+			}
+			want, _ = p.Epsilon(1e-5)
+		}
+		if o.EpsilonSpent != want || math.IsInf(want, 0) {
+			t.Fatalf("%s: ε %v, want the distributed discrete Gaussian's %v", acc, o.EpsilonSpent, want)
+		}
 	}
 }
 

@@ -114,24 +114,18 @@ func (a *Accountant) Compose(q, sigma float64, count int) error {
 	return a.ComposeSpend(Spend{Q: q, Sigma: sigma, Count: count})
 }
 
-// ErrNeedsRDP is returned for a distributed discrete Gaussian round given
-// to the PLD accountant, which does not cover it.
-var ErrNeedsRDP = fmt.Errorf("%w: distributed DP is accounted by the %s accountant only", ErrBadParameter, AccountantRDP)
-
 // ComposeSpend adds the rounds of s. On error nothing changes.
 func (a *Accountant) ComposeSpend(s Spend) error {
 	if err := s.Check(); err != nil {
 		return err
 	}
 	switch {
-	case s.Distributed != nil && a.rdp == nil:
-		return ErrNeedsRDP
-	case s.Distributed != nil:
+	case s.Distributed == nil && s.Sigma == 0:
+		a.infinite = true
+	case a.rdp != nil && s.Distributed != nil:
 		if err := a.rdp.ComposeDistributedDGauss(*s.Distributed, s.Q, s.Count); err != nil {
 			return err
 		}
-	case s.Sigma == 0:
-		a.infinite = true
 	case a.rdp != nil:
 		if err := a.rdp.ComposePoissonGaussian(s.Q, s.Sigma, s.Count); err != nil {
 			return err
@@ -139,7 +133,7 @@ func (a *Accountant) ComposeSpend(s Spend) error {
 	case a.next != nil && a.nextSpend.sameMechanism(s) && a.nextSpend.Count == s.Count:
 		a.pld = a.next
 	default:
-		if err := a.pld.ComposePoissonGaussian(s.Q, s.Sigma, s.Count); err != nil {
+		if err := s.composePLD(a.pld); err != nil {
 			return err
 		}
 	}
@@ -180,21 +174,25 @@ func (a *Accountant) EpsilonAfterSpend(s Spend, delta float64) (float64, error) 
 		return 0, err
 	}
 	switch {
-	case s.Distributed != nil && a.rdp == nil:
-		return 0, ErrNeedsRDP
-	case a.infinite:
+	case a.infinite || (s.Distributed == nil && s.Sigma == 0):
 		return math.Inf(1), nil
-	case s.Distributed != nil:
+	case a.rdp != nil && s.Distributed != nil:
 		return a.rdp.EpsilonAfterDistributedDGauss(*s.Distributed, s.Q, s.Count, delta)
-	case s.Sigma == 0:
-		return math.Inf(1), nil
 	case a.rdp != nil:
 		return a.rdp.EpsilonAfter(s.Q, s.Sigma, s.Count, delta)
 	}
 	next := a.pld.Clone()
-	if err := next.ComposePoissonGaussian(s.Q, s.Sigma, s.Count); err != nil {
+	if err := s.composePLD(next); err != nil {
 		return 0, err
 	}
 	a.next, a.nextSpend = next, s
 	return next.Epsilon(delta)
+}
+
+// composePLD adds the rounds of s to p.
+func (s Spend) composePLD(p *PLD) error {
+	if s.Distributed != nil {
+		return p.ComposeDistributedDGauss(*s.Distributed, s.Q, s.Count)
+	}
+	return p.ComposePoissonGaussian(s.Q, s.Sigma, s.Count)
 }

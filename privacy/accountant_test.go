@@ -127,7 +127,7 @@ func BenchmarkAccountantRound(b *testing.B) {
 
 // TestAccountantDistributedRounds: distributed discrete Gaussian rounds
 // compose, run-length encode and restore like Gaussian ones in the RDP
-// accountant; the PLD accountant refuses them.
+// accountant, and by the PLD accountant through their GaussianBound.
 func TestAccountantDistributedRounds(t *testing.T) {
 	mech := DistributedDGauss{Scale: 1e4, Clip: 1, Dim: 1 << 10, MinSurvivors: 50}.WithNoiseMultiplier(1)
 	s := Spend{Q: 0.01, Sigma: 1, Count: 1, Distributed: &mech}
@@ -154,8 +154,25 @@ func TestAccountantDistributedRounds(t *testing.T) {
 	if e, _ := b.Epsilon(1e-5); e != got {
 		t.Fatalf("restored ε %v, want %v", e, got)
 	}
+	// The PLD accountant composes them as the Gaussian of their
+	// GaussianBound, plus its slack.
 	p, _ := NewAccountant(AccountantPLD)
-	if err := p.ComposeSpend(s); !errors.Is(err, ErrNeedsRDP) {
-		t.Fatalf("PLD took a distributed round: %v", err)
+	if err := p.ComposeSpend(Spend{Q: 0.01, Sigma: 1, Count: 20, Distributed: &mech}); err != nil {
+		t.Fatal(err)
+	}
+	gb := mech.GaussianBound()
+	g := NewPLD(0)
+	if err := g.ComposePoissonGaussian(0.01, gb.Z, 20); err != nil {
+		t.Fatal(err)
+	}
+	ge, _ := g.Epsilon(1e-5 * math.Exp(-20*gb.Up) * (1 - pldSlackShare))
+	pe, _ := p.Epsilon(1e-5)
+	if want := ge + 20*(gb.Up+gb.Down); math.Abs(pe-want) > 1e-12 || !(pe < got) {
+		t.Fatalf("PLD ε %v, want %v (and below RDP's %v)", pe, want, got)
+	}
+	if r, err := RestoreAccountant(AccountantPLD, p.Spends()); err != nil {
+		t.Fatal(err)
+	} else if e, _ := r.Epsilon(1e-5); e != pe {
+		t.Fatalf("restored PLD ε %v, want %v", e, pe)
 	}
 }

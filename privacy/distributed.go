@@ -13,8 +13,12 @@ import (
 // (Noise.AddDiscreteGaussian, σ in those scaled units); SecAgg sums the
 // vectors modulo 2^b and the coordinator sees only the sum.
 //
-// The accounting below holds under these assumptions; a deployment that
-// breaks one does not get the ε it reports.
+// Two accountings, both under the assumptions below: the RDP accountant
+// composes KLS21's Prop. 14, subsampled by Zhu and Wang's general theorem;
+// the PLD accountant composes the Gaussian mechanism that dominates the
+// rounds up to a slack (GaussianBound), which is exact in the limit of fine
+// quantization and about 10% less noise for the same ε at 1% sampling. A
+// deployment that breaks an assumption does not get the ε it reports.
 //
 //   - Adjacency is user-level add/remove of one device's update, the noise
 //     shares being the same in both neighbours: the relation Prop. 14 of
@@ -186,6 +190,97 @@ func zhuWang(alpha int, q float64, eps func(int) float64) float64 {
 	return s / (a - 1)
 }
 
+// gaussianBulkTail is the mass of the rounded Gaussian that GaussianBound
+// leaves outside its bulk, a round: far below any δ, so that the bulk, and
+// the slack it costs, can be as small as that allows.
+const gaussianBulkTail = 1e-40
+
+// GaussianBound relates a round of the distributed discrete Gaussian to the
+// Gaussian mechanism with noise multiplier Z, so that the PLD accountant can
+// compose it (PLD.ComposeDistributedDGauss). Let S = √n_min·σ be the
+// standard deviation of the noise sum and Δ₂ the L2 sensitivity
+// (Sensitivity); Z = S/Δ₂. Per coordinate, with p the law of the noise sum,
+// g that of N_Z(0, S²) and r that of a continuous N(0, S²) rounded to the
+// nearest integer:
+//
+//   - |ln p(k) − ln g(k)| ≤ τ for every k (KLS21's τ; by Poisson summation
+//     a sum of two discrete Gaussians of variances a and b is, pointwise,
+//     within a factor (1+e′)/(1−e′) of N_Z(0, a+b), where
+//     e′ = 2Σ_{m≥1} exp(−2π²m²·ab/(a+b)), and ln((1+e′)/(1−e′)) is below
+//     10·exp(−2π²ab/(a+b)) for ab/(a+b) ≥ 1/8; pointwise ratios survive
+//     convolution, so the n_min − 1 additions sum to τ);
+//   - r(k)/g(k) = (1+ζ)·∫_{−1/2}^{1/2} exp(−(2ku + u²)/(2S²)) du, with
+//     ζ = 2Σ_{m≥1} exp(−2π²m²S²) (Poisson summation of g's normalizer).
+//     Pairing u with −u, the integral is at least ∫exp(−u²/(2S²)) du ≥
+//     1 − 1/(24S²); dropping u², it is at most sinh(a)/a ≤ e^{a²/6},
+//     a = |k|/(2S²).
+//
+// Adding r-noise to an integer vector is a post-processing of the Gaussian
+// mechanism (rounding commutes with integer shifts), so its rounds, however
+// subsampled and composed, are dominated by the Gaussian's. Over the d′
+// coordinates the true output law P and the rounded one R then satisfy
+// P ≤ e^{Up}·R everywhere, Up = d′(τ − ln(1 − 1/(24S²))), and R ≤ e^{Down}·P
+// on the bulk where the noise vector k has Σk² ≤ d′(S√(1+u) + 1/2)²,
+// Down = d′(τ + ln(1+ζ)) + d′(√(1+u) + 1/(2S))²/(24S²). Outside the bulk
+// lies R-mass at most Tail = exp(−(d′/2)(u − ln(1+u))): there the continuous
+// noise has ‖N‖² > S²d′(1+u) (|k| ≤ |N| + 1/2 and Minkowski), and that is
+// the Chernoff bound of a χ² with d′ degrees of freedom; u is the smallest
+// that makes Tail gaussianBulkTail. After rounds summing to (Up, Down,
+// Tail), a Gaussian (ε_G, δ_G) becomes
+// (ε_G + Up + Down, e^{Up}·(δ_G + e^{ε_G+Down}·Tail)).
+//
+// The slack is about d′/(12S²) a round: negligible when the summed noise is
+// wide in integer units (fine quantization: 5.5e−9 a round at 16 bits in the
+// synthetic sweep), large when it is not, where the RDP accountant's bound
+// (KLS21 Prop. 14) is the one to use.
+type GaussianBound struct {
+	Z              float64 // noise multiplier of the dominating Gaussian
+	Up, Down, Tail float64 // the slack of one round, as above
+}
+
+// GaussianBound is m's GaussianBound; m must pass Check.
+func (m DistributedDGauss) GaussianBound() GaussianBound {
+	l2, _ := m.Sensitivity()
+	s := math.Sqrt(float64(m.MinSurvivors)) * m.LocalStd
+	d, tau := float64(m.Dim), m.tau()
+	var zeta float64
+	for k := 1.0; ; k++ {
+		e := 2 * math.Exp(-2*math.Pi*math.Pi*k*k*s*s)
+		if e == 0 || e < zeta*1e-17 {
+			break
+		}
+		zeta += e
+	}
+	u := chiSquareBulk(d, gaussianBulkTail)
+	r := math.Sqrt(1+u) + 1/(2*s)
+	return GaussianBound{
+		Z:    s / l2,
+		Up:   d * (tau - math.Log1p(-1/(24*s*s))),
+		Down: d*(tau+math.Log1p(zeta)) + d*r*r/(24*s*s),
+		Tail: math.Exp(-d / 2 * (u - math.Log1p(u))),
+	}
+}
+
+// chiSquareBulk is a u > 0, within 1e−12 relative of the smallest, with
+// exp(−(d/2)(u − ln(1+u))) ≤ tail: by the Chernoff bound, the chance that
+// a χ² with d degrees of freedom exceeds d(1+u).
+func chiSquareBulk(d, tail float64) float64 {
+	want := -2 * math.Log(tail) / d
+	f := func(u float64) float64 { return u - math.Log1p(u) } // increasing
+	lo, hi := 0.0, 1.0
+	for f(hi) < want {
+		lo, hi = hi, 2*hi
+	}
+	for hi-lo > 1e-12*hi {
+		if mid := (lo + hi) / 2; f(mid) < want {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi
+}
+
 // ComposeDistributedDGauss adds count rounds of m at sampling rate q. The
 // bound is for integer orders; at a fractional order α it adds the value at
 // ⌈α⌉, an upper bound since RDP does not decrease with the order. So it
@@ -241,22 +336,43 @@ func DistributedDGaussEpsilon(m DistributedDGauss, q float64, rounds int, delta 
 	return NewRDP(DistributedDGaussOrders).EpsilonAfterDistributedDGauss(m, q, rounds, delta)
 }
 
-// CalibrateDistributedDGauss finds the smallest central noise multiplier z
-// for which `rounds` rounds of m.WithNoiseMultiplier(z) at rate q spend at
-// most target at δ, to relative precision 1e−6 (see Calibrate); m's
-// LocalStd is ignored. A z whose local noise falls below 1/2 counts as
-// missing the target, so z is at least √n_min/(2·C·s).
-func CalibrateDistributedDGauss(m DistributedDGauss, target, delta, q float64, rounds int) (float64, error) {
+// DistributedDGaussEpsilonFunc is the EpsilonFunc, for calibration, of
+// rounds of m.WithNoiseMultiplier(z) by the named accountant (m's LocalStd
+// is ignored). A z whose local noise falls below 1/2 counts as missing
+// every target.
+func DistributedDGaussEpsilonFunc(m DistributedDGauss, accountant string) (EpsilonFunc, error) {
 	m.LocalStd = minLocalStd
 	if err := m.Check(); err != nil {
-		return 0, err
+		return nil, err
 	}
-	eps := func(q, z float64, rounds int, delta float64) (float64, error) {
+	if _, err := EpsilonFuncFor(accountant); err != nil {
+		return nil, err
+	}
+	return func(q, z float64, rounds int, delta float64) (float64, error) {
 		mz := m.WithNoiseMultiplier(z)
 		if mz.LocalStd < minLocalStd {
 			return math.Inf(1), nil
 		}
-		return DistributedDGaussEpsilon(mz, q, rounds, delta)
+		if accountant == AccountantRDP {
+			return DistributedDGaussEpsilon(mz, q, rounds, delta)
+		}
+		p := NewPLD(0)
+		if err := p.ComposeDistributedDGauss(mz, q, rounds); err != nil {
+			return 0, err
+		}
+		return p.Epsilon(delta)
+	}, nil
+}
+
+// CalibrateDistributedDGauss finds the smallest central noise multiplier z
+// for which `rounds` rounds of m.WithNoiseMultiplier(z) at rate q spend at
+// most target at δ by the named accountant, to relative precision 1e−6
+// (see Calibrate); m's LocalStd is ignored. The local noise is at least
+// 1/2, so z is at least √n_min/(2·C·s).
+func CalibrateDistributedDGauss(m DistributedDGauss, accountant string, target, delta, q float64, rounds int) (float64, error) {
+	eps, err := DistributedDGaussEpsilonFunc(m, accountant)
+	if err != nil {
+		return 0, err
 	}
 	return Calibrate(eps, target, delta, q, rounds)
 }

@@ -241,7 +241,7 @@ func TestDistributedDGaussComposes(t *testing.T) {
 func TestDistributedDGaussCalibrate(t *testing.T) {
 	const target, delta, q, rounds = 3.0, 1e-5, 0.01, 1000
 	m := DistributedDGauss{Scale: 1e4, Clip: 1, Dim: 1 << 16, MinSurvivors: 100}
-	z, err := CalibrateDistributedDGauss(m, target, delta, q, rounds)
+	z, err := CalibrateDistributedDGauss(m, AccountantRDP, target, delta, q, rounds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,12 +258,61 @@ func TestDistributedDGaussCalibrate(t *testing.T) {
 
 	// A loose target is met by the smallest local noise the bound allows.
 	m.Scale = 2
-	z, err = CalibrateDistributedDGauss(m, 1e6, delta, q, 1)
+	z, err = CalibrateDistributedDGauss(m, AccountantRDP, 1e6, delta, q, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if sd := m.WithNoiseMultiplier(z).LocalStd; sd < 0.5 || sd > 0.5*(1+2e-6) {
 		t.Fatalf("loose target: local σ %v, want just above 1/2", sd)
+	}
+}
+
+// TestDistributedDGaussPLD: by PLD, rounds of the distributed discrete
+// Gaussian cost the ε of the Gaussian with the noise multiplier of the
+// inflated sensitivity, plus the slack of GaussianBound (about d′/(12S²) a
+// round: 0.06 over the two rounds at the coarser scale here, 6e−6 at the finer), and
+// less than by RDP; calibration by PLD finds the z that meets the target.
+func TestDistributedDGaussPLD(t *testing.T) {
+	const delta, q, rounds = 1e-5, 1.0, 2
+	for _, c := range []struct{ scale, slack float64 }{{1e2, 0.5}, {1e4, 1e-4}} {
+		m := DistributedDGauss{Scale: c.scale, Clip: 1, Dim: 1 << 16, MinSurvivors: 100}.WithNoiseMultiplier(4.4)
+		l2, _ := m.Sensitivity()
+		zg := 4.4 * m.Clip * m.Scale / l2 // the inflated sensitivity's multiplier
+		b := m.GaussianBound()
+		p := NewPLD(0)
+		if err := p.ComposeDistributedDGauss(m, q, rounds); err != nil {
+			t.Fatal(err)
+		}
+		eps, _ := p.Epsilon(delta)
+		gp := NewPLD(0)
+		if err := gp.ComposePoissonGaussian(q, zg, rounds); err != nil {
+			t.Fatal(err)
+		}
+		g, _ := gp.Epsilon(delta * math.Exp(-rounds*b.Up) * (1 - pldSlackShare))
+		r, _ := DistributedDGaussEpsilon(m, q, rounds, delta)
+		sl := rounds * (b.Up + b.Down)
+		if math.Abs(b.Z/zg-1) > 1e-12 || math.Abs(eps-g-sl) > 1e-12 || sl > c.slack || eps >= r {
+			t.Errorf("scale %v: ε %v, Gaussian at z %v %v, slack %v, RDP %v", c.scale, eps, zg, g, sl, r)
+		}
+		t.Logf("scale %v: ε %.6f = Gaussian %.6f + slack %.3g; RDP %.6f", c.scale, eps, g, sl, r)
+	}
+
+	m := DistributedDGauss{Scale: 1e4, Clip: 1, Dim: 1 << 16, MinSurvivors: 100}
+	z, err := CalibrateDistributedDGauss(m, AccountantPLD, 3, delta, q, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, below := NewPLD(0), NewPLD(0)
+	if err := at.ComposeDistributedDGauss(m.WithNoiseMultiplier(z), q, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := below.ComposeDistributedDGauss(m.WithNoiseMultiplier(z*(1-2e-6)), q, 1); err != nil {
+		t.Fatal(err)
+	}
+	ea, _ := at.Epsilon(delta)
+	eb, _ := below.Epsilon(delta)
+	if ea > 3 || eb <= 3 {
+		t.Fatalf("PLD calibration: z %v gives ε %v, and %v just below", z, ea, eb)
 	}
 }
 
@@ -315,7 +364,7 @@ func TestDistributedDGaussRefuses(t *testing.T) {
 			t.Errorf("%s: refused rounds were composed", c.name)
 		}
 		if c.m.LocalStd == ok.LocalStd { // calibration sets the noise itself
-			if _, err := CalibrateDistributedDGauss(c.m, 1, 1e-5, c.q, c.rounds); !errors.Is(err, ErrBadParameter) {
+			if _, err := CalibrateDistributedDGauss(c.m, AccountantRDP, 1, 1e-5, c.q, c.rounds); !errors.Is(err, ErrBadParameter) {
 				t.Errorf("%s: CalibrateDistributedDGauss error %v", c.name, err)
 			}
 		}

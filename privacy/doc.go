@@ -28,7 +28,8 @@
 //
 // Distributed DP (distributed.go, discrete.go): under secure aggregation
 // each device adds discrete Gaussian noise (an exact sampler, Canonne,
-// Kamath and Steinke 2020) to its integer vector, and the accountant bounds
-// the sum of the fewest survivors' noise (Kairouz, Liu and Steinke 2021,
-// subsampled by Zhu and Wang 2019).
+// Kamath and Steinke 2020) to its integer vector, and the accountants bound
+// the sum of the fewest survivors' noise: RDP by Kairouz, Liu and Steinke
+// 2021, subsampled by Zhu and Wang 2019; PLD as the Gaussian mechanism the
+// sum is, pointwise, within a stated slack of (GaussianBound).
 package privacy

@@ -9,7 +9,9 @@ import (
 )
 
 // Privacy-loss-distribution (PLD) accounting for the Poisson-subsampled
-// Gaussian mechanism (sensitivity 1, add/remove-one adjacency).
+// Gaussian mechanism (sensitivity 1, add/remove-one adjacency), and for
+// the distributed discrete Gaussian as the Gaussian of its GaussianBound
+// with the bound's slack added to ε and δ.
 //
 // A pair of output distributions (P, Q) of a mechanism on neighbouring
 // inputs is summarised by the law of its privacy loss L = ln(P(o)/Q(o)) with
@@ -74,7 +76,14 @@ type PLD struct {
 	badInterval bool    // NewPLD got an unusable interval; every method refuses
 	remove      pldPMF  // neighbouring pair with the record present in P
 	add         pldPMF  // neighbouring pair with the record present in Q
+	// slack of the distributed discrete Gaussian rounds composed as
+	// Gaussians (GaussianBound), summed over the rounds
+	slack GaussianBound
 }
+
+// pldSlackShare is the share of δ left for the tails of the rounded
+// Gaussians when distributed rounds were composed (GaussianBound).
+const pldSlackShare = 1e-6
 
 // pldPMF is a discrete privacy loss distribution: probs[i] is the
 // probability of the loss (lo+i)·h, and inf that of an infinite loss.
@@ -157,6 +166,25 @@ func (p *PLD) ComposePoissonGaussian(q, sigma float64, count int) error {
 	return nil
 }
 
+// ComposeDistributedDGauss adds count rounds of the distributed discrete
+// Gaussian m on a Poisson sample at rate q: as the Gaussian of
+// m.GaussianBound, whose slack Epsilon and Delta then add. On error the
+// accountant is unchanged.
+func (p *PLD) ComposeDistributedDGauss(m DistributedDGauss, q float64, count int) error {
+	if err := m.Check(); err != nil {
+		return err
+	}
+	b := m.GaussianBound()
+	if err := p.ComposePoissonGaussian(q, b.Z, count); err != nil {
+		return err
+	}
+	n := float64(count)
+	p.slack.Up += n * b.Up
+	p.slack.Down += n * b.Down
+	p.slack.Tail += n * b.Tail
+	return nil
+}
+
 // composePoissonGaussian is acc composed with count rounds of the
 // Poisson-subsampled Gaussian in one direction.
 func composePoissonGaussian(acc pldPMF, q, sigma float64, count int, h float64, remove bool) (pldPMF, error) {
@@ -176,7 +204,9 @@ func composePoissonGaussian(acc pldPMF, q, sigma float64, count int, h float64, 
 // Delta is the smallest δ for which everything composed so far is
 // (epsilon, δ)-DP according to the (pessimistic) discrete distributions: an
 // upper bound on the true δ(ε). epsilon = +Inf gives the mass of infinite
-// loss (0 for Gaussian noise, up to truncation).
+// loss (0 for Gaussian noise, up to truncation). After distributed rounds
+// it is GaussianBound's δ, which is 1 below their slack and grows with
+// e^ε·Tail, so it is vacuous at ε near ln(1/Tail) (about 90) and beyond.
 func (p *PLD) Delta(epsilon float64) (float64, error) {
 	if err := p.check(); err != nil {
 		return 0, err
@@ -184,7 +214,15 @@ func (p *PLD) Delta(epsilon float64) (float64, error) {
 	if !(epsilon >= 0) {
 		return 0, fmt.Errorf("%w: ε must be non-negative, got %v", ErrBadParameter, epsilon)
 	}
-	d := math.Max(p.remove.delta(epsilon, p.interval), p.add.delta(epsilon, p.interval))
+	sl := p.slack
+	e := epsilon - sl.Up - sl.Down
+	if e < 0 {
+		return 1, nil
+	}
+	d := math.Max(p.remove.delta(e, p.interval), p.add.delta(e, p.interval))
+	if sl != (GaussianBound{}) {
+		d = math.Exp(sl.Up) * (d + math.Exp(e+sl.Down)*sl.Tail)
+	}
 	return math.Min(d, 1), nil
 }
 
@@ -199,8 +237,19 @@ func (p *PLD) Epsilon(delta float64) (float64, error) {
 	if !(delta > 0 && delta < 1) {
 		return 0, fmt.Errorf("%w: δ must be in (0, 1), got %v", ErrBadParameter, delta)
 	}
-	e := math.Max(p.remove.epsilon(delta, p.interval), p.add.epsilon(delta, p.interval))
-	return math.Max(e, 0), nil
+	sl := p.slack
+	if sl == (GaussianBound{}) {
+		e := math.Max(p.remove.epsilon(delta, p.interval), p.add.epsilon(delta, p.interval))
+		return math.Max(e, 0), nil
+	}
+	// δ = e^{Up}·(δ_G + e^{ε_G+Down}·Tail): leave pldSlackShare of it to
+	// the tails, and refuse (+Inf) if they need more.
+	dg := delta * math.Exp(-sl.Up)
+	e := math.Max(0, math.Max(p.remove.epsilon(dg*(1-pldSlackShare), p.interval), p.add.epsilon(dg*(1-pldSlackShare), p.interval)))
+	if math.Exp(e+sl.Down)*sl.Tail > dg*pldSlackShare {
+		return math.Inf(1), nil
+	}
+	return e + sl.Up + sl.Down, nil
 }
 
 // EpsilonAfter is the ε at delta if count more rounds at (q, sigma) were

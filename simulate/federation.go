@@ -185,7 +185,7 @@ func (c Config) noiseMultiplier(rc coordinator.RoundConfig, params, people int) 
 	}
 	if rc.DP.Distributed {
 		mech := coordinator.DistributedMechanism(rc, params, people, rc.DP.ClipNorm)
-		return privacy.CalibrateDistributedDGauss(mech, c.TargetEpsilon, c.Delta, c.samplingRate(people), c.Rounds)
+		return privacy.CalibrateDistributedDGauss(mech, c.Accountant, c.TargetEpsilon, c.Delta, c.samplingRate(people), c.Rounds)
 	}
 	eps, err := privacy.EpsilonFuncFor(c.Accountant)
 	if err != nil {

@@ -78,7 +78,7 @@ func (o *coordinatorFlags) flagSet() *flag.FlagSet {
 	fs.Float64Var(&o.delta, "delta", 1e-5, "with --noise: δ of the (ε, δ) guarantee")
 	fs.Float64Var(&o.budget, "privacy-budget", 0, "with --noise: the ε the whole training may spend; training stops before exceeding it (0: no limit)")
 	fs.StringVar(&o.accountant, "accountant", privacy.AccountantRDP, "with --noise: the accountant of ε, rdp or pld (tighter)")
-	fs.BoolVar(&o.distributed, "distributed-dp", false, "with --noise and --secagg: the devices add the noise (discrete Gaussian), sized for the fewest survivors a round accepts (--min-fraction); rdp accountant")
+	fs.BoolVar(&o.distributed, "distributed-dp", false, "with --noise and --secagg: the devices add the noise (discrete Gaussian), sized for the fewest survivors a round accepts (--min-fraction)")
 	fs.IntVar(&o.quantBits, "quant-bits", 0, "devices quantize updates to `b` bits a value (2-24) in a range the round shares; 0 sends float32")
 	fs.IntVar(&o.downBits, "down-bits", 0, "quantize the model devices download to `b` bits a value (2-24); 0 sends float32")
 	fs.BoolVar(&o.rotate, "rotate", false, "with --quant-bits: a seeded randomized Hadamard rotation first, inverted on the aggregate")

@@ -1,0 +1,151 @@
+package privacy
+
+import (
+	"math"
+	"testing"
+
+	"gonum.org/v1/gonum/stat/distuv"
+)
+
+// TestGaussianBoundRounding checks, coordinate by coordinate, the two
+// inequalities between the discrete Gaussian g and the rounded Gaussian r
+// that GaussianBound rests on, at small S where they are large enough to
+// see: ln g − ln r ≤ −ln(1 − 1/(24S²)), and ln r − ln g ≤ ln(1+ζ) +
+// k²/(24S⁴), each nearly reached somewhere.
+func TestGaussianBoundRounding(t *testing.T) {
+	for _, s := range []float64{1, 3, 7} {
+		g, gm := dgaussPMF(s)
+		one := DistributedDGauss{LocalStd: s, Scale: 1e3, Clip: 1, Dim: 1, MinSurvivors: 1}.GaussianBound()
+		zeta := 2 * math.Exp(-2*math.Pi*math.Pi*s*s)
+		upBound := -math.Log1p(-1 / (24 * s * s))
+		var up, downShare float64 // the largest gap g over r, and r over g against its bound
+		for k := -gm + 1; k < gm; k++ {
+			x := float64(k)
+			var r float64
+			if k >= 0 { // the upper tail, where erfc keeps its precision
+				r = 0.5 * (math.Erfc((x-0.5)/(s*math.Sqrt2)) - math.Erfc((x+0.5)/(s*math.Sqrt2)))
+			} else {
+				r = 0.5 * (math.Erfc(-(x+0.5)/(s*math.Sqrt2)) - math.Erfc(-(x-0.5)/(s*math.Sqrt2)))
+			}
+			if r < 1e-290 {
+				continue // beyond double precision
+			}
+			lg := math.Log(g[k+gm])
+			up = max(up, lg-math.Log(r))
+			down := math.Log(r) - lg
+			bound := math.Log1p(zeta) + x*x/(24*s*s*s*s)
+			if down > bound*(1+1e-9)+1e-15 {
+				t.Errorf("S %v, k %d: ln r − ln g = %.6g above %.6g", s, k, down, bound)
+			}
+			if math.Abs(x) > 5*s {
+				downShare = max(downShare, down/bound)
+			}
+		}
+		if up > upBound*(1+1e-9) || up < upBound*0.9 {
+			t.Errorf("S %v: ln g − ln r reaches %.4g against the bound %.4g", s, up, upBound)
+		}
+		if one.Up != upBound {
+			t.Errorf("S %v: Up %v, want %v", s, one.Up, upBound)
+		}
+		if downShare < 0.5 {
+			t.Errorf("S %v: ln r − ln g reaches only %.2f of its bound", s, downShare)
+		}
+		t.Logf("S %v: up %.4g of %.4g; down up to %.2f of its bound", s, up, upBound, downShare)
+	}
+}
+
+// TestChiSquareBulk: the Chernoff bound GaussianBound takes for the mass
+// outside its bulk is at least the exact χ² tail, and its u the smallest
+// that gives it.
+func TestChiSquareBulk(t *testing.T) {
+	for _, d := range []float64{1, 40, 393216} {
+		for _, tail := range []float64{1e-6, gaussianBulkTail} {
+			u := chiSquareBulk(d, tail)
+			chernoff := math.Exp(-d / 2 * (u - math.Log1p(u)))
+			exact := distuv.ChiSquared{K: d}.Survival(d * (1 + u))
+			if chernoff > tail || chernoff < tail*(1-1e-9) || exact > chernoff {
+				t.Errorf("d %v, tail %v: u %v, Chernoff %v, exact %v", d, tail, u, chernoff, exact)
+			}
+		}
+	}
+	if b := (DistributedDGauss{LocalStd: 1e5, Scale: 3e6, Clip: 1, Dim: 393216, MinSurvivors: 850}).GaussianBound(); b.Tail > gaussianBulkTail {
+		t.Errorf("Tail %v", b.Tail)
+	}
+}
+
+// TestGaussianBoundSums checks KLS21's τ as GaussianBound uses it, a
+// pointwise bound: the sum of n discrete Gaussians of σ (computed by
+// convolution) is within a factor e^τ of N_Z(0, nσ²) at every point, at
+// the smallest σ accepted, where τ is far from 0.
+func TestGaussianBoundSums(t *testing.T) {
+	for _, c := range []struct {
+		sigma float64
+		n     int
+	}{{0.5, 2}, {0.5, 4}, {0.7, 3}, {1, 5}} {
+		one, om := dgaussPMF(c.sigma)
+		sum := one
+		for range c.n - 1 {
+			next := make([]float64, len(sum)+2*om)
+			for i, a := range sum {
+				for j, b := range one {
+					next[i+j] += a * b
+				}
+			}
+			sum = next
+		}
+		half := (len(sum) - 1) / 2
+		g, gm := dgaussPMF(math.Sqrt(float64(c.n)) * c.sigma)
+		tau := DistributedDGauss{LocalStd: c.sigma, MinSurvivors: c.n}.tau()
+		var worst float64
+		for k := -15; k <= 15; k++ {
+			worst = max(worst, math.Abs(math.Log(sum[k+half])-math.Log(g[k+gm])))
+		}
+		if worst > tau || worst < tau/1000 { // the second: the comparison is not vacuous
+			t.Errorf("σ %v, n %d: |ln p − ln g| reaches %.4g against τ %.4g", c.sigma, c.n, worst, tau)
+		}
+		t.Logf("σ %v, n %d: |ln p − ln g| ≤ %.4g, τ %.4g", c.sigma, c.n, worst, tau)
+	}
+}
+
+// TestPLDDistributedSlack: the PLD accountant's (ε, δ) for distributed
+// rounds is the Gaussian's with the slack added as GaussianBound says, its
+// Delta and Epsilon agree, and a slack too large shows in ε rather than
+// being dropped.
+func TestPLDDistributedSlack(t *testing.T) {
+	const q, rounds, delta = 0.01, 10, 1e-6
+	// The synthetic sweep's mechanism: 16 bits, 393,216 coordinates, 850
+	// survivors.
+	m := DistributedDGauss{Scale: 3.0011342404685267e6, Clip: 1, Dim: 393216, MinSurvivors: 850}.WithNoiseMultiplier(0.8216)
+	b := m.GaussianBound()
+	if b.Up+b.Down > 1e-6 || b.Tail > 1e-26 || math.Abs(b.Z/0.8216-1) > 1e-3 {
+		t.Fatalf("bound %+v: not negligible at 16 bits", b)
+	}
+	t.Logf("16 bits: %+v", b)
+	p := NewPLD(0)
+	if err := p.ComposeDistributedDGauss(m, q, rounds); err != nil {
+		t.Fatal(err)
+	}
+	eps, _ := p.Epsilon(delta)
+	g, _ := PLDEpsilon(q, b.Z, rounds, delta)
+	if !(eps >= g && eps-g < 1e-4) {
+		t.Fatalf("ε %v, Gaussian at Z %v", eps, g)
+	}
+	if d, _ := p.Delta(eps); d > delta*(1+1e-6) {
+		t.Fatalf("δ(ε(%v)) = %v", delta, d)
+	}
+	if d, _ := p.Delta(float64(rounds) * (b.Up + b.Down) / 2); d != 1 {
+		t.Fatalf("δ below the slack %v, want 1", d)
+	}
+
+	// Coarse: S = √4·1 = 2 integer units for 10⁴ coordinates.
+	m = DistributedDGauss{LocalStd: 1, Scale: 2, Clip: 1, Dim: 10000, MinSurvivors: 4}
+	b = m.GaussianBound()
+	c := NewPLD(0)
+	if err := c.ComposeDistributedDGauss(m, 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	eps, _ = c.Epsilon(delta)
+	if !(eps >= b.Up+b.Down) || b.Up+b.Down < 100 {
+		t.Fatalf("coarse: ε %v with slack %v", eps, b.Up+b.Down)
+	}
+}
