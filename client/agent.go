@@ -271,7 +271,7 @@ func (ws *Workspace) encode(u proto.UpdateCodec, mech *privacy.DistributedDGauss
 	if err := noise.AddDiscreteGaussian(enc, mech.LocalStd); err != nil {
 		return nil, err
 	}
-	mask := uint32(uint64(1)<<u.ModBits - 1)
+	mask := proto.RingMask(u.ModBits)
 	for i := range enc {
 		enc[i] &= mask
 	}
@@ -284,10 +284,9 @@ func (ws *Workspace) encode(u proto.UpdateCodec, mech *privacy.DistributedDGauss
 // makes that a fact on the device rather than an assumption.
 func checkSensitivity(enc []uint32, modBits int, mech *privacy.DistributedDGauss) error {
 	l2, _ := mech.Sensitivity()
-	shift := 64 - modBits
 	var ss float64
 	for _, v := range enc {
-		k := float64(int64(uint64(v)<<shift) >> shift)
+		k := float64(proto.Signed(v, modBits))
 		ss += k * k
 	}
 	if ss > l2*l2 {

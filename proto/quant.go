@@ -92,7 +92,7 @@ func (q *Quantizer) AppendEncode(dst []uint32, x []float32, r io.Reader) ([]uint
 	dst = slices.Grow(dst, len(x))[:start+len(x)]
 	out := dst[start:]
 	level := float64(maxLevel(q.bits))
-	mask := ringMask(q.modBits)
+	mask := RingMask(q.modBits)
 	var coins [4 * 1024]byte
 	for base := 0; base < len(x); base += len(coins) / 4 {
 		block := x[base:min(len(x), base+len(coins)/4)]
@@ -131,7 +131,7 @@ func (q *Quantizer) AppendEncode(dst []uint32, x []float32, r io.Reader) ([]uint
 // The result is a sum: the caller divides by the count or total weight. An
 // element of 2^m or more is an error wrapping ErrBadTensor.
 func (q *Quantizer) AppendDecodeSum(dst []float32, sum []uint32) ([]float32, error) {
-	mask := ringMask(q.modBits)
+	mask := RingMask(q.modBits)
 	for i, v := range sum {
 		if v&^mask != 0 {
 			return dst, fmt.Errorf("%w: value %d is %d, not below 2^%d", ErrBadTensor, i, v, q.modBits)
@@ -140,10 +140,8 @@ func (q *Quantizer) AppendDecodeSum(dst []float32, sum []uint32) ([]float32, err
 	start := len(dst)
 	dst = slices.Grow(dst, len(sum))[:start+len(sum)]
 	out := dst[start:]
-	shift := 64 - q.modBits
 	for i, v := range sum {
-		k := int64(uint64(v)<<shift) >> shift // sign-extend from m bits
-		out[i] = float32(float64(k) / q.scale)
+		out[i] = float32(float64(Signed(v, q.modBits)) / q.scale)
 	}
 	return dst, nil
 }
@@ -240,4 +238,12 @@ func ClipK(b, n int) float64 {
 	return (lo + hi) / 2
 }
 
-func ringMask(m int) uint32 { return uint32(uint64(1)<<m - 1) }
+// RingMask keeps the m low bits: reduction modulo 2^m.
+func RingMask(m int) uint32 { return uint32(uint64(1)<<m - 1) }
+
+// Signed is v, an element of Z_(2^m), as the two's-complement integer in
+// [−2^(m−1), 2^(m−1)).
+func Signed(v uint32, m int) int64 {
+	shift := 64 - m
+	return int64(uint64(v)<<shift) >> shift
+}

@@ -78,7 +78,7 @@ func BenchmarkUpdateError(b *testing.B) {
 							}
 						}
 						for i := range sum {
-							sum[i] &= ringMask(m)
+							sum[i] &= RingMask(m)
 						}
 						mean, err := q.AppendDecodeSum(nil, sum)
 						if err != nil {

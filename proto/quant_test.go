@@ -33,7 +33,7 @@ func sumMod(m int, vs ...[]uint32) []uint32 {
 	out := make([]uint32, len(vs[0]))
 	for _, v := range vs {
 		for i, x := range v {
-			out[i] = (out[i] + x) & ringMask(m)
+			out[i] = (out[i] + x) & RingMask(m)
 		}
 	}
 	return out

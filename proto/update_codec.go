@@ -159,7 +159,7 @@ func (c *Codec) EncodeModel(params []float32, bits int, comp tacitpb.Compression
 		return nil, err
 	}
 	enc := make([]uint32, len(params))
-	mask := ringMask(bits)
+	mask := RingMask(bits)
 	for i, x := range params {
 		enc[i] = uint32(int64(math.RoundToEven(float64(x)*q.Scale()))) & mask
 	}
