@@ -245,8 +245,17 @@ func TestDistributedDGaussCalibrate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	at, _ := DistributedDGaussEpsilon(m.WithNoiseMultiplier(z), q, rounds, delta)
-	below, _ := DistributedDGaussEpsilon(m.WithNoiseMultiplier(z*(1-2e-6)), q, rounds, delta)
+	// Calibration reads the Accountant, as the coordinator does.
+	accEps := func(z float64) float64 {
+		mz := m.WithNoiseMultiplier(z)
+		a, _ := NewAccountant(AccountantRDP)
+		eps, err := a.EpsilonAfterSpend(Spend{Q: q, Sigma: z, Count: rounds, Distributed: &mz}, delta)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return eps
+	}
+	at, below := accEps(z), accEps(z*(1-2e-6))
 	if at > target || below <= target {
 		t.Fatalf("z %v: ε %v, and %v just below: not the smallest meeting %v", z, at, below, target)
 	}
@@ -270,11 +279,11 @@ func TestDistributedDGaussCalibrate(t *testing.T) {
 // TestDistributedDGaussPLD: by PLD, rounds of the distributed discrete
 // Gaussian cost the ε of the Gaussian with the noise multiplier of the
 // inflated sensitivity, plus the slack of GaussianBound (about d′/(12S²) a
-// round: 0.06 over the two rounds at the coarser scale here, 6e−6 at the finer), and
-// less than by RDP; calibration by PLD finds the z that meets the target.
+// round: 0.0587 over the two rounds at the coarser scale here, 5.86e−6 at
+// the finer), and less than by RDP; calibration by PLD finds the z that meets the target.
 func TestDistributedDGaussPLD(t *testing.T) {
 	const delta, q, rounds = 1e-5, 1.0, 2
-	for _, c := range []struct{ scale, slack float64 }{{1e2, 0.5}, {1e4, 1e-4}} {
+	for _, c := range []struct{ scale, slack float64 }{{1e2, 0.0587}, {1e4, 5.86e-6}} {
 		m := DistributedDGauss{Scale: c.scale, Clip: 1, Dim: 1 << 16, MinSurvivors: 100}.WithNoiseMultiplier(4.4)
 		l2, _ := m.Sensitivity()
 		zg := 4.4 * m.Clip * m.Scale / l2 // the inflated sensitivity's multiplier
@@ -291,7 +300,7 @@ func TestDistributedDGaussPLD(t *testing.T) {
 		g, _ := gp.Epsilon(delta * math.Exp(-rounds*b.Up) * (1 - pldSlackShare))
 		r, _ := DistributedDGaussEpsilon(m, q, rounds, delta)
 		sl := rounds * (b.Up + b.Down)
-		if math.Abs(b.Z/zg-1) > 1e-12 || math.Abs(eps-g-sl) > 1e-12 || sl > c.slack || eps >= r {
+		if math.Abs(b.Z/zg-1) > 1e-12 || math.Abs(eps-g-sl) > 1e-12 || math.Abs(sl/c.slack-1) > 0.02 || eps >= r {
 			t.Errorf("scale %v: ε %v, Gaussian at z %v %v, slack %v, RDP %v", c.scale, eps, zg, g, sl, r)
 		}
 		t.Logf("scale %v: ε %.6f = Gaussian %.6f + slack %.3g; RDP %.6f", c.scale, eps, g, sl, r)

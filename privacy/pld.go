@@ -221,7 +221,7 @@ func (p *PLD) Delta(epsilon float64) (float64, error) {
 	}
 	d := math.Max(p.remove.delta(e, p.interval), p.add.delta(e, p.interval))
 	if sl != (GaussianBound{}) {
-		d = math.Exp(sl.Up) * (d + math.Exp(e+sl.Down)*sl.Tail)
+		d = math.Exp(sl.Up) * (d + math.Exp(e)*sl.Tail)
 	}
 	return math.Min(d, 1), nil
 }
@@ -242,11 +242,11 @@ func (p *PLD) Epsilon(delta float64) (float64, error) {
 		e := math.Max(p.remove.epsilon(delta, p.interval), p.add.epsilon(delta, p.interval))
 		return math.Max(e, 0), nil
 	}
-	// δ = e^{Up}·(δ_G + e^{ε_G+Down}·Tail): leave pldSlackShare of it to
-	// the tails, and refuse (+Inf) if they need more.
+	// δ = e^{Up}·(δ_G + e^{ε_G}·Tail): leave pldSlackShare of it to the
+	// tails, and report +Inf if they need more.
 	dg := delta * math.Exp(-sl.Up)
 	e := math.Max(0, math.Max(p.remove.epsilon(dg*(1-pldSlackShare), p.interval), p.add.epsilon(dg*(1-pldSlackShare), p.interval)))
-	if math.Exp(e+sl.Down)*sl.Tail > dg*pldSlackShare {
+	if math.Exp(e)*sl.Tail > dg*pldSlackShare {
 		return math.Inf(1), nil
 	}
 	return e + sl.Up + sl.Down, nil
