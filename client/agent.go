@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/tacitfl/tacit/aggregate/secagg"
+	"github.com/tacitfl/tacit/codec"
 	"github.com/tacitfl/tacit/model"
 	"github.com/tacitfl/tacit/privacy"
-	"github.com/tacitfl/tacit/proto"
 )
 
 // Coordinator is what a device needs from the coordinator; a transport (QUIC,
@@ -231,7 +231,7 @@ func (a *Agent) Step(ctx context.Context) (time.Duration, error) {
 			return 0, err
 		}
 		u.Update, u.Bits = nil, single.Bits
-		sent = proto.PackedLen(len(u.Encoded), u.Bits)
+		sent = codec.PackedLen(len(u.Encoded), u.Bits)
 	}
 	if err := a.record(entry, sent); err != nil {
 		return 0, err
@@ -259,7 +259,7 @@ func (a *Agent) record(entry LedgerEntry, bytesSent int) error {
 // encode quantizes the workspace's update with codec u. Under distributed
 // DP (mech) it then checks the integer vector against the norm bound the
 // accounting counts on and adds the device's noise, drawn from noise.
-func (ws *Workspace) encode(u proto.UpdateCodec, mech *privacy.DistributedDGauss, coins io.Reader, noise *privacy.Noise) ([]uint32, error) {
+func (ws *Workspace) encode(u codec.UpdateCodec, mech *privacy.DistributedDGauss, coins io.Reader, noise *privacy.Noise) ([]uint32, error) {
 	enc, rotated, err := u.Encode(ws.encoded[:0], ws.update, ws.rotated, coins)
 	ws.encoded, ws.rotated = enc, rotated
 	if err != nil || mech == nil {
@@ -271,7 +271,7 @@ func (ws *Workspace) encode(u proto.UpdateCodec, mech *privacy.DistributedDGauss
 	if err := noise.AddDiscreteGaussian(enc, mech.LocalStd); err != nil {
 		return nil, err
 	}
-	mask := proto.RingMask(u.ModBits)
+	mask := codec.RingMask(u.ModBits)
 	for i := range enc {
 		enc[i] &= mask
 	}
@@ -286,7 +286,7 @@ func checkSensitivity(enc []uint32, modBits int, mech *privacy.DistributedDGauss
 	l2, _ := mech.Sensitivity()
 	var ss float64
 	for _, v := range enc {
-		k := float64(proto.Signed(v, modBits))
+		k := float64(codec.Signed(v, modBits))
 		ss += k * k
 	}
 	if ss > l2*l2 {
@@ -400,7 +400,7 @@ func (a *Agent) secureInput(ctx context.Context, sr *secureRound) ([]uint32, err
 	if err != nil {
 		return nil, err
 	}
-	if err := a.record(sr.entry, proto.PackedLen(len(enc), sr.plan.SecAgg.Bits)); err != nil {
+	if err := a.record(sr.entry, codec.PackedLen(len(enc), sr.plan.SecAgg.Bits)); err != nil {
 		return nil, err
 	}
 	return enc, nil

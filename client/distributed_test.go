@@ -6,9 +6,9 @@ import (
 	"math"
 	"testing"
 
+	"github.com/tacitfl/tacit/codec"
 	"github.com/tacitfl/tacit/model"
 	"github.com/tacitfl/tacit/privacy"
-	"github.com/tacitfl/tacit/proto"
 )
 
 // TestDistributedMechanismFromPlan: the device reads the round's
@@ -16,7 +16,7 @@ import (
 // clip, the rotated length and the survivors the noise is sized for), and
 // refuses local noise the accounting does not cover.
 func TestDistributedMechanismFromPlan(t *testing.T) {
-	u := &proto.UpdateCodec{Bits: 16, ModBits: 26, Range: 0.25, Rotate: true, LocalNoise: 40, MinSurvivors: 90}
+	u := &codec.UpdateCodec{Bits: 16, ModBits: 26, Range: 0.25, Rotate: true, LocalNoise: 40, MinSurvivors: 90}
 	plan := Plan{ClipNorm: 2, Codec: u}
 	got, err := distributedMechanism(plan, 1000)
 	want := privacy.DistributedDGauss{LocalStd: 40, Scale: 32767 / 0.25, Clip: 2, Dim: 1024, MinSurvivors: 90}
@@ -32,7 +32,7 @@ func TestDistributedMechanismFromPlan(t *testing.T) {
 			t.Errorf("local noise %v for %d survivors: %v", c.local, c.surv, err)
 		}
 	}
-	if m, err := distributedMechanism(Plan{Codec: &proto.UpdateCodec{Bits: 8}}, 1000); m != nil || err != nil {
+	if m, err := distributedMechanism(Plan{Codec: &codec.UpdateCodec{Bits: 8}}, 1000); m != nil || err != nil {
 		t.Errorf("without local noise: %+v, %v", m, err)
 	}
 }
@@ -73,7 +73,7 @@ func TestAgentRefusesDistributedDPInTheClear(t *testing.T) {
 	m, _ := model.NewMF(30, 4, 1)
 	plan := testPlan(1, 1)
 	plan.ClipNorm, plan.NoiseMultiplier, plan.Delta = 1, 1, 1e-5
-	plan.Codec = &proto.UpdateCodec{Bits: 8, ModBits: 16, Range: 0.1, LocalNoise: 5, MinSurvivors: 10}
+	plan.Codec = &codec.UpdateCodec{Bits: 8, ModBits: 16, Range: 0.1, LocalNoise: 5, MinSurvivors: 10}
 	f := &fakeCoordinator{plan: plan, params: m.Params}
 	a := NewAgent(Data{Train: model.Positives{Items: []int32{1, 5}}, Test: -1}, f, NewWorkspace(), nil)
 	if _, err := a.Step(context.Background()); err == nil || len(f.uploads) != 0 {

@@ -36,8 +36,8 @@ type QUIC struct {
 	conn *quic.Conn
 }
 
-// codec is shared by every QUIC coordinator of the process.
-var codec = sync.OnceValues(proto.NewCodec)
+// tensors, the tensor codec, is shared by every QUIC coordinator of the process.
+var tensors = sync.OnceValues(proto.NewCodec)
 
 func (q *QUIC) connection(ctx context.Context) (*quic.Conn, error) {
 	q.mu.Lock()
@@ -134,7 +134,7 @@ func (q *QUIC) DownloadModel(ctx context.Context, version int64, length int, dst
 	if m == nil || m.Version != version {
 		return nil, fmt.Errorf("client: asked for model %d, got %v", version, resp.Body)
 	}
-	c, err := codec()
+	c, err := tensors()
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +143,7 @@ func (q *QUIC) DownloadModel(ctx context.Context, version int64, length int, dst
 
 // Report implements Coordinator.
 func (q *QUIC) Report(ctx context.Context, u Upload) error {
-	c, err := codec()
+	c, err := tensors()
 	if err != nil {
 		return err
 	}
@@ -168,7 +168,7 @@ func (q *QUIC) Report(ctx context.Context, u Upload) error {
 
 // SecAggSend implements Coordinator.
 func (q *QUIC) SecAggSend(ctx context.Context, round int64, m secagg.ClientMessage, bits int) error {
-	c, err := codec()
+	c, err := tensors()
 	if err != nil {
 		return err
 	}

@@ -5,9 +5,9 @@ import (
 	"time"
 
 	"github.com/tacitfl/tacit/aggregate/secagg"
+	"github.com/tacitfl/tacit/codec"
 	"github.com/tacitfl/tacit/model"
 	"github.com/tacitfl/tacit/privacy"
-	"github.com/tacitfl/tacit/proto"
 )
 
 // Plan is what a round asks of a device: which model to train, how, and by
@@ -27,7 +27,7 @@ type Plan struct {
 	ClipNorm, NoiseMultiplier, Delta float64
 	// Codec, if set, is how the update travels: quantized, in the range and
 	// ring every device of the round shares.
-	Codec *proto.UpdateCodec
+	Codec *codec.UpdateCodec
 	// SecAgg, if set, is the round's secure aggregation and SecAggID the
 	// device's id in it: the device takes part in its phases and sends its
 	// update only as a masked input.

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/tacitfl/tacit/aggregate/secagg"
+	"github.com/tacitfl/tacit/codec"
 	"github.com/tacitfl/tacit/privacy"
-	"github.com/tacitfl/tacit/proto"
 )
 
 // RoundConfig shapes every round.
@@ -36,7 +36,7 @@ type RoundConfig struct {
 	// at the user level, with the noise added centrally, or by the devices
 	// (DPConfig.Distributed).
 	DP *DPConfig
-	// Codec, if set, has devices quantize their updates (proto.UpdateCodec);
+	// Codec, if set, has devices quantize their updates (codec.UpdateCodec);
 	// secure aggregation needs it.
 	Codec *CodecConfig
 	// SecAgg, if set, aggregates every round securely (aggregate/secagg):
@@ -128,7 +128,7 @@ func (c RoundConfig) Validate() error {
 		return fmt.Errorf("retry window must be positive, got %v", c.RetryMin)
 	}
 	if k := c.Codec; k != nil {
-		if err := proto.CheckBits(k.Bits); err != nil {
+		if err := codec.CheckBits(k.Bits); err != nil {
 			return fmt.Errorf("update quantization: %w", err)
 		}
 		if !(k.Norm > 0) || math.IsInf(k.Norm, 1) {

@@ -18,7 +18,7 @@
 // independently with probability q, the assumption of the privacy
 // accountant's amplification by sampling.
 //
-// With RoundConfig.Codec devices quantize their updates (proto.UpdateCodec)
+// With RoundConfig.Codec devices quantize their updates (codec.UpdateCodec)
 // and with RoundConfig.SecAgg a round aggregates securely (secure.go): the
 // machine holds the round's secagg.Server, maps the cohort to SecAgg ids in
 // sorted order, and runs its phases on its own clock. The advertise phase is

@@ -9,8 +9,8 @@ import (
 
 	"github.com/tacitfl/tacit/aggregate"
 	"github.com/tacitfl/tacit/aggregate/secagg"
+	"github.com/tacitfl/tacit/codec"
 	"github.com/tacitfl/tacit/privacy"
-	"github.com/tacitfl/tacit/proto"
 )
 
 // Snapshot is the state that survives a restart, written after each commit.
@@ -37,7 +37,7 @@ type Plan struct {
 	// noise multiplier and δ, for the device's ledger.
 	ClipNorm, NoiseMultiplier, Delta float64
 	// Codec, if set, is how to encode the update.
-	Codec *proto.UpdateCodec
+	Codec *codec.UpdateCodec
 	// SecAgg, if set, is the round's secure aggregation and SecAggID the
 	// device's id in it: the device sends a masked input, not a report.
 	SecAgg   *secagg.Config
@@ -60,7 +60,7 @@ const Stopped Phase = 2
 type Report struct {
 	Round int64
 	// Update is the update of the shared parameters, or, in a round with a
-	// codec, Encoded is its encoding (proto.UpdateCodec, b-bit values).
+	// codec, Encoded is its encoding (codec.UpdateCodec, b-bit values).
 	Update  []float32
 	Encoded []uint32
 	Weight  float64
@@ -150,7 +150,7 @@ type Machine struct {
 	clipped    int
 	stopReason string
 
-	codec     *proto.UpdateCodec // this round's, with RoundConfig.Codec
+	codec     *codec.UpdateCodec // this round's, with RoundConfig.Codec
 	encoded   []float32          // a report's decoded (rotated) values; the rotated mean
 	sec       *secureRound       // this round's, with RoundConfig.SecAgg
 	setupErr  error              // why this round cannot run; it is abandoned at selection's end

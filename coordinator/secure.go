@@ -10,8 +10,8 @@ import (
 
 	"github.com/tacitfl/tacit/aggregate"
 	"github.com/tacitfl/tacit/aggregate/secagg"
+	"github.com/tacitfl/tacit/codec"
 	"github.com/tacitfl/tacit/privacy"
-	"github.com/tacitfl/tacit/proto"
 )
 
 // A secure round runs the SecAgg phases on the round machine's clock: the
@@ -48,7 +48,7 @@ func (m *Machine) setupRound() error {
 		return nil
 	}
 	d := len(m.params)
-	u := &proto.UpdateCodec{Bits: k.Bits, Rotate: k.Rotate}
+	u := &codec.UpdateCodec{Bits: k.Bits, Rotate: k.Rotate}
 	if k.Rotate {
 		u.RotationSeed = m.roundSeed("rotation")
 	}
@@ -59,20 +59,20 @@ func (m *Machine) setupRound() error {
 	length := u.EncodedLen(d)
 	u.Range = codecRange(k.Bits, k.Rotate, length, m.expectedReports(), norm)
 	n := max(1, len(m.cohort))
-	u.ModBits = proto.RequiredModBits(k.Bits, n)
+	u.ModBits = codec.RequiredModBits(k.Bits, n)
 	if m.distributed() {
 		mech := m.spend().Distributed
 		u.LocalNoise, u.MinSurvivors = mech.LocalStd, mech.MinSurvivors
-		for u.ModBits <= proto.MaxModBits {
+		for u.ModBits <= codec.MaxModBits {
 			q, err := u.Quantizer()
-			if err == nil && q.CheckNoise(n, u.LocalNoise, proto.TailBound(tailWrap)) == nil {
+			if err == nil && q.CheckNoise(n, u.LocalNoise, codec.TailBound(tailWrap)) == nil {
 				break
 			}
 			u.ModBits++
 		}
 	}
-	if u.ModBits > proto.MaxModBits {
-		return fmt.Errorf("the sum of %d devices' %d-bit values needs a ring of more than %d bits", n, k.Bits, proto.MaxModBits)
+	if u.ModBits > codec.MaxModBits {
+		return fmt.Errorf("the sum of %d devices' %d-bit values needs a ring of more than %d bits", n, k.Bits, codec.MaxModBits)
 	}
 	if _, err := u.Quantizer(); err != nil {
 		return err
@@ -128,7 +128,7 @@ func codecRange(bits int, rotate bool, length int, expected, norm float64) float
 	if !rotate {
 		return norm
 	}
-	return proto.ClipK(bits, max(1, int(expected))) * norm / math.Sqrt(float64(length))
+	return codec.ClipK(bits, max(1, int(expected))) * norm / math.Sqrt(float64(length))
 }
 
 // DistributedMechanism is the distributed discrete Gaussian that rounds of
@@ -138,7 +138,7 @@ func codecRange(bits int, rotate bool, length int, expected, norm float64) float
 // encoded length and the fewest survivors a round accepts. Calibration uses
 // it; so do the machine's accountant and its devices' noise.
 func DistributedMechanism(cfg RoundConfig, d, population int, clip float64) privacy.DistributedDGauss {
-	u := proto.UpdateCodec{Bits: cfg.Codec.Bits, Rotate: cfg.Codec.Rotate}
+	u := codec.UpdateCodec{Bits: cfg.Codec.Bits, Rotate: cfg.Codec.Rotate}
 	length := u.EncodedLen(d)
 	expected := samplingRate(cfg, population) * float64(population)
 	scale := float64(int(1)<<(u.Bits-1)-1) / codecRange(u.Bits, u.Rotate, length, expected, clip)

@@ -11,8 +11,8 @@ import (
 
 	"github.com/tacitfl/tacit/aggregate"
 	"github.com/tacitfl/tacit/aggregate/secagg"
+	"github.com/tacitfl/tacit/codec"
 	"github.com/tacitfl/tacit/privacy"
-	"github.com/tacitfl/tacit/proto"
 )
 
 // secureDevice is a scripted device of a secure round: it drops out before
@@ -163,7 +163,7 @@ func TestSecureRoundCommitsTheSurvivorsMean(t *testing.T) {
 			if !o.Committed {
 				t.Fatalf("round abandoned: %s", o.Reason)
 			}
-			var codec *proto.UpdateCodec
+			var codec *codec.UpdateCodec
 			var sum []uint32
 			survivors := 0
 			for _, d := range devs {
@@ -303,7 +303,7 @@ func TestCodecRangeFollowsTheRotation(t *testing.T) {
 		}
 		want := 2.0
 		if rotate {
-			want = proto.ClipK(12, len(ids)) * 2 / math.Sqrt(40)
+			want = codec.ClipK(12, len(ids)) * 2 / math.Sqrt(40)
 		}
 		if got := res.Plan.Codec.Range; math.Abs(got-want) > 1e-12*want {
 			t.Errorf("rotate %v: range %v, want %v", rotate, got, want)

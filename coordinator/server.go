@@ -13,6 +13,7 @@ import (
 	"github.com/quic-go/quic-go"
 
 	"github.com/tacitfl/tacit/aggregate/secagg"
+	"github.com/tacitfl/tacit/codec"
 	"github.com/tacitfl/tacit/proto"
 	"github.com/tacitfl/tacit/proto/tacitpb"
 )
@@ -80,7 +81,7 @@ func NewServer(svc *Service, cfg ServerConfig) (*Server, error) {
 		cfg.MaxFrame = proto.DefaultMaxFrame
 	}
 	if cfg.DownBits != 0 {
-		if err := proto.CheckBits(cfg.DownBits); err != nil {
+		if err := codec.CheckBits(cfg.DownBits); err != nil {
 			return nil, fmt.Errorf("coordinator: model quantization: %w", err)
 		}
 	}

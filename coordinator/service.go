@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/tacitfl/tacit/aggregate/secagg"
-	"github.com/tacitfl/tacit/proto"
+	"github.com/tacitfl/tacit/codec"
 )
 
 // Checkpointer persists a committed round's snapshot. Save must be durable
@@ -132,7 +132,7 @@ func (s *Service) SecAggConfig() (secagg.Config, bool) {
 }
 
 // Codec is the current round's update codec; nil for float32 updates.
-func (s *Service) Codec() *proto.UpdateCodec {
+func (s *Service) Codec() *codec.UpdateCodec {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.m.codec

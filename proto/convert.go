@@ -1,6 +1,10 @@
 package proto
 
 import (
+	"fmt"
+
+	"github.com/tacitfl/tacit/aggregate/secagg"
+	"github.com/tacitfl/tacit/codec"
 	"github.com/tacitfl/tacit/model"
 	"github.com/tacitfl/tacit/proto/tacitpb"
 )
@@ -25,4 +29,41 @@ func LocalTraining(l model.LocalConfig) *tacitpb.LocalTraining {
 // FromLocalTraining reads a LocalTraining; the receiver validates it.
 func FromLocalTraining(l *tacitpb.LocalTraining) model.LocalConfig {
 	return model.LocalConfig{Epochs: int(l.GetEpochs()), LR: l.GetLearningRate(), ItemRegShare: l.GetItemRegShare()}
+}
+
+// UpdateCodecPB is the update codec's wire form.
+func UpdateCodecPB(u *codec.UpdateCodec) *tacitpb.UpdateCodec {
+	if u == nil {
+		return nil
+	}
+	pb := &tacitpb.UpdateCodec{Bits: uint32(u.Bits), Range: u.Range, ModBits: uint32(u.ModBits), LocalNoise: u.LocalNoise,
+		MinSurvivors: uint32(u.MinSurvivors)}
+	if u.Rotate {
+		pb.RotationSeed = append([]byte(nil), u.RotationSeed[:]...)
+	}
+	return pb
+}
+
+// FromUpdateCodecPB reads a codec and checks it (codec.UpdateCodec.Check).
+func FromUpdateCodecPB(pb *tacitpb.UpdateCodec) (*codec.UpdateCodec, error) {
+	if pb == nil {
+		return nil, nil
+	}
+	u := &codec.UpdateCodec{Bits: int(min(pb.Bits, 64)), Range: pb.Range, ModBits: int(min(pb.ModBits, 64)), LocalNoise: pb.LocalNoise,
+		MinSurvivors: int(min(pb.MinSurvivors, secagg.MaxClients+1))}
+	switch len(pb.RotationSeed) {
+	case 0:
+	case len(u.RotationSeed):
+		u.Rotate = true
+		copy(u.RotationSeed[:], pb.RotationSeed)
+	default:
+		return nil, fmt.Errorf("%w: rotation seed of %d bytes", codec.ErrQuantizer, len(pb.RotationSeed))
+	}
+	if u.MinSurvivors > secagg.MaxClients {
+		return nil, fmt.Errorf("%w: a sum of at least %d devices, more than secure aggregation takes", codec.ErrQuantizer, pb.MinSurvivors)
+	}
+	if err := u.Check(); err != nil {
+		return nil, err
+	}
+	return u, nil
 }

@@ -1,6 +1,10 @@
 // Package proto is Tacit's wire protocol: the message schema (tacit.proto,
 // generated into tacitpb), framing and size limits on QUIC streams, version
-// checks, and the tensor codec. It holds no business logic.
+// checks, the tensor wire encoding, and the conversions between wire
+// messages and domain types. It holds no business logic, and no protocol
+// logic imports it: the codecs are in package codec, the round machine in
+// coordinator/round, and proto imports them to convert their types, never
+// the other way (TestLayering in the module's root holds this).
 //
 // Decisions that are hard to undo, and why:
 //
@@ -17,20 +21,11 @@
 //     buffer is allocated; the cap is configurable (DefaultMaxFrame).
 //   - Tensors travel as bytes: little-endian float32, or (DTYPE_UINT)
 //     unsigned integers of a stated width packed little-endian bit by bit
-//     (AppendPacked), optionally zstd. The receiver states the length and
+//     (codec.AppendPacked), optionally zstd. The receiver states the length and
 //     width it expects and the decoder checks them, and caps decompression
 //     at that size, before allocating.
-//   - Quantized updates (UpdateCodec) are linear so that they compose with
-//     secure aggregation: every device of a round shares the range, the
-//     ring Z_(2^m) and the rotation seed, all in the plan. Alone, a device's
-//     values travel in b bits; under SecAgg, its masked input in m bits.
-//   - The rotation (Rotation) is a Hadamard matrix of order r·2^k, r in
-//     {1, 12, 20}, so a rotated update has at most a third more values than
-//     the model, where a power of two alone could double them. Its
-//     definition is part of the protocol; the Walsh–Hadamard-only one it
-//     replaced had the same length only where the two transforms coincide
-//     (r = 1), so a peer of either kind is refused on the length, never
-//     misread.
+//   - Updates travel in the linear codecs of package codec, whose
+//     decisions are written there; proto only carries their output.
 //   - SecAgg messages (secagg.go) never carry their sender: the coordinator
 //     takes it from the authenticated connection. Masked inputs are sent
 //     uncompressed: they look uniformly random.

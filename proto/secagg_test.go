@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tacitfl/tacit/aggregate/secagg"
+	"github.com/tacitfl/tacit/codec"
 	"github.com/tacitfl/tacit/proto/tacitpb"
 )
 
@@ -97,7 +98,7 @@ func TestSecAggWireRefusals(t *testing.T) {
 // that makes no quantizer, or local noise without the survivors it counts
 // on (or the reverse), is refused.
 func TestUpdateCodecWire(t *testing.T) {
-	u := &UpdateCodec{Bits: 12, ModBits: 20, Range: 0.01, Rotate: true, RotationSeed: [32]byte{5}, LocalNoise: 3.5, MinSurvivors: 90}
+	u := &codec.UpdateCodec{Bits: 12, ModBits: 20, Range: 0.01, Rotate: true, RotationSeed: [32]byte{5}, LocalNoise: 3.5, MinSurvivors: 90}
 	got, err := FromUpdateCodecPB(UpdateCodecPB(u))
 	if err != nil || *got != *u {
 		t.Fatalf("%+v, %v", got, err)

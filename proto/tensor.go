@@ -11,6 +11,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/tacitfl/tacit/codec"
 	"github.com/tacitfl/tacit/proto/tacitpb"
 )
 
@@ -133,7 +134,7 @@ func (c *Codec) decompress(src []byte, limit int) ([]byte, error) {
 // EncodeUint packs v, bits (1..32) bits each, into a DTYPE_UINT tensor,
 // zstd-compressed if comp says so.
 func (c *Codec) EncodeUint(v []uint32, bits int, comp tacitpb.Compression) *tacitpb.Tensor {
-	raw := AppendPacked(nil, v, bits)
+	raw := codec.AppendPacked(nil, v, bits)
 	t := &tacitpb.Tensor{Dtype: tacitpb.DType_DTYPE_UINT, Length: uint64(len(v)), Bits: uint32(bits), Compression: comp, Data: raw}
 	if comp == tacitpb.Compression_COMPRESSION_ZSTD {
 		t.Data = c.enc.EncodeAll(raw, make([]byte, 0, len(raw)/2))
@@ -144,7 +145,7 @@ func (c *Codec) EncodeUint(v []uint32, bits int, comp tacitpb.Compression) *taci
 // DecodeUint checks t against the length and bits the caller expects and
 // unpacks it into dst (reused when large enough).
 func (c *Codec) DecodeUint(t *tacitpb.Tensor, want, bits int, dst []uint32) ([]uint32, error) {
-	size := PackedLen(want, bits)
+	size := codec.PackedLen(want, bits)
 	switch {
 	case t == nil:
 		return nil, fmt.Errorf("%w: missing", ErrBadTensor)
@@ -161,8 +162,64 @@ func (c *Codec) DecodeUint(t *tacitpb.Tensor, want, bits int, dst []uint32) ([]u
 		dst = make([]uint32, want)
 	}
 	dst = dst[:want]
-	if err := UnpackInto(dst, raw, want, bits); err != nil {
-		return nil, err
+	if err := codec.UnpackInto(dst, raw, want, bits); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadTensor, err)
 	}
 	return dst, nil
+}
+
+// EncodeModel quantizes a model for the downlink: b bits a value, rounded
+// to the nearest level of the range [−max|x|, max|x|], zstd-compressed if
+// comp says so. Unlike updates, models need no shared range: each version
+// carries its own.
+func (c *Codec) EncodeModel(params []float32, bits int, comp tacitpb.Compression) (*tacitpb.Tensor, error) {
+	var top float64
+	for _, x := range params {
+		top = max(top, math.Abs(float64(x)))
+	}
+	if top == 0 {
+		top = 1
+	}
+	q, err := codec.NewQuantizer(bits, top, bits)
+	if err != nil {
+		return nil, err
+	}
+	enc := make([]uint32, len(params))
+	mask := codec.RingMask(bits)
+	for i, x := range params {
+		enc[i] = uint32(int64(math.RoundToEven(float64(x)*q.Scale()))) & mask
+	}
+	t := c.EncodeUint(enc, bits, comp)
+	t.Range = top
+	return t, nil
+}
+
+// DecodeModel reads a model tensor, float32 or quantized, of want values.
+func (c *Codec) DecodeModel(t *tacitpb.Tensor, want int, dst []float32) ([]float32, error) {
+	if t.GetDtype() != tacitpb.DType_DTYPE_UINT {
+		return c.Decode(t, want, dst)
+	}
+	q, err := codec.NewQuantizer(int(min(t.Bits, 64)), t.Range, int(min(t.Bits, 64)))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadTensor, err)
+	}
+	enc, err := c.DecodeUint(t, want, q.Bits(), nil)
+	if err != nil {
+		return nil, err
+	}
+	out, err := q.AppendDecodeSum(dst[:0], enc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadTensor, err)
+	}
+	return out, nil
+}
+
+// RoundTripModel is what a device holds after a quantized download of
+// params: for simulations, which skip the wire.
+func (c *Codec) RoundTripModel(params []float32, bits int, dst []float32) ([]float32, error) {
+	t, err := c.EncodeModel(params, bits, tacitpb.Compression_COMPRESSION_NONE)
+	if err != nil {
+		return nil, err
+	}
+	return c.DecodeModel(t, len(params), dst)
 }

@@ -4,9 +4,9 @@ import (
 	"fmt"
 
 	"github.com/tacitfl/tacit/aggregate"
+	"github.com/tacitfl/tacit/codec"
 	"github.com/tacitfl/tacit/model"
 	"github.com/tacitfl/tacit/privacy"
-	"github.com/tacitfl/tacit/proto"
 )
 
 // Config is every setting of an experiment. It is what --config files hold
@@ -148,10 +148,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("distributed DP needs --secagg")
 	case c.SecAgg && c.QuantBits == 0:
 		return fmt.Errorf("secure aggregation needs quantized updates (--quant-bits)")
-	case c.QuantBits != 0 && proto.CheckBits(c.QuantBits) != nil:
-		return fmt.Errorf("--quant-bits: %w", proto.CheckBits(c.QuantBits))
-	case c.DownBits != 0 && proto.CheckBits(c.DownBits) != nil:
-		return fmt.Errorf("--down-bits: %w", proto.CheckBits(c.DownBits))
+	case c.QuantBits != 0 && codec.CheckBits(c.QuantBits) != nil:
+		return fmt.Errorf("--quant-bits: %w", codec.CheckBits(c.QuantBits))
+	case c.DownBits != 0 && codec.CheckBits(c.DownBits) != nil:
+		return fmt.Errorf("--down-bits: %w", codec.CheckBits(c.DownBits))
 	case c.Rotate && c.QuantBits == 0:
 		return fmt.Errorf("--rotate needs --quant-bits")
 	case !(c.QuantNorm > 0):

@@ -7,9 +7,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/tacitfl/tacit/codec"
 	"github.com/tacitfl/tacit/dataset"
 	"github.com/tacitfl/tacit/model"
-	"github.com/tacitfl/tacit/proto"
 	"github.com/tacitfl/tacit/proto/tacitpb"
 )
 
@@ -172,9 +172,9 @@ func (f *federation) uplinkBytes(d int) int {
 	}
 	sc, secure := f.svc.SecAggConfig()
 	if !secure {
-		return proto.PackedLen(c.EncodedLen(d), c.Bits)
+		return codec.PackedLen(c.EncodedLen(d), c.Bits)
 	}
-	return proto.PackedLen(sc.Length, sc.Bits) + sc.ExchangeBytes()
+	return codec.PackedLen(sc.Length, sc.Bits) + sc.ExchangeBytes()
 }
 
 // downlinkBytes is the size of the model as the coordinator serves it:

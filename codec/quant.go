@@ -1,4 +1,4 @@
-package proto
+package codec
 
 import (
 	"encoding/binary"
@@ -10,10 +10,13 @@ import (
 	"slices"
 )
 
-// Errors of quantization; test with errors.Is.
+// Errors of the codecs; test with errors.Is.
 var (
 	ErrQuantizer = errors.New("bad quantizer parameters")
 	ErrOverflow  = errors.New("sum could overflow the ring")
+	// ErrBadEncoding is wrapped by every refusal of encoded input: a wrong
+	// length, a value outside the ring, non-zero padding bits.
+	ErrBadEncoding = errors.New("bad encoding")
 )
 
 // Bounds of a Quantizer's parameters. At most 24 bits keep every level, and
@@ -97,7 +100,7 @@ func (q *Quantizer) AppendEncode(dst []uint32, x []float32, r io.Reader) ([]uint
 	for base := 0; base < len(x); base += len(coins) / 4 {
 		block := x[base:min(len(x), base+len(coins)/4)]
 		if _, err := io.ReadFull(r, coins[:4*len(block)]); err != nil {
-			return dst[:start], fmt.Errorf("proto: rounding coins: %w", err)
+			return dst[:start], fmt.Errorf("codec: rounding coins: %w", err)
 		}
 		for i, v := range block {
 			// Clip after scaling: clip·scale may round to just above level.
@@ -108,7 +111,7 @@ func (q *Quantizer) AppendEncode(dst []uint32, x []float32, r io.Reader) ([]uint
 			case y < -level:
 				y = -level
 			case y != y:
-				return dst[:start], fmt.Errorf("proto: quantizing value %d: %v", base+i, v)
+				return dst[:start], fmt.Errorf("codec: quantizing value %d: %v", base+i, v)
 			}
 			// ⌊y⌋ without math.Floor, a function call below GOAMD64=v2:
 			// truncate, then step down if that went up (negative y).
@@ -129,12 +132,12 @@ func (q *Quantizer) AppendEncode(dst []uint32, x []float32, r io.Reader) ([]uint
 // stands for: each element of sum, an integer in [0, 2^m), is read as a
 // two's-complement integer in [−2^(m−1), 2^(m−1)) and divided by the scale.
 // The result is a sum: the caller divides by the count or total weight. An
-// element of 2^m or more is an error wrapping ErrBadTensor.
+// element of 2^m or more is an error wrapping ErrBadEncoding.
 func (q *Quantizer) AppendDecodeSum(dst []float32, sum []uint32) ([]float32, error) {
 	mask := RingMask(q.modBits)
 	for i, v := range sum {
 		if v&^mask != 0 {
-			return dst, fmt.Errorf("%w: value %d is %d, not below 2^%d", ErrBadTensor, i, v, q.modBits)
+			return dst, fmt.Errorf("%w: value %d is %d, not below 2^%d", ErrBadEncoding, i, v, q.modBits)
 		}
 	}
 	start := len(dst)

@@ -1,4 +1,4 @@
-package proto
+package codec
 
 import (
 	"fmt"
@@ -28,7 +28,7 @@ import (
 // clips no update of norm C; "narrow" quantizes unrotated with the rotated
 // range's c = k·C/√d, which clips spiky updates.
 //
-// Run: go test -run X -bench UpdateError -benchtime 1x ./proto/
+// Run: go test -run X -bench UpdateError -benchtime 1x ./codec/
 func BenchmarkUpdateError(b *testing.B) {
 	const d, n = 311_000, 100
 	zenc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))

@@ -1,4 +1,4 @@
-package proto
+package codec
 
 import (
 	"errors"
@@ -277,10 +277,10 @@ func TestRotationRefuses(t *testing.T) {
 		}
 	}
 	r, _ := NewRotation(c2spSeed, 5)
-	if _, err := r.Forward(nil, make([]float32, 8)); !errors.Is(err, ErrBadTensor) {
+	if _, err := r.Forward(nil, make([]float32, 8)); !errors.Is(err, ErrBadEncoding) {
 		t.Errorf("Forward of 8 values for d 5: %v", err)
 	}
-	if _, err := r.Inverse(nil, make([]float32, 5)); !errors.Is(err, ErrBadTensor) {
+	if _, err := r.Inverse(nil, make([]float32, 5)); !errors.Is(err, ErrBadEncoding) {
 		t.Errorf("Inverse of 5 values for d' 8: %v", err)
 	}
 }

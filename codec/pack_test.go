@@ -1,4 +1,4 @@
-package proto
+package codec
 
 import (
 	"bytes"
@@ -81,8 +81,8 @@ func TestUnpackRefuses(t *testing.T) {
 		{"empty, n > 0", nil, 1, 1},
 	} {
 		dst[0] = 99
-		if err := UnpackInto(dst, c.b, c.n, c.bits); !errors.Is(err, ErrBadTensor) {
-			t.Errorf("%s: %v, want ErrBadTensor", c.name, err)
+		if err := UnpackInto(dst, c.b, c.n, c.bits); !errors.Is(err, ErrBadEncoding) {
+			t.Errorf("%s: %v, want ErrBadEncoding", c.name, err)
 		}
 		if dst[0] != 99 {
 			t.Errorf("%s: dst written", c.name)

@@ -1,4 +1,4 @@
-package proto
+package codec
 
 import (
 	"errors"
@@ -136,7 +136,7 @@ func TestQuantizeRefusesNaN(t *testing.T) {
 func TestDecodeSumRefusesOutOfRing(t *testing.T) {
 	q := mustQuantizer(t, 8, 1, 12)
 	got, err := q.AppendDecodeSum([]float32{5}, []uint32{1, 1 << 12})
-	if !errors.Is(err, ErrBadTensor) || !slices.Equal(got, []float32{5}) {
+	if !errors.Is(err, ErrBadEncoding) || !slices.Equal(got, []float32{5}) {
 		t.Fatalf("value 2^12 in Z_(2^12): %v, %v", got, err)
 	}
 }

@@ -1,4 +1,4 @@
-package proto
+package codec
 
 import (
 	"encoding/binary"
@@ -26,7 +26,7 @@ func PackedLen(n, bits int) int {
 func AppendPacked(dst []byte, v []uint32, bits int) []byte {
 	size := PackedLen(len(v), bits)
 	if size < 0 {
-		panic(fmt.Sprintf("proto: packing %d values of %d bits", len(v), bits))
+		panic(fmt.Sprintf("codec: packing %d values of %d bits", len(v), bits))
 	}
 	dst = slices.Grow(dst, size)
 	mask := uint64(1)<<bits - 1
@@ -51,18 +51,18 @@ func AppendPacked(dst []byte, v []uint32, bits int) []byte {
 // UnpackInto decodes n values of bits bits each, packed by AppendPacked, from
 // b into dst[:n]. The size of b must be exactly PackedLen(n, bits) and the
 // padding bits zero, so that every vector has one encoding; anything else is
-// an error wrapping ErrBadTensor, found before dst is written.
+// an error wrapping ErrBadEncoding, found before dst is written.
 func UnpackInto(dst []uint32, b []byte, n, bits int) error {
 	size := PackedLen(n, bits)
 	switch {
 	case size < 0:
-		return fmt.Errorf("%w: %d values of %d bits", ErrBadTensor, n, bits)
+		return fmt.Errorf("%w: %d values of %d bits", ErrBadEncoding, n, bits)
 	case len(b) != size:
-		return fmt.Errorf("%w: %d bytes for %d values of %d bits, want %d", ErrBadTensor, len(b), n, bits, size)
+		return fmt.Errorf("%w: %d bytes for %d values of %d bits, want %d", ErrBadEncoding, len(b), n, bits, size)
 	case len(dst) < n:
-		return fmt.Errorf("proto: unpacking %d values into %d", n, len(dst))
+		return fmt.Errorf("codec: unpacking %d values into %d", n, len(dst))
 	case size > 0 && b[size-1]>>((n*bits-1)%8+1) != 0:
-		return fmt.Errorf("%w: padding bits of %d values of %d bits not zero", ErrBadTensor, n, bits)
+		return fmt.Errorf("%w: padding bits of %d values of %d bits not zero", ErrBadEncoding, n, bits)
 	}
 	mask := uint64(1)<<bits - 1
 	var acc uint64

@@ -1,4 +1,4 @@
-package proto
+package codec
 
 import (
 	"fmt"
@@ -76,7 +76,7 @@ func pow2AtLeast(x int) int {
 // the seed defines.
 func NewRotation(seed [32]byte, d int) (*Rotation, error) {
 	if d < 1 || d > MaxRotateLen {
-		return nil, fmt.Errorf("proto: rotation of dimension %d, want 1..%d", d, MaxRotateLen)
+		return nil, fmt.Errorf("codec: rotation of dimension %d, want 1..%d", d, MaxRotateLen)
 	}
 	src := rand.NewChaCha8(seed)
 	signs := make([]uint64, (d+63)/64) // the padding is zero: no signs
@@ -105,7 +105,7 @@ func (r *Rotation) PaddedLen() int { return PaddedLen(r.d) }
 // be x itself.
 func (r *Rotation) Forward(dst, x []float32) ([]float32, error) {
 	if len(x) != r.d {
-		return nil, fmt.Errorf("%w: %d values to rotate, want %d", ErrBadTensor, len(x), r.d)
+		return nil, fmt.Errorf("%w: %d values to rotate, want %d", ErrBadEncoding, len(x), r.d)
 	}
 	n := r.PaddedLen()
 	dst = grow(dst, n)
@@ -121,7 +121,7 @@ func (r *Rotation) Forward(dst, x []float32) ([]float32, error) {
 func (r *Rotation) Inverse(dst, y []float32) ([]float32, error) {
 	n := r.PaddedLen()
 	if len(y) != n {
-		return nil, fmt.Errorf("%w: %d values to unrotate, want %d", ErrBadTensor, len(y), n)
+		return nil, fmt.Errorf("%w: %d values to unrotate, want %d", ErrBadEncoding, len(y), n)
 	}
 	dst = grow(dst, n)
 	copy(dst, y)

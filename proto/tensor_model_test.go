@@ -8,6 +8,7 @@ import (
 
 	gproto "google.golang.org/protobuf/proto"
 
+	"github.com/tacitfl/tacit/codec"
 	"github.com/tacitfl/tacit/proto/tacitpb"
 )
 
@@ -54,7 +55,7 @@ func TestModelQuantization(t *testing.T) {
 	} {
 		bad := gproto.Clone(good).(*tacitpb.Tensor)
 		edit(bad)
-		if _, err := c.DecodeModel(bad, len(params), nil); !errors.Is(err, ErrBadTensor) && !errors.Is(err, ErrQuantizer) {
+		if _, err := c.DecodeModel(bad, len(params), nil); !errors.Is(err, ErrBadTensor) && !errors.Is(err, codec.ErrQuantizer) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
