@@ -20,6 +20,7 @@ import (
 	"github.com/tacitfl/tacit/aggregate"
 	"github.com/tacitfl/tacit/client"
 	"github.com/tacitfl/tacit/coordinator"
+	"github.com/tacitfl/tacit/coordinator/round"
 	"github.com/tacitfl/tacit/internal/tlscert"
 	"github.com/tacitfl/tacit/proto"
 	"github.com/tacitfl/tacit/proto/tacitpb"
@@ -65,13 +66,13 @@ func quicRound(b *testing.B, cert tls.Certificate) (time.Duration, uint64) {
 		params[i] = float32(rand.NormFloat64() * 0.1)
 	}
 	opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedavg"})
-	rc := coordinator.RoundConfig{OverSelection: 1, MinFraction: 0.5, SelectionTimeout: time.Minute, ReportWindow: time.Minute, RetryMin: time.Second, Seed: 1}
-	m, err := coordinator.NewMachine(rc, ids, coordinator.Snapshot{Params: params}, opt, time.Now())
+	rc := round.Config{OverSelection: 1, MinFraction: 0.5, SelectionTimeout: time.Minute, ReportWindow: time.Minute, RetryMin: time.Second, Seed: 1}
+	m, err := round.NewMachine(rc, ids, round.Snapshot{Params: params}, opt, time.Now())
 	if err != nil {
 		b.Fatal(err)
 	}
-	done := make(chan coordinator.Outcome, 1)
-	svc := coordinator.NewService(m, coordinator.ServiceOptions{Watch: func(o coordinator.Outcome) { done <- o }})
+	done := make(chan round.Outcome, 1)
+	svc := coordinator.NewService(m, coordinator.ServiceOptions{Watch: func(o round.Outcome) { done <- o }})
 	srv, err := coordinator.NewServer(svc, coordinator.ServerConfig{TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, Tokens: tokens,
 		Model: &tacitpb.ModelConfig{Items: benchParams, Factors: 0}, Local: &tacitpb.LocalTraining{Epochs: 1}})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"os"
 
 	"github.com/tacitfl/tacit/aggregate"
+	"github.com/tacitfl/tacit/coordinator/round"
 	"github.com/tacitfl/tacit/internal/atomicfile"
 	"github.com/tacitfl/tacit/privacy"
 )
@@ -56,7 +57,7 @@ var ErrOldCheckpoint = errors.New("checkpoint from an older version")
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // AppendSnapshot appends s in the checkpoint format to b.
-func AppendSnapshot(b []byte, s Snapshot) []byte {
+func AppendSnapshot(b []byte, s round.Snapshot) []byte {
 	b = append(b, checkpointMagic...)
 	b = binary.LittleEndian.AppendUint32(b, checkpointVersion)
 	b = binary.LittleEndian.AppendUint64(b, uint64(s.Round))
@@ -98,8 +99,8 @@ func appendFloats(b []byte, v []float32) []byte {
 // DecodeSnapshot parses a checkpoint. Every length is checked against the
 // bytes present before anything is allocated, and the checksum before
 // anything is parsed.
-func DecodeSnapshot(b []byte) (Snapshot, error) {
-	var s Snapshot
+func DecodeSnapshot(b []byte) (round.Snapshot, error) {
+	var s round.Snapshot
 	if len(b) < len(checkpointMagic)+4+4 || string(b[:len(checkpointMagic)]) != checkpointMagic {
 		return s, fmt.Errorf("%w: not a Tacit checkpoint", ErrCorruptCheckpoint)
 	}
@@ -122,7 +123,7 @@ func DecodeSnapshot(b []byte) (Snapshot, error) {
 		s.Spends = r.spends()
 	case version >= 2:
 		if n, _ := r.counted(8); n > 0 {
-			return Snapshot{}, fmt.Errorf("%w: format version %d records the privacy of a private run as RDP values, which this build cannot resume (start the run afresh)", ErrOldCheckpoint, version)
+			return round.Snapshot{}, fmt.Errorf("%w: format version %d records the privacy of a private run as RDP values, which this build cannot resume (start the run afresh)", ErrOldCheckpoint, version)
 		}
 	}
 	if version >= 3 {
@@ -130,20 +131,20 @@ func DecodeSnapshot(b []byte) (Snapshot, error) {
 	}
 	switch {
 	case r.err != nil:
-		return Snapshot{}, r.err
+		return round.Snapshot{}, r.err
 	case len(r.b) != 0:
-		return Snapshot{}, fmt.Errorf("%w: %d trailing bytes", ErrCorruptCheckpoint, len(r.b))
+		return round.Snapshot{}, fmt.Errorf("%w: %d trailing bytes", ErrCorruptCheckpoint, len(r.b))
 	case s.Round < 0 || s.Version < 0 || len(s.Params) == 0:
-		return Snapshot{}, fmt.Errorf("%w: round %d, version %d, %d parameters", ErrCorruptCheckpoint, s.Round, s.Version, len(s.Params))
+		return round.Snapshot{}, fmt.Errorf("%w: round %d, version %d, %d parameters", ErrCorruptCheckpoint, s.Round, s.Version, len(s.Params))
 	case !finite(s.Params) || !finite(s.Optimizer.M) || !finite(s.Optimizer.V):
-		return Snapshot{}, fmt.Errorf("%w: non-finite model or optimizer values", ErrCorruptCheckpoint)
+		return round.Snapshot{}, fmt.Errorf("%w: non-finite model or optimizer values", ErrCorruptCheckpoint)
 	}
 	if !(s.ClipNorm >= 0) || math.IsInf(s.ClipNorm, 1) {
-		return Snapshot{}, fmt.Errorf("%w: clip norm %v", ErrCorruptCheckpoint, s.ClipNorm)
+		return round.Snapshot{}, fmt.Errorf("%w: clip norm %v", ErrCorruptCheckpoint, s.ClipNorm)
 	}
 	for _, x := range s.Spends {
 		if err := x.Check(); err != nil {
-			return Snapshot{}, fmt.Errorf("%w: %v", ErrCorruptCheckpoint, err)
+			return round.Snapshot{}, fmt.Errorf("%w: %v", ErrCorruptCheckpoint, err)
 		}
 	}
 	if len(s.Optimizer.M) == 0 {
@@ -278,7 +279,7 @@ type FileCheckpointer struct {
 }
 
 // Save writes s durably.
-func (f FileCheckpointer) Save(s Snapshot) error {
+func (f FileCheckpointer) Save(s round.Snapshot) error {
 	return atomicfile.Write(f.Path, func(w io.Writer) error {
 		_, err := w.Write(AppendSnapshot(nil, s))
 		return err
@@ -289,22 +290,22 @@ func (f FileCheckpointer) Save(s Snapshot) error {
 const maxCheckpointBytes = 8 << 30
 
 // Load reads the snapshot; os.ErrNotExist (wrapped) when there is none yet.
-func (f FileCheckpointer) Load() (Snapshot, error) {
+func (f FileCheckpointer) Load() (round.Snapshot, error) {
 	file, err := os.Open(f.Path)
 	if err != nil {
-		return Snapshot{}, err
+		return round.Snapshot{}, err
 	}
 	defer file.Close()
 	var buf bytes.Buffer
 	if _, err := io.Copy(&buf, io.LimitReader(file, maxCheckpointBytes+1)); err != nil {
-		return Snapshot{}, err
+		return round.Snapshot{}, err
 	}
 	if buf.Len() > maxCheckpointBytes {
-		return Snapshot{}, fmt.Errorf("%s: %w: larger than %d bytes", f.Path, ErrCorruptCheckpoint, maxCheckpointBytes)
+		return round.Snapshot{}, fmt.Errorf("%s: %w: larger than %d bytes", f.Path, ErrCorruptCheckpoint, maxCheckpointBytes)
 	}
 	s, err := DecodeSnapshot(buf.Bytes())
 	if err != nil {
-		return Snapshot{}, fmt.Errorf("%s: %w", f.Path, err)
+		return round.Snapshot{}, fmt.Errorf("%s: %w", f.Path, err)
 	}
 	return s, nil
 }

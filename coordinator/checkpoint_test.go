@@ -11,10 +11,11 @@ import (
 	"testing"
 
 	"github.com/tacitfl/tacit/aggregate"
+	"github.com/tacitfl/tacit/coordinator/round"
 	"github.com/tacitfl/tacit/privacy"
 )
 
-var testSnapshot = Snapshot{Round: 12, Version: 9, Params: []float32{1.5, -2, 0.25},
+var testSnapshot = round.Snapshot{Round: 12, Version: 9, Params: []float32{1.5, -2, 0.25},
 	Optimizer: aggregate.OptimizerState{Name: "fedadam", Step: 9, M: []float32{0.1, 0.2, 0.3}, V: []float32{1e-6, 2e-6, 3e-6}},
 	Spends: []privacy.Spend{{Q: 0.01, Sigma: 1.1, Count: 10}, {Q: 0.02, Sigma: 0.9, Count: 2},
 		{Q: 0.01, Sigma: 1, Count: 3, Distributed: &privacy.DistributedDGauss{LocalStd: 40, Scale: 1e3, Clip: 1, Dim: 1 << 20, MinSurvivors: 80}}},
@@ -26,7 +27,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	if _, err := f.Load(); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("load before any save: %v, want ErrNotExist", err)
 	}
-	for _, s := range []Snapshot{testSnapshot, {Round: 1, Version: 1, Params: []float32{3}, Optimizer: aggregate.OptimizerState{Name: "fedavg", Step: 1}}} {
+	for _, s := range []round.Snapshot{testSnapshot, {Round: 1, Version: 1, Params: []float32{3}, Optimizer: aggregate.OptimizerState{Name: "fedavg", Step: 1}}} {
 		if err := f.Save(s); err != nil {
 			t.Fatal(err)
 		}
@@ -94,7 +95,7 @@ func TestCheckpointRejectsDamage(t *testing.T) {
 		"not ours":  []byte("PNG\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"),
 		"truncated": good[:len(good)-9],
 		"bit flip":  flip,
-		"bad spend": AppendSnapshot(nil, Snapshot{Round: 1, Version: 1, Params: []float32{1}, Spends: []privacy.Spend{{Q: 2, Sigma: 1, Count: 1}}}),
+		"bad spend": AppendSnapshot(nil, round.Snapshot{Round: 1, Version: 1, Params: []float32{1}, Spends: []privacy.Spend{{Q: 2, Sigma: 1, Count: 1}}}),
 	}
 	for name, b := range cases {
 		if _, err := DecodeSnapshot(b); !errors.Is(err, ErrCorruptCheckpoint) {

@@ -1,34 +1,17 @@
-// Package coordinator runs federated rounds: the population, the round
-// machine (selection, configuration, reporting, commit), pace steering and,
-// around it, the drivers that persist, serve and measure. It never trains.
+// Package coordinator runs a federated learning coordinator around the
+// round machine of package round: a Service that serialises events into
+// the machine and carries out what it hands back (checkpoints, metrics,
+// logs, history), the QUIC Server devices talk to, the HTTP status page,
+// /status and /metrics, device enrolment, and RunProcess, which assembles
+// them into `tacit coordinator`. It never trains.
 //
-// The round machine (Machine) is a pure state machine in the style of
-// etcd-io/raft: it takes events — a device's check-in, a report, a tick of
-// the clock — with the time they happen, answers each request directly, and
-// hands what the driver must persist and publish (a committed or abandoned
-// round) to Ready. It does no I/O, reads no clock and starts no goroutines,
-// which is what lets scenario tests script stragglers, dropouts and restarts
-// and lets the simulator run it faster than wall time.
+// What an application uses: RunProcess with ProcessOptions for a whole
+// coordinator; or, to assemble one, NewService (with a Checkpointer such as
+// FileCheckpointer, NewMetrics), NewServer with ServerConfig and
+// HTTPHandler; ReadTokens and NewTokens for enrolment. Rounds are
+// configured with round.Config.
 //
-// Selection is Poisson sampling by a seeded hash: device d takes part in
-// round r if H(seed, r, d) < q, with q = Goal·OverSelection / population.
-// The cohort of a round is then a function of (seed, round, population),
-// not of the order devices arrive in, so a simulation and a deployment over
-// the network select the same devices; and each device is sampled
-// independently with probability q, the assumption of the privacy
-// accountant's amplification by sampling.
-//
-// With RoundConfig.Codec devices quantize their updates (codec.UpdateCodec)
-// and with RoundConfig.SecAgg a round aggregates securely (secure.go): the
-// machine holds the round's secagg.Server, maps the cohort to SecAgg ids in
-// sorted order, and runs its phases on its own clock. The advertise phase is
-// the selection window; share keys and unmask last a phase window each and
-// the masked input the report window, and each ends as soon as every device
-// that can send in it has. A device polls for the coordinator's message that
-// opens a phase (SecAggFetch) and sends its own (SecAggSend); the masked
-// inputs are the reports, and the commit decodes the unmasked sum. Below the
-// threshold the round is abandoned and nothing is revealed or changed. With
-// distributed DP the devices add the noise, sized for the fewest survivors a
-// round accepts (MinFraction of the expected reports), and the accountant
-// composes the distributed discrete Gaussian.
+// The checkpoint file's format (AppendSnapshot, DecodeSnapshot) is
+// versioned: a new field takes a new version, and old versions stay
+// readable (checkpoint.go).
 package coordinator

@@ -16,6 +16,7 @@ import (
 	"github.com/tacitfl/tacit/aggregate"
 	"github.com/tacitfl/tacit/client"
 	"github.com/tacitfl/tacit/coordinator"
+	"github.com/tacitfl/tacit/coordinator/round"
 	"github.com/tacitfl/tacit/dataset"
 	"github.com/tacitfl/tacit/internal/tlscert"
 	"github.com/tacitfl/tacit/model"
@@ -29,7 +30,7 @@ type cluster struct {
 	pin      string
 	split    *dataset.Split
 	tokens   []string
-	outcomes chan coordinator.Outcome
+	outcomes chan round.Outcome
 	svc      *coordinator.Service
 	cfg      model.Config
 }
@@ -40,7 +41,7 @@ func startCluster(t *testing.T, devices int) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &cluster{split: dataset.LeaveLastOut(log), outcomes: make(chan coordinator.Outcome, 100)}
+	c := &cluster{split: dataset.LeaveLastOut(log), outcomes: make(chan round.Outcome, 100)}
 	c.cfg = model.DefaultConfig()
 	c.cfg.Factors = 4
 	m, _ := model.NewMF(30, 4, 1)
@@ -53,15 +54,15 @@ func startCluster(t *testing.T, devices int) *cluster {
 		c.tokens = append(c.tokens, tok)
 	}
 	opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedadam"})
-	rc := coordinator.RoundConfig{OverSelection: 1, MinFraction: 0.5, SelectionTimeout: 2500 * time.Millisecond,
+	rc := round.Config{OverSelection: 1, MinFraction: 0.5, SelectionTimeout: 2500 * time.Millisecond,
 		ReportWindow: 2500 * time.Millisecond, RetryMin: 50 * time.Millisecond, Seed: 1}
-	machine, err := coordinator.NewMachine(rc, ids, coordinator.Snapshot{Params: m.Params}, opt, time.Now())
+	machine, err := round.NewMachine(rc, ids, round.Snapshot{Params: m.Params}, opt, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.svc = coordinator.NewService(machine, coordinator.ServiceOptions{
 		Metrics: coordinator.NewMetrics(prometheus.NewRegistry()),
-		Watch:   func(o coordinator.Outcome) { c.outcomes <- o },
+		Watch:   func(o round.Outcome) { c.outcomes <- o },
 	})
 	cert, err := tlscert.SelfSigned([]string{"127.0.0.1"})
 	if err != nil {
@@ -107,14 +108,14 @@ func (c *cluster) data(i int) client.Data {
 
 // waitRound returns the next finished round, failing after a generous
 // timeout (the rounds run on real time here).
-func (c *cluster) waitRound(t *testing.T) coordinator.Outcome {
+func (c *cluster) waitRound(t *testing.T) round.Outcome {
 	t.Helper()
 	select {
 	case o := <-c.outcomes:
 		return o
 	case <-time.After(20 * time.Second):
 		t.Fatal("no round finished in 20 s")
-		return coordinator.Outcome{}
+		return round.Outcome{}
 	}
 }
 

@@ -1,7 +1,11 @@
 package coordinator
 
 import (
+	"errors"
+
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tacitfl/tacit/coordinator/round"
 )
 
 // Metrics are the coordinator's Prometheus metrics, registered on the
@@ -46,19 +50,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.checkIns.WithLabelValues(r)
 	}
 	m.reports.WithLabelValues("accepted")
-	for c := range rejectNames {
-		m.reports.WithLabelValues(c.label())
+	m.reports.WithLabelValues("error")
+	for _, c := range round.RejectCodes() {
+		m.reports.WithLabelValues(c.Label())
 	}
 	return m
 }
 
-// label is a RejectCode as a metric label value.
-func (c RejectCode) label() string {
-	return map[RejectCode]string{NotEnrolled: "not_enrolled", WrongRound: "wrong_round", Late: "late",
-		NotSelected: "not_selected", Duplicate: "duplicate", BadUpdate: "bad_update"}[c]
-}
-
-func (m *Metrics) outcome(o Outcome) {
+func (m *Metrics) outcome(o round.Outcome) {
 	if o.Committed {
 		m.roundsCommitted.Inc()
 		m.modelVersion.Set(float64(o.Snapshot.Version))
@@ -74,7 +73,7 @@ func (m *Metrics) outcome(o Outcome) {
 	m.participants.Set(float64(o.Reports))
 }
 
-func (m *Metrics) checkIn(res CheckInResult, err error) {
+func (m *Metrics) checkIn(res round.CheckInResult, err error) {
 	switch {
 	case err != nil:
 		m.checkIns.WithLabelValues("rejected").Inc()
@@ -85,10 +84,16 @@ func (m *Metrics) checkIn(res CheckInResult, err error) {
 	}
 }
 
+// report counts a report by its result: accepted, the rejection's code,
+// or error for a failure that is no rejection.
 func (m *Metrics) report(err error) {
-	if r, ok := err.(*Rejection); ok {
-		m.reports.WithLabelValues(r.Code.label()).Inc()
-		return
+	var r *round.Rejection
+	switch {
+	case err == nil:
+		m.reports.WithLabelValues("accepted").Inc()
+	case errors.As(err, &r):
+		m.reports.WithLabelValues(r.Code.Label()).Inc()
+	default:
+		m.reports.WithLabelValues("error").Inc()
 	}
-	m.reports.WithLabelValues("accepted").Inc()
 }

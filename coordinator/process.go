@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/tacitfl/tacit/aggregate"
+	"github.com/tacitfl/tacit/coordinator/round"
 	"github.com/tacitfl/tacit/proto/tacitpb"
 )
 
@@ -28,7 +29,7 @@ type ProcessOptions struct {
 	State       string            // checkpoint file; resumed from if it exists
 	MaxFrame    int               // largest request accepted; 0 means proto.DefaultMaxFrame
 	DownBits    int               // quantize downloaded models to this many bits; 0: float32
-	Rounds      RoundConfig
+	Rounds      round.Config
 	Optimizer   aggregate.OptimizerConfig
 	Model       *tacitpb.ModelConfig
 	Local       *tacitpb.LocalTraining
@@ -51,7 +52,7 @@ func RunProcess(ctx context.Context, o ProcessOptions) error {
 	snap, err := ckpt.Load()
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		snap = Snapshot{Params: o.Initial()}
+		snap = round.Snapshot{Params: o.Initial()}
 		log.Info("starting from a new model", "parameters", len(snap.Params))
 	case err != nil:
 		return err
@@ -70,7 +71,7 @@ func RunProcess(ctx context.Context, o ProcessOptions) error {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	m, err := NewMachine(o.Rounds, ids, snap, opt, time.Now())
+	m, err := round.NewMachine(o.Rounds, ids, snap, opt, time.Now())
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tacitfl/tacit/aggregate/secagg"
 	"github.com/tacitfl/tacit/codec"
+	"github.com/tacitfl/tacit/coordinator/round"
 	"github.com/tacitfl/tacit/proto"
 	"github.com/tacitfl/tacit/proto/tacitpb"
 )
@@ -340,7 +341,7 @@ func (s *Server) model(version int64) (*tacitpb.Response, bool) {
 }
 
 func (s *Server) report(device string, r *tacitpb.Report) (*tacitpb.Response, bool) {
-	rep := Report{Round: r.GetRound(), Weight: r.GetWeight(), Loss: r.GetTrainLoss(), Clipped: r.GetClipped()}
+	rep := round.Report{Round: r.GetRound(), Weight: r.GetWeight(), Loss: r.GetTrainLoss(), Clipped: r.GetClipped()}
 	var err error
 	if c := s.svc.Codec(); r.GetUpdate().GetDtype() == tacitpb.DType_DTYPE_UINT && c != nil {
 		rep.Encoded, err = s.codec.DecodeUint(r.GetUpdate(), c.EncodedLen(s.dim), c.Bits, nil)
@@ -351,7 +352,7 @@ func (s *Server) report(device string, r *tacitpb.Report) (*tacitpb.Response, bo
 		return proto.NewError(tacitpb.ErrorCode_ERROR_CODE_BAD_UPDATE, err.Error()), true
 	}
 	if e := r.GetEvaluation(); e != nil {
-		rep.Eval = &Evaluation{HR: e.GetHrAt_10(), NDCG: e.GetNdcgAt_10()}
+		rep.Eval = &round.Evaluation{HR: e.GetHrAt_10(), NDCG: e.GetNdcgAt_10()}
 	}
 	if err := s.svc.Report(device, rep); err != nil {
 		return rejection(err), false
@@ -392,18 +393,9 @@ func (s *Server) secAggSend(device string, m *tacitpb.SecAggSend) (*tacitpb.Resp
 
 // rejection turns the machine's refusal into a wire error.
 func rejection(err error) *tacitpb.Response {
-	var r *Rejection
+	var r *round.Rejection
 	if !errors.As(err, &r) {
 		return proto.NewError(tacitpb.ErrorCode_ERROR_CODE_INTERNAL, err.Error())
 	}
-	code := map[RejectCode]tacitpb.ErrorCode{
-		NotEnrolled:   tacitpb.ErrorCode_ERROR_CODE_UNAUTHENTICATED,
-		WrongRound:    tacitpb.ErrorCode_ERROR_CODE_WRONG_ROUND,
-		Late:          tacitpb.ErrorCode_ERROR_CODE_LATE,
-		NotSelected:   tacitpb.ErrorCode_ERROR_CODE_NOT_SELECTED,
-		Duplicate:     tacitpb.ErrorCode_ERROR_CODE_DUPLICATE,
-		BadUpdate:     tacitpb.ErrorCode_ERROR_CODE_BAD_UPDATE,
-		SecAggRefused: tacitpb.ErrorCode_ERROR_CODE_SECAGG,
-	}[r.Code]
-	return proto.NewError(code, r.Error())
+	return proto.NewError(proto.RejectionCode(r.Code), r.Error())
 }

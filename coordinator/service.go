@@ -8,12 +8,13 @@ import (
 
 	"github.com/tacitfl/tacit/aggregate/secagg"
 	"github.com/tacitfl/tacit/codec"
+	"github.com/tacitfl/tacit/coordinator/round"
 )
 
 // Checkpointer persists a committed round's snapshot. Save must be durable
 // when it returns: the new model is served only afterwards.
 type Checkpointer interface {
-	Save(Snapshot) error
+	Save(round.Snapshot) error
 }
 
 // Service serialises events into the round machine and carries out what it
@@ -21,13 +22,13 @@ type Checkpointer interface {
 // simulator's in-memory one) call it; it knows nothing of the wire.
 type Service struct {
 	mu      sync.Mutex
-	m       *Machine
+	m       *round.Machine
 	now     func() time.Time
 	ckpt    Checkpointer
 	metrics *Metrics
 	log     *slog.Logger
-	history []Outcome // the most recent rounds, oldest first
-	watch   func(Outcome)
+	history []round.Outcome // the most recent rounds, oldest first
+	watch   func(round.Outcome)
 }
 
 // historyLen is how many finished rounds Status keeps.
@@ -41,11 +42,11 @@ type ServiceOptions struct {
 	Log          *slog.Logger     // nil discards
 	// Watch, if set, is called with every finished round, under the
 	// service's lock: keep it short.
-	Watch func(Outcome)
+	Watch func(round.Outcome)
 }
 
 // NewService wraps m.
-func NewService(m *Machine, o ServiceOptions) *Service {
+func NewService(m *round.Machine, o ServiceOptions) *Service {
 	s := &Service{m: m, now: o.Now, ckpt: o.Checkpointer, metrics: o.Metrics, log: o.Log, watch: o.Watch}
 	if s.now == nil {
 		s.now = time.Now
@@ -57,7 +58,7 @@ func NewService(m *Machine, o ServiceOptions) *Service {
 }
 
 // CheckIn asks the machine to take a device into the current round.
-func (s *Service) CheckIn(device string, cachedVersion int64) (CheckInResult, error) {
+func (s *Service) CheckIn(device string, cachedVersion int64) (round.CheckInResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	res, err := s.m.CheckIn(s.now(), device, cachedVersion)
@@ -69,7 +70,7 @@ func (s *Service) CheckIn(device string, cachedVersion int64) (CheckInResult, er
 }
 
 // Report hands a device's update to the machine.
-func (s *Service) Report(device string, r Report) error {
+func (s *Service) Report(device string, r round.Report) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err := s.m.Report(s.now(), device, r)
@@ -114,28 +115,21 @@ func (s *Service) SecAggFetch(device string, round int64, phase secagg.Phase) (s
 func (s *Service) SecAggSeat(device string) (secagg.Config, secagg.ClientID, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.m.sec == nil {
-		return secagg.Config{}, 0, false
-	}
-	id, ok := s.m.sec.ids[device]
-	return s.m.sec.cfg, id, ok
+	return s.m.SecAggSeat(device)
 }
 
 // SecAggConfig is the current round's SecAgg configuration, if it has one.
 func (s *Service) SecAggConfig() (secagg.Config, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.m.sec == nil {
-		return secagg.Config{}, false
-	}
-	return s.m.sec.cfg, true
+	return s.m.SecAggConfig()
 }
 
 // Codec is the current round's update codec; nil for float32 updates.
 func (s *Service) Codec() *codec.UpdateCodec {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.m.codec
+	return s.m.Codec()
 }
 
 // Tick lets the machine's deadlines pass; drivers call it periodically.
@@ -226,13 +220,12 @@ func (s *Service) Status() StatusReport {
 	defer s.mu.Unlock()
 	st := s.m.Status()
 	r := StatusReport{Round: st.Round, Phase: st.Phase.String(), Selected: st.Selected, CheckedIn: st.CheckedIn,
-		Reports: st.Reports, Opened: st.Opened, Deadline: st.Deadline, ModelVersion: st.ModelVersion, Stopped: s.m.StopReason()}
-	if dp := s.m.cfg.DP; dp != nil {
-		eps, delta := s.m.EpsilonSpent(), dp.Delta
-		r.EpsilonSpent, r.Delta, r.Accountant = &eps, &delta, dp.accountant()
+		Reports: st.Reports, Opened: st.Opened, Deadline: st.Deadline, ModelVersion: st.ModelVersion, Stopped: st.Stopped}
+	if st.DP {
+		r.EpsilonSpent, r.Delta, r.Accountant = &st.EpsilonSpent, &st.Delta, st.Accountant
 	}
-	if p, ok := s.m.SecAggPhase(); ok {
-		r.SecAggPhase = p.String()
+	if st.SecAgg {
+		r.SecAggPhase = st.SecAggPhase.String()
 	}
 	for i := len(s.history) - 1; i >= 0; i-- {
 		o := s.history[i]

@@ -12,7 +12,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tacitfl/tacit/aggregate"
+	"github.com/tacitfl/tacit/coordinator/round"
 )
+
+var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // fakeClock is a clock tests move by hand.
 type fakeClock struct{ t time.Time }
@@ -20,11 +23,11 @@ type fakeClock struct{ t time.Time }
 func (c *fakeClock) now() time.Time { return c.t }
 
 type memCheckpoints struct {
-	saved []Snapshot
+	saved []round.Snapshot
 	fail  bool
 }
 
-func (c *memCheckpoints) Save(s Snapshot) error {
+func (c *memCheckpoints) Save(s round.Snapshot) error {
 	if c.fail {
 		return errors.New("disk full")
 	}
@@ -36,8 +39,8 @@ func newTestService(t *testing.T, ckpt Checkpointer, reg *prometheus.Registry) (
 	t.Helper()
 	clock := &fakeClock{t: epoch}
 	opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedavg"})
-	cfg := DefaultRoundConfig()
-	m, err := NewMachine(cfg, []string{"a", "b"}, Snapshot{Params: []float32{0, 0}}, opt, clock.t)
+	cfg := round.DefaultConfig()
+	m, err := round.NewMachine(cfg, []string{"a", "b"}, round.Snapshot{Params: []float32{0, 0}}, opt, clock.t)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,11 +57,11 @@ func TestServiceCheckpointsEveryCommitAndServesStatus(t *testing.T) {
 		}
 	}
 	clock.t = clock.t.Add(time.Second)
-	s.Report("a", Report{Round: 1, Update: []float32{1, 1}, Weight: 1, Eval: &Evaluation{HR: 1, NDCG: 0.5}})
-	if err := s.Report("a", Report{Round: 1, Update: []float32{1, 1}, Weight: 1}); err == nil {
+	s.Report("a", round.Report{Round: 1, Update: []float32{1, 1}, Weight: 1, Eval: &round.Evaluation{HR: 1, NDCG: 0.5}})
+	if err := s.Report("a", round.Report{Round: 1, Update: []float32{1, 1}, Weight: 1}); err == nil {
 		t.Fatal("duplicate accepted")
 	}
-	s.Report("b", Report{Round: 1, Update: []float32{3, 3}, Weight: 1})
+	s.Report("b", round.Report{Round: 1, Update: []float32{3, 3}, Weight: 1})
 	if len(ckpt.saved) != 1 || ckpt.saved[0].Round != 1 || ckpt.saved[0].Params[0] != 2 {
 		t.Fatalf("checkpoints %+v, want round 1 with params [2 2]", ckpt.saved)
 	}
@@ -103,8 +106,8 @@ func TestServiceGoesOnWhenACheckpointFails(t *testing.T) {
 	s, _ := newTestService(t, &memCheckpoints{fail: true}, prometheus.NewRegistry())
 	s.CheckIn("a", -1)
 	s.CheckIn("b", -1)
-	s.Report("a", Report{Round: 1, Update: []float32{1, 1}, Weight: 1})
-	if err := s.Report("b", Report{Round: 1, Update: []float32{1, 1}, Weight: 1}); err != nil {
+	s.Report("a", round.Report{Round: 1, Update: []float32{1, 1}, Weight: 1})
+	if err := s.Report("b", round.Report{Round: 1, Update: []float32{1, 1}, Weight: 1}); err != nil {
 		t.Fatal(err)
 	}
 	if st := s.Status(); st.Round != 2 {
@@ -119,25 +122,25 @@ func TestServiceGoesOnWhenACheckpointFails(t *testing.T) {
 func TestRestartFromCheckpointFile(t *testing.T) {
 	ckpt := FileCheckpointer{Path: t.TempDir() + "/ckpt"}
 	clock := &fakeClock{t: epoch}
-	start := func(snap Snapshot) *Service {
+	start := func(snap round.Snapshot) *Service {
 		opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedadam", LR: 0.1})
-		m, err := NewMachine(DefaultRoundConfig(), []string{"a", "b"}, snap, opt, clock.t)
+		m, err := round.NewMachine(round.DefaultConfig(), []string{"a", "b"}, snap, opt, clock.t)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return NewService(m, ServiceOptions{Now: clock.now, Checkpointer: ckpt})
 	}
-	s := start(Snapshot{Params: []float32{0, 0}})
+	s := start(round.Snapshot{Params: []float32{0, 0}})
 	for r := int64(1); r <= 2; r++ {
 		s.CheckIn("a", -1)
 		s.CheckIn("b", -1)
-		s.Report("a", Report{Round: r, Update: []float32{1, -1}, Weight: 1})
-		s.Report("b", Report{Round: r, Update: []float32{3, -3}, Weight: 1})
+		s.Report("a", round.Report{Round: r, Update: []float32{1, -1}, Weight: 1})
+		s.Report("b", round.Report{Round: r, Update: []float32{3, -3}, Weight: 1})
 	}
 	var before []float32
 	s.Model(func(v int64, p []float32) { before = append(before, p...) })
 	s.CheckIn("a", 2)
-	s.Report("a", Report{Round: 3, Update: []float32{100, 100}, Weight: 1})
+	s.Report("a", round.Report{Round: 3, Update: []float32{100, 100}, Weight: 1})
 
 	snap, err := ckpt.Load()
 	if err != nil {
@@ -152,7 +155,7 @@ func TestRestartFromCheckpointFile(t *testing.T) {
 	if after[0] != before[0] || after[1] != before[1] {
 		t.Fatalf("resumed model %v, committed %v", after, before)
 	}
-	if err := s.Report("a", Report{Round: 3, Update: []float32{100, 100}, Weight: 1}); err == nil {
+	if err := s.Report("a", round.Report{Round: 3, Update: []float32{100, 100}, Weight: 1}); err == nil {
 		t.Fatal("a report from before the restart was counted")
 	}
 	if st := s.Status(); st.Round != 3 || st.Reports != 0 {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/tacitfl/tacit/aggregate/secagg"
 	"github.com/tacitfl/tacit/codec"
+	"github.com/tacitfl/tacit/coordinator/round"
 	"github.com/tacitfl/tacit/model"
 	"github.com/tacitfl/tacit/proto/tacitpb"
 )
@@ -66,4 +67,14 @@ func FromUpdateCodecPB(pb *tacitpb.UpdateCodec) (*codec.UpdateCodec, error) {
 		return nil, err
 	}
 	return u, nil
+}
+
+// RejectionCode is the wire code of a round machine's rejection, by the name
+// its table gives (round.RejectCode.WireName); ERROR_CODE_INTERNAL for a
+// code the schema does not name.
+func RejectionCode(c round.RejectCode) tacitpb.ErrorCode {
+	if v, ok := tacitpb.ErrorCode_value[c.WireName()]; ok {
+		return tacitpb.ErrorCode(v)
+	}
+	return tacitpb.ErrorCode_ERROR_CODE_INTERNAL
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tacitfl/tacit/aggregate/secagg"
 	"github.com/tacitfl/tacit/codec"
+	"github.com/tacitfl/tacit/coordinator/round"
 	"github.com/tacitfl/tacit/proto/tacitpb"
 )
 
@@ -196,4 +197,23 @@ func FuzzDecodeUint(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestEveryRejectionHasAWireCode: each code of the round machine's table
+// names an ErrorCode of the schema, a specific one, and no two the same.
+func TestEveryRejectionHasAWireCode(t *testing.T) {
+	seen := map[tacitpb.ErrorCode]round.RejectCode{}
+	for _, c := range round.RejectCodes() {
+		w := RejectionCode(c)
+		if _, ok := tacitpb.ErrorCode_value[c.WireName()]; !ok || w == tacitpb.ErrorCode_ERROR_CODE_INTERNAL || w == tacitpb.ErrorCode_ERROR_CODE_UNSPECIFIED {
+			t.Errorf("%v: wire name %q is %v", c, c.WireName(), w)
+		}
+		if other, dup := seen[w]; dup {
+			t.Errorf("%v and %v both travel as %v", other, c, w)
+		}
+		seen[w] = c
+	}
+	if w := RejectionCode(99); w != tacitpb.ErrorCode_ERROR_CODE_INTERNAL {
+		t.Errorf("an unknown code travels as %v", w)
+	}
 }

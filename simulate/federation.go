@@ -19,6 +19,7 @@ import (
 	"github.com/tacitfl/tacit/aggregate/secagg"
 	"github.com/tacitfl/tacit/client"
 	"github.com/tacitfl/tacit/coordinator"
+	"github.com/tacitfl/tacit/coordinator/round"
 	"github.com/tacitfl/tacit/model"
 	"github.com/tacitfl/tacit/privacy"
 	"github.com/tacitfl/tacit/proto"
@@ -35,10 +36,10 @@ type federation struct {
 	template client.Plan    // what every plan carries besides round and version
 	dropout  float64
 	seed     uint64
-	spaces   []*client.Workspace   // one per worker
-	dp       *coordinator.DPConfig // nil without differential privacy
-	secure   bool                  // rounds aggregate securely
-	downBits int                   // bits of the downloaded model; 0: float32
+	spaces   []*client.Workspace // one per worker
+	dp       *round.DPConfig     // nil without differential privacy
+	secure   bool                // rounds aggregate securely
+	downBits int                 // bits of the downloaded model; 0: float32
 	codec    *proto.Codec
 
 	// The clock is real time plus skip, which grows when the simulator
@@ -48,7 +49,7 @@ type federation struct {
 	// long), so outcomes stay reproducible.
 	started  time.Time
 	skip     atomic.Int64 // nanoseconds
-	outcomes []coordinator.Outcome
+	outcomes []round.Outcome
 
 	connect func(id string) client.Coordinator // the transport to the coordinator
 	closers []func() error
@@ -81,19 +82,19 @@ func newFederation(cfg Config, pop *population, items int, init *model.MF) (*fed
 	if err != nil {
 		return nil, err
 	}
-	rc := coordinator.RoundConfig{Goal: cfg.ClientsPerRound, OverSelection: 1, MinFraction: 1e-9,
+	rc := round.Config{Goal: cfg.ClientsPerRound, OverSelection: 1, MinFraction: 1e-9,
 		SelectionTimeout: selectionTimeout, ReportWindow: reportWindow, RetryMin: time.Second, Seed: cfg.Seed}
 	if cfg.QuantBits > 0 {
-		rc.Codec = &coordinator.CodecConfig{Bits: cfg.QuantBits, Rotate: cfg.Rotate, Norm: cfg.QuantNorm}
+		rc.Codec = &round.CodecConfig{Bits: cfg.QuantBits, Rotate: cfg.Rotate, Norm: cfg.QuantNorm}
 	}
 	if cfg.SecAgg {
-		rc.SecAgg = coordinator.SemiHonestSecAgg(cfg.SecAggAdversary, cfg.SecAggDropout, selectionTimeout)
+		rc.SecAgg = round.SemiHonestSecAgg(cfg.SecAggAdversary, cfg.SecAggDropout, selectionTimeout)
 		f.secure = true
 	}
 	if cfg.DP != "" {
 		// Seeded noise keeps simulations reproducible; a deployment seeds
 		// from the operating system.
-		rc.DP = &coordinator.DPConfig{NoiseMultiplier: cfg.NoiseMultiplier, ClipNorm: cfg.ClipNorm, Delta: cfg.Delta,
+		rc.DP = &round.DPConfig{NoiseMultiplier: cfg.NoiseMultiplier, ClipNorm: cfg.ClipNorm, Delta: cfg.Delta,
 			Budget: cfg.TargetEpsilon, Accountant: cfg.Accountant, Distributed: cfg.DP == "distributed",
 			Noise: privacy.NewSeededNoise(sha256.Sum256(binary.LittleEndian.AppendUint64([]byte("tacit simulate noise"), cfg.Seed)))}
 		if cfg.AdaptiveClip {
@@ -111,12 +112,12 @@ func newFederation(cfg Config, pop *population, items int, init *model.MF) (*fed
 	}
 	f.started = time.Now()
 	f.dp = rc.DP
-	m, err := coordinator.NewMachine(rc, f.ids, coordinator.Snapshot{Params: init.Params}, opt, f.now())
+	m, err := round.NewMachine(rc, f.ids, round.Snapshot{Params: init.Params}, opt, f.now())
 	if err != nil {
 		return nil, err
 	}
 	opts := coordinator.ServiceOptions{Now: f.now,
-		Watch: func(o coordinator.Outcome) { f.outcomes = append(f.outcomes, o) }}
+		Watch: func(o round.Outcome) { f.outcomes = append(f.outcomes, o) }}
 	var reg *prometheus.Registry
 	if cfg.HTTP != "" {
 		reg = prometheus.NewRegistry()
@@ -179,12 +180,12 @@ func (c Config) samplingRate(people int) float64 {
 
 // noiseMultiplier is --noise, or the smallest one that keeps the run within
 // --target-epsilon.
-func (c Config) noiseMultiplier(rc coordinator.RoundConfig, params, people int) (float64, error) {
+func (c Config) noiseMultiplier(rc round.Config, params, people int) (float64, error) {
 	if c.TargetEpsilon == 0 {
 		return c.NoiseMultiplier, nil
 	}
 	if rc.DP.Distributed {
-		mech := coordinator.DistributedMechanism(rc, params, people, rc.DP.ClipNorm)
+		mech := round.DistributedMechanism(rc, params, people, rc.DP.ClipNorm)
 		return privacy.CalibrateDistributedDGauss(mech, c.Accountant, c.TargetEpsilon, c.Delta, c.samplingRate(people), c.Rounds)
 	}
 	eps, err := privacy.EpsilonFuncFor(c.Accountant)
@@ -204,8 +205,8 @@ func (f *federation) now() time.Time {
 // when a pass moves nothing the clock skips to the round's next deadline,
 // which dropouts would have it wait for. It returns the round's outcome
 // and how many selected devices dropped out.
-func (f *federation) round(ctx context.Context) (coordinator.Outcome, int, error) {
-	round := f.svc.Status().Round
+func (f *federation) round(ctx context.Context) (round.Outcome, int, error) {
+	current := f.svc.Status().Round
 	type device struct {
 		id     string
 		agent  *client.Agent
@@ -215,7 +216,7 @@ func (f *federation) round(ctx context.Context) (coordinator.Outcome, int, error
 	var devs []*device
 	dropped := 0
 	for _, id := range f.svc.Cohort() {
-		at := f.dropPhase(round, id)
+		at := f.dropPhase(current, id)
 		if at == secagg.PhaseAdvertiseKeys { // never checks in
 			dropped++
 			continue
@@ -227,7 +228,7 @@ func (f *federation) round(ctx context.Context) (coordinator.Outcome, int, error
 	}
 	for pass := 0; len(f.outcomes) == 0; pass++ {
 		if pass > maxPasses {
-			return coordinator.Outcome{}, 0, fmt.Errorf("round %d did not end after %d passes", round, pass)
+			return round.Outcome{}, 0, fmt.Errorf("round %d did not end after %d passes", current, pass)
 		}
 		var next, moved atomic.Int64
 		errs := make([]error, len(f.spaces))
@@ -274,7 +275,7 @@ func (f *federation) round(ctx context.Context) (coordinator.Outcome, int, error
 		}
 		for _, err := range errs {
 			if err != nil {
-				return coordinator.Outcome{}, 0, err
+				return round.Outcome{}, 0, err
 			}
 		}
 		if moved.Load() > 0 {
@@ -283,14 +284,14 @@ func (f *federation) round(ctx context.Context) (coordinator.Outcome, int, error
 		// Only dropouts are left to wait for: skip to the next deadline.
 		st := f.svc.Status()
 		deadline := st.Deadline
-		if st.Phase == coordinator.Selecting.String() {
+		if st.Phase == round.Selecting.String() {
 			deadline = st.Opened.Add(selectionTimeout)
 		}
 		f.skip.Add(int64(max(0, deadline.Sub(f.now()))))
 		f.svc.Tick()
 	}
-	if len(f.outcomes) != 1 || f.outcomes[0].Round != round {
-		return coordinator.Outcome{}, 0, fmt.Errorf("round %d finished as %d rounds", round, len(f.outcomes))
+	if len(f.outcomes) != 1 || f.outcomes[0].Round != current {
+		return round.Outcome{}, 0, fmt.Errorf("round %d finished as %d rounds", current, len(f.outcomes))
 	}
 	o := f.outcomes[0]
 	f.outcomes = f.outcomes[:0]
@@ -359,9 +360,9 @@ func (t *memTransport) DownloadModel(_ context.Context, version int64, _ int, ds
 }
 
 func (t *memTransport) Report(_ context.Context, u client.Upload) error {
-	r := coordinator.Report{Round: u.Round, Update: u.Update, Encoded: u.Encoded, Weight: u.Weight, Loss: u.Loss, Clipped: u.Clipped}
+	r := round.Report{Round: u.Round, Update: u.Update, Encoded: u.Encoded, Weight: u.Weight, Loss: u.Loss, Clipped: u.Clipped}
 	if u.Evaluated {
-		r.Eval = &coordinator.Evaluation{HR: u.HR, NDCG: u.NDCG}
+		r.Eval = &round.Evaluation{HR: u.HR, NDCG: u.NDCG}
 	}
 	return t.f.svc.Report(t.device, r)
 }

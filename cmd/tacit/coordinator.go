@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tacitfl/tacit/coordinator"
+	"github.com/tacitfl/tacit/coordinator/round"
 	"github.com/tacitfl/tacit/internal/tlscert"
 	"github.com/tacitfl/tacit/model"
 	"github.com/tacitfl/tacit/privacy"
@@ -31,7 +32,7 @@ self-signed certificate and prints its fingerprint for agents' --pin. Every
 commit is checkpointed to --state, and a restart resumes from it. SIGINT or
 SIGTERM drains: exchanges in flight finish, then it exits.
 `)
-		o := &coordinatorFlags{cfg: simulate.DefaultConfig(), rounds: coordinator.DefaultRoundConfig()}
+		o := &coordinatorFlags{cfg: simulate.DefaultConfig(), rounds: round.DefaultConfig()}
 		printFlags(w, o.flagSet())
 	},
 	run: runCoordinator,
@@ -47,7 +48,7 @@ type coordinatorFlags struct {
 	enroll, items, maxFrame                int
 	noise, clip, delta, budget             float64
 	cfg                                    simulate.Config
-	rounds                                 coordinator.RoundConfig
+	rounds                                 round.Config
 	verbose                                bool
 }
 
@@ -91,7 +92,7 @@ func (o *coordinatorFlags) flagSet() *flag.FlagSet {
 }
 
 func runCoordinator(args []string, stdout, stderr io.Writer) error {
-	o := &coordinatorFlags{cfg: simulate.DefaultConfig(), rounds: coordinator.DefaultRoundConfig()}
+	o := &coordinatorFlags{cfg: simulate.DefaultConfig(), rounds: round.DefaultConfig()}
 	if err := parseFlags(o.flagSet(), args); err != nil {
 		return err
 	}
@@ -99,16 +100,16 @@ func runCoordinator(args []string, stdout, stderr io.Writer) error {
 		return usageError{err: errors.New("--tokens is required"), hint: true}
 	}
 	if o.noise != 0 {
-		o.rounds.DP = &coordinator.DPConfig{NoiseMultiplier: o.noise, ClipNorm: o.clip, Delta: o.delta, Budget: o.budget,
+		o.rounds.DP = &round.DPConfig{NoiseMultiplier: o.noise, ClipNorm: o.clip, Delta: o.delta, Budget: o.budget,
 			Accountant: o.accountant, Distributed: o.distributed}
 	} else if o.distributed {
 		return usageError{err: errors.New("--distributed-dp needs --noise")}
 	}
 	if o.quantBits != 0 {
-		o.rounds.Codec = &coordinator.CodecConfig{Bits: o.quantBits, Rotate: o.rotate, Norm: o.quantNorm}
+		o.rounds.Codec = &round.CodecConfig{Bits: o.quantBits, Rotate: o.rotate, Norm: o.quantNorm}
 	}
 	if o.secure {
-		o.rounds.SecAgg = coordinator.SemiHonestSecAgg(o.adversary, o.dropout, o.phaseWindow)
+		o.rounds.SecAgg = round.SemiHonestSecAgg(o.adversary, o.dropout, o.phaseWindow)
 	}
 	if err := o.rounds.Validate(); err != nil {
 		return usageError{err: err}

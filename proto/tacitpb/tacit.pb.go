@@ -824,7 +824,7 @@ func (x *Plan) GetSecagg() *SecAggPlan {
 }
 
 // UpdateCodec is the linear quantization every device of a round shares
-// (proto.Quantizer): an optional randomized Hadamard rotation, then b-bit
+// (codec.UpdateCodec): an optional randomized Hadamard rotation, then b-bit
 // stochastic rounding of values clipped to [-range, range], in Z_(2^m).
 type UpdateCodec struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`

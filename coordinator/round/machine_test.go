@@ -1,4 +1,4 @@
-package coordinator
+package round
 
 import (
 	"fmt"
@@ -41,7 +41,7 @@ func TestRoundScenarios(t *testing.T) {
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 type harness struct {
-	cfg        RoundConfig
+	cfg        Config
 	population []string
 	optName    string
 	m          *Machine
@@ -52,7 +52,7 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 	var b strings.Builder
 	switch d.Cmd {
 	case "init":
-		h.cfg = DefaultRoundConfig()
+		h.cfg = DefaultConfig()
 		h.cfg.SelectionTimeout, h.cfg.ReportWindow = 10*time.Second, 20*time.Second
 		var pop string
 		d.ScanArgs(t, "population", &pop)

@@ -1,4 +1,4 @@
-package coordinator
+package round
 
 import (
 	"errors"
@@ -29,8 +29,8 @@ type secureDevice struct {
 
 const secureDim = 37 // padded to 40 = 20·2 by the rotation
 
-func secureConfig() RoundConfig {
-	cfg := DefaultRoundConfig()
+func secureConfig() Config {
+	cfg := DefaultConfig()
 	cfg.Codec = &CodecConfig{Bits: 12, Rotate: true, Norm: 1}
 	cfg.SecAgg = &SecAggConfig{AdversaryRate: 0, DropoutRate: 0.3, ThreatModel: secagg.NoAdversary, PhaseWindow: time.Minute}
 	return cfg
@@ -114,7 +114,7 @@ func runSecureRound(t *testing.T, m *Machine, now time.Time, devs []*secureDevic
 
 // newSecureMachine is a fedavg machine (learning rate 1: the model becomes
 // the round's mean update) with a zero model over the devices.
-func newSecureMachine(t *testing.T, cfg RoundConfig, ids []string) (*Machine, time.Time) {
+func newSecureMachine(t *testing.T, cfg Config, ids []string) (*Machine, time.Time) {
 	t.Helper()
 	opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedavg"})
 	now := time.Unix(1000, 0)

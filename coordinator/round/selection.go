@@ -1,4 +1,4 @@
-package coordinator
+package round
 
 import (
 	"crypto/sha256"

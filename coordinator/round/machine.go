@@ -1,4 +1,4 @@
-package coordinator
+package round
 
 import (
 	"fmt"
@@ -116,7 +116,7 @@ type Outcome struct {
 // Machine is the round machine; see the package documentation. It is not
 // safe for concurrent use: the driver serialises events.
 type Machine struct {
-	cfg        RoundConfig
+	cfg        Config
 	population []string
 	enrolled   map[string]bool
 	q          float64
@@ -150,9 +150,9 @@ type Machine struct {
 	clipped    int
 	stopReason string
 
-	codec     *codec.UpdateCodec // this round's, with RoundConfig.Codec
+	codec     *codec.UpdateCodec // this round's, with Config.Codec
 	encoded   []float32          // a report's decoded (rotated) values; the rotated mean
-	sec       *secureRound       // this round's, with RoundConfig.SecAgg
+	sec       *secureRound       // this round's, with Config.SecAgg
 	setupErr  error              // why this round cannot run; it is abandoned at selection's end
 	secParams map[int][2]int     // SecAgg (degree, threshold) by cohort size
 
@@ -162,7 +162,7 @@ type Machine struct {
 // NewMachine resumes from snap (the initial model before any commit) with
 // the enrolled population, and opens the next round at now. opt must be
 // fresh; its state is restored from snap.
-func NewMachine(cfg RoundConfig, population []string, snap Snapshot, opt aggregate.Optimizer, now time.Time) (*Machine, error) {
+func NewMachine(cfg Config, population []string, snap Snapshot, opt aggregate.Optimizer, now time.Time) (*Machine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -249,7 +249,7 @@ func (m *Machine) open(now time.Time, r int64) {
 }
 
 // samplingRate is q, each device's chance of selection in a round.
-func samplingRate(cfg RoundConfig, population int) float64 {
+func samplingRate(cfg Config, population int) float64 {
 	if cfg.Goal == 0 {
 		return 1
 	}
@@ -581,10 +581,47 @@ type Status struct {
 	Selected, CheckedIn, Reports int
 	Opened, Deadline             time.Time
 	ModelVersion                 int64
+	Stopped                      string // why no more rounds open, once Phase is Stopped
+	// With differential privacy: the ε spent by the committed rounds, at
+	// δ, by the named accountant.
+	DP                  bool
+	EpsilonSpent, Delta float64
+	Accountant          string
+	SecAgg              bool // the round aggregates securely, in SecAggPhase
+	SecAggPhase         secagg.Phase
 }
 
 // Status reports the current round.
 func (m *Machine) Status() Status {
-	return Status{Round: m.round, Phase: m.phase, Selected: len(m.cohort), CheckedIn: len(m.accepted),
-		Reports: m.reports, Opened: m.opened, Deadline: m.deadline, ModelVersion: m.version}
+	st := Status{Round: m.round, Phase: m.phase, Selected: len(m.cohort), CheckedIn: len(m.accepted),
+		Reports: m.reports, Opened: m.opened, Deadline: m.deadline, ModelVersion: m.version, Stopped: m.stopReason}
+	if d := m.cfg.DP; d != nil {
+		st.DP, st.EpsilonSpent, st.Delta, st.Accountant = true, m.EpsilonSpent(), d.Delta, d.accountant()
+	}
+	if m.sec != nil {
+		st.SecAgg, st.SecAggPhase = true, m.sec.server.Phase()
+	}
+	return st
+}
+
+// Codec is the current round's update codec; nil for float32 updates.
+func (m *Machine) Codec() *codec.UpdateCodec { return m.codec }
+
+// SecAggConfig is the current round's SecAgg configuration, if it has one.
+func (m *Machine) SecAggConfig() (secagg.Config, bool) {
+	if m.sec == nil {
+		return secagg.Config{}, false
+	}
+	return m.sec.cfg, true
+}
+
+// SecAggSeat is the current round's SecAgg configuration and device's id
+// in it; false if the round does not aggregate securely or the device is
+// not in it.
+func (m *Machine) SecAggSeat(device string) (secagg.Config, secagg.ClientID, bool) {
+	if m.sec == nil {
+		return secagg.Config{}, 0, false
+	}
+	id, ok := m.sec.ids[device]
+	return m.sec.cfg, id, ok
 }

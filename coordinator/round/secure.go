@@ -1,4 +1,4 @@
-package coordinator
+package round
 
 import (
 	"crypto/sha256"
@@ -137,7 +137,7 @@ func codecRange(bits int, rotate bool, length int, expected, norm float64) float
 // (WithNoiseMultiplier): the scale of the round's quantizer, the clip, the
 // encoded length and the fewest survivors a round accepts. Calibration uses
 // it; so do the machine's accountant and its devices' noise.
-func DistributedMechanism(cfg RoundConfig, d, population int, clip float64) privacy.DistributedDGauss {
+func DistributedMechanism(cfg Config, d, population int, clip float64) privacy.DistributedDGauss {
 	u := codec.UpdateCodec{Bits: cfg.Codec.Bits, Rotate: cfg.Codec.Rotate}
 	length := u.EncodedLen(d)
 	expected := samplingRate(cfg, population) * float64(population)
@@ -148,7 +148,7 @@ func DistributedMechanism(cfg RoundConfig, d, population int, clip float64) priv
 // minSurvivors is, with distributed DP, the fewest masked inputs a round
 // commits with: a fixed share of the expected reports, so that the noise
 // the accountant counts on is there whatever the cohort's size.
-func minSurvivors(cfg RoundConfig, expected float64) int {
+func minSurvivors(cfg Config, expected float64) int {
 	return max(2, int(math.Ceil(cfg.MinFraction*expected)))
 }
 
@@ -300,7 +300,7 @@ func (m *Machine) SecAggPhase() (secagg.Phase, bool) {
 }
 
 // roundSeed is the current round's public randomness for purpose,
-// reproducible from RoundConfig.Seed: a round rotates alike with or without
+// reproducible from Config.Seed: a round rotates alike with or without
 // SecAgg.
 func (m *Machine) roundSeed(purpose string) [32]byte {
 	b := binary.LittleEndian.AppendUint64([]byte("tacit round "+purpose), m.cfg.Seed)

@@ -1,4 +1,4 @@
-package coordinator
+package round
 
 import (
 	"fmt"
@@ -10,8 +10,8 @@ import (
 	"github.com/tacitfl/tacit/privacy"
 )
 
-// RoundConfig shapes every round.
-type RoundConfig struct {
+// Config shapes every round.
+type Config struct {
 	// Goal is the number of reports a round is after: the selection rate is
 	// q = Goal·OverSelection/population. With 0 everyone is selected.
 	Goal int
@@ -105,14 +105,14 @@ type DPConfig struct {
 	Distributed bool
 }
 
-// DefaultRoundConfig suits a simulation-sized population.
-func DefaultRoundConfig() RoundConfig {
-	return RoundConfig{Goal: 0, OverSelection: 1, MinFraction: 0.5,
+// DefaultConfig suits a simulation-sized population.
+func DefaultConfig() Config {
+	return Config{Goal: 0, OverSelection: 1, MinFraction: 0.5,
 		SelectionTimeout: 30 * time.Second, ReportWindow: 2 * time.Minute, RetryMin: time.Second, Seed: 1}
 }
 
 // Validate reports the first nonsense value.
-func (c RoundConfig) Validate() error {
+func (c Config) Validate() error {
 	switch {
 	case c.Goal < 0:
 		return fmt.Errorf("goal must be non-negative, got %d", c.Goal)
