@@ -17,6 +17,7 @@ import (
 
 	"github.com/tacitfl/tacit/aggregate"
 	"github.com/tacitfl/tacit/coordinator/round"
+	"github.com/tacitfl/tacit/privacy"
 	"github.com/tacitfl/tacit/proto/tacitpb"
 )
 
@@ -71,7 +72,7 @@ func RunProcess(ctx context.Context, o ProcessOptions) error {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	m, err := round.NewMachine(o.Rounds, ids, snap, opt, time.Now())
+	m, err := round.NewMachine(o.Rounds, round.Parts{Population: ids, Snapshot: snap, Optimizer: opt, Noise: privacy.NewNoise()}, time.Now())
 	if err != nil {
 		return err
 	}

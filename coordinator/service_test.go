@@ -40,7 +40,7 @@ func newTestService(t *testing.T, ckpt Checkpointer, reg *prometheus.Registry) (
 	clock := &fakeClock{t: epoch}
 	opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedavg"})
 	cfg := round.DefaultConfig()
-	m, err := round.NewMachine(cfg, []string{"a", "b"}, round.Snapshot{Params: []float32{0, 0}}, opt, clock.t)
+	m, err := round.NewMachine(cfg, round.Parts{Population: []string{"a", "b"}, Snapshot: round.Snapshot{Params: []float32{0, 0}}, Optimizer: opt}, clock.t)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestRestartFromCheckpointFile(t *testing.T) {
 	clock := &fakeClock{t: epoch}
 	start := func(snap round.Snapshot) *Service {
 		opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedadam", LR: 0.1})
-		m, err := round.NewMachine(round.DefaultConfig(), []string{"a", "b"}, snap, opt, clock.t)
+		m, err := round.NewMachine(round.DefaultConfig(), round.Parts{Population: []string{"a", "b"}, Snapshot: snap, Optimizer: opt}, clock.t)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -92,11 +92,8 @@ func newFederation(cfg Config, pop *population, items int, init *model.MF) (*fed
 		f.secure = true
 	}
 	if cfg.DP != "" {
-		// Seeded noise keeps simulations reproducible; a deployment seeds
-		// from the operating system.
 		rc.DP = &round.DPConfig{NoiseMultiplier: cfg.NoiseMultiplier, ClipNorm: cfg.ClipNorm, Delta: cfg.Delta,
-			Budget: cfg.TargetEpsilon, Accountant: cfg.Accountant, Distributed: cfg.DP == "distributed",
-			Noise: privacy.NewSeededNoise(sha256.Sum256(binary.LittleEndian.AppendUint64([]byte("tacit simulate noise"), cfg.Seed)))}
+			Budget: cfg.TargetEpsilon, Accountant: cfg.Accountant, Distributed: cfg.DP == "distributed"}
 		if cfg.AdaptiveClip {
 			rc.DP.Adaptive = &privacy.AdaptiveClip{}
 		}
@@ -112,7 +109,10 @@ func newFederation(cfg Config, pop *population, items int, init *model.MF) (*fed
 	}
 	f.started = time.Now()
 	f.dp = rc.DP
-	m, err := round.NewMachine(rc, f.ids, round.Snapshot{Params: init.Params}, opt, f.now())
+	// Seeded noise keeps simulations reproducible; a deployment seeds from
+	// the operating system.
+	noise := privacy.NewSeededNoise(sha256.Sum256(binary.LittleEndian.AppendUint64([]byte("tacit simulate noise"), cfg.Seed)))
+	m, err := round.NewMachine(rc, round.Parts{Population: f.ids, Snapshot: round.Snapshot{Params: init.Params}, Optimizer: opt, Noise: noise}, f.now())
 	if err != nil {
 		return nil, err
 	}

@@ -96,8 +96,6 @@ type DPConfig struct {
 	// Budget is the ε the whole training may spend; a round that would take
 	// the total past it is not started. 0 means no limit.
 	Budget float64
-	// Noise is the noise source; nil seeds one from the operating system.
-	Noise *privacy.Noise
 	// Distributed has the devices add the noise, as discrete Gaussian noise
 	// on their quantized updates, so that the secure sum of the fewest
 	// survivors a round accepts carries z (needs SecAgg). The coordinator

@@ -1,6 +1,7 @@
 package round
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -159,10 +160,27 @@ type Machine struct {
 	ready []Outcome
 }
 
-// NewMachine resumes from snap (the initial model before any commit) with
-// the enrolled population, and opens the next round at now. opt must be
-// fresh; its state is restored from snap.
-func NewMachine(cfg Config, population []string, snap Snapshot, opt aggregate.Optimizer, now time.Time) (*Machine, error) {
+// Parts are what a machine is assembled from besides its configuration:
+// its driver's to give, so the machine holds no hidden source of anything.
+type Parts struct {
+	Population []string            // the enrolled devices
+	Snapshot   Snapshot            // where to resume: the initial model before any commit
+	Optimizer  aggregate.Optimizer // fresh: its state is restored from Snapshot
+	// Noise draws central DP noise and adaptive clipping's noised count
+	// (privacy.NewNoise in production, a seeded one in simulations and
+	// tests). A machine with Config.DP needs it, except with distributed
+	// DP, where the devices add the noise.
+	Noise *privacy.Noise
+}
+
+// ErrNoNoise refuses differential privacy to a machine given no noise
+// source.
+var ErrNoNoise = errors.New("differential privacy needs a noise source (Parts.Noise)")
+
+// NewMachine resumes from p.Snapshot with p's population, and opens the
+// next round at now.
+func NewMachine(cfg Config, p Parts, now time.Time) (*Machine, error) {
+	population, snap, opt := p.Population, p.Snapshot, p.Optimizer
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -171,6 +189,9 @@ func NewMachine(cfg Config, population []string, snap Snapshot, opt aggregate.Op
 	}
 	if len(snap.Params) == 0 {
 		return nil, fmt.Errorf("coordinator: the snapshot has no model")
+	}
+	if d := cfg.DP; d != nil && p.Noise == nil && (!d.Distributed || d.Adaptive != nil) {
+		return nil, ErrNoNoise
 	}
 	if snap.Optimizer.Name != "" {
 		if err := opt.Restore(snap.Optimizer); err != nil {
@@ -195,12 +216,9 @@ func NewMachine(cfg Config, population []string, snap Snapshot, opt aggregate.Op
 		if err != nil {
 			return nil, err
 		}
-		m.acct, m.noise, m.clip, m.zUpdate = acct, d.Noise, d.ClipNorm, d.NoiseMultiplier
+		m.acct, m.noise, m.clip, m.zUpdate = acct, p.Noise, d.ClipNorm, d.NoiseMultiplier
 		if snap.ClipNorm > 0 {
 			m.clip = snap.ClipNorm
-		}
-		if m.noise == nil {
-			m.noise = privacy.NewNoise()
 		}
 		if d.Adaptive != nil {
 			a := d.Adaptive.Defaults(m.expectedReports())
@@ -459,13 +477,9 @@ func (m *Machine) commit(now time.Time, reason string) {
 	} else {
 		err = m.plainMean()
 	}
-	if d := m.cfg.DP; d != nil && err == nil {
+	if m.cfg.DP != nil && err == nil {
 		denominator = m.expectedReports()
-		if !d.Distributed { // the devices' noise is in the sum already
-			noiseStd = m.zUpdate * m.clip
-			m.noise.AddGaussian(m.step, noiseStd)
-		}
-		err = m.acct.ComposeSpend(m.spend())
+		noiseStd, err = m.privatize()
 	}
 	if err == nil && denominator != 1 {
 		for i := range m.step {

@@ -46,6 +46,7 @@ type harness struct {
 	optName    string
 	m          *Machine
 	last       Snapshot // the snapshot a driver would have persisted
+	noise      *privacy.Noise
 }
 
 func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
@@ -69,7 +70,8 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 		h.optName = "fedavg"
 		d.MaybeScanArgs(t, "optimizer", &h.optName)
 		if d.HasArg("dp-clip") {
-			h.cfg.DP = &DPConfig{Delta: 1e-5, Noise: privacy.NewSeededNoise([32]byte{7})}
+			h.cfg.DP = &DPConfig{Delta: 1e-5}
+			h.noise = privacy.NewSeededNoise([32]byte{7})
 			d.ScanArgs(t, "dp-clip", &h.cfg.DP.ClipNorm)
 			d.MaybeScanArgs(t, "dp-noise", &h.cfg.DP.NoiseMultiplier)
 			d.MaybeScanArgs(t, "dp-budget", &h.cfg.DP.Budget)
@@ -160,7 +162,7 @@ func (h *harness) start(now time.Time) error {
 	if err != nil {
 		return err
 	}
-	h.m, err = NewMachine(h.cfg, h.population, h.last, opt, now)
+	h.m, err = NewMachine(h.cfg, Parts{Population: h.population, Snapshot: h.last, Optimizer: opt, Noise: h.noise}, now)
 	return err
 }
 

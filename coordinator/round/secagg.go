@@ -1,17 +1,11 @@
 package round
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
-	"github.com/tacitfl/tacit/aggregate"
 	"github.com/tacitfl/tacit/aggregate/secagg"
-	"github.com/tacitfl/tacit/codec"
-	"github.com/tacitfl/tacit/privacy"
 )
 
 // A secure round runs the SecAgg phases on the round machine's clock: the
@@ -35,55 +29,11 @@ type secureRound struct {
 	survivors      int
 }
 
-// tailWrap is the probability per coordinate that a sum's distributed noise
-// leaves the ring: small enough that a wrap is rare in a million values.
-const tailWrap = 1e-9
-
-// setupRound chooses round r's codec and, with SecAgg, its secure
-// aggregation over the cohort. An error abandons the round.
-func (m *Machine) setupRound() error {
-	m.codec, m.sec = nil, nil
-	k := m.cfg.Codec
-	if k == nil {
-		return nil
-	}
-	d := len(m.params)
-	u := &codec.UpdateCodec{Bits: k.Bits, Rotate: k.Rotate}
-	if k.Rotate {
-		u.RotationSeed = m.roundSeed("rotation")
-	}
-	norm := k.Norm
-	if m.cfg.DP != nil {
-		norm = m.clip
-	}
-	length := u.EncodedLen(d)
-	u.Range = codecRange(k.Bits, k.Rotate, length, m.expectedReports(), norm)
-	n := max(1, len(m.cohort))
-	u.ModBits = codec.RequiredModBits(k.Bits, n)
-	if m.distributed() {
-		mech := m.spend().Distributed
-		u.LocalNoise, u.MinSurvivors = mech.LocalStd, mech.MinSurvivors
-		for u.ModBits <= codec.MaxModBits {
-			q, err := u.Quantizer()
-			if err == nil && q.CheckNoise(n, u.LocalNoise, codec.TailBound(tailWrap)) == nil {
-				break
-			}
-			u.ModBits++
-		}
-	}
-	if u.ModBits > codec.MaxModBits {
-		return fmt.Errorf("the sum of %d devices' %d-bit values needs a ring of more than %d bits", n, k.Bits, codec.MaxModBits)
-	}
-	if _, err := u.Quantizer(); err != nil {
-		return err
-	}
-	m.codec = u
-	if m.cfg.SecAgg == nil {
-		if m.mean.Len() != length {
-			m.mean = aggregate.NewMean(length)
-		}
-		return nil
-	}
+// setupSecAgg sets up the current round's secure aggregation over the
+// cohort, with the round's codec.
+func (m *Machine) setupSecAgg() error {
+	u := m.codec
+	length := u.EncodedLen(len(m.params))
 	if len(m.cohort) < 2 {
 		return fmt.Errorf("secure aggregation needs at least 2 selected devices, %d were", len(m.cohort))
 	}
@@ -115,52 +65,6 @@ func (m *Machine) setupRound() error {
 	}
 	m.sec = sr
 	return nil
-}
-
-func (m *Machine) distributed() bool { return m.cfg.DP != nil && m.cfg.DP.Distributed }
-
-// codecRange is the range c of b-bit values for updates of the given norm
-// and (encoded) length, averaged over about `expected` devices. Rotated,
-// every coordinate is about norm/√length and c is ClipK of those; not
-// rotated, one coordinate may carry the whole norm, and c = norm clips
-// none.
-func codecRange(bits int, rotate bool, length int, expected, norm float64) float64 {
-	if !rotate {
-		return norm
-	}
-	return codec.ClipK(bits, max(1, int(expected))) * norm / math.Sqrt(float64(length))
-}
-
-// DistributedMechanism is the distributed discrete Gaussian that rounds of
-// cfg (with DP.Distributed) run with clip norm clip on a model of d
-// parameters over population devices, before its noise is set
-// (WithNoiseMultiplier): the scale of the round's quantizer, the clip, the
-// encoded length and the fewest survivors a round accepts. Calibration uses
-// it; so do the machine's accountant and its devices' noise.
-func DistributedMechanism(cfg Config, d, population int, clip float64) privacy.DistributedDGauss {
-	u := codec.UpdateCodec{Bits: cfg.Codec.Bits, Rotate: cfg.Codec.Rotate}
-	length := u.EncodedLen(d)
-	expected := samplingRate(cfg, population) * float64(population)
-	scale := float64(int(1)<<(u.Bits-1)-1) / codecRange(u.Bits, u.Rotate, length, expected, clip)
-	return privacy.DistributedDGauss{Scale: scale, Clip: clip, Dim: length, MinSurvivors: minSurvivors(cfg, expected)}
-}
-
-// minSurvivors is, with distributed DP, the fewest masked inputs a round
-// commits with: a fixed share of the expected reports, so that the noise
-// the accountant counts on is there whatever the cohort's size.
-func minSurvivors(cfg Config, expected float64) int {
-	return max(2, int(math.Ceil(cfg.MinFraction*expected)))
-}
-
-// spend is the privacy mechanism of the current round, for the accountant.
-func (m *Machine) spend() privacy.Spend {
-	d := m.cfg.DP
-	s := privacy.Spend{Q: m.q, Sigma: d.NoiseMultiplier, Count: 1}
-	if d.Distributed {
-		mech := DistributedMechanism(m.cfg, len(m.params), len(m.enrolled), m.clip).WithNoiseMultiplier(d.NoiseMultiplier)
-		s.Distributed = &mech
-	}
-	return s
 }
 
 // SecAggSend takes a device's SecAgg message for round at now. A refused
@@ -288,21 +192,4 @@ func (m *Machine) endSecurePhase(now time.Time) {
 func (m *Machine) secureSum() error {
 	_, err := m.codec.DecodeSum(m.step, m.sec.sum, len(m.params))
 	return err
-}
-
-// SecAggPhase is the current round's SecAgg phase, if it aggregates
-// securely.
-func (m *Machine) SecAggPhase() (secagg.Phase, bool) {
-	if m.sec == nil {
-		return 0, false
-	}
-	return m.sec.server.Phase(), true
-}
-
-// roundSeed is the current round's public randomness for purpose,
-// reproducible from Config.Seed: a round rotates alike with or without
-// SecAgg.
-func (m *Machine) roundSeed(purpose string) [32]byte {
-	b := binary.LittleEndian.AppendUint64([]byte("tacit round "+purpose), m.cfg.Seed)
-	return sha256.Sum256(binary.LittleEndian.AppendUint64(b, uint64(m.round)))
 }

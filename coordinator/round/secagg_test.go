@@ -118,7 +118,7 @@ func newSecureMachine(t *testing.T, cfg Config, ids []string) (*Machine, time.Ti
 	t.Helper()
 	opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedavg"})
 	now := time.Unix(1000, 0)
-	m, err := NewMachine(cfg, ids, Snapshot{Params: make([]float32, secureDim)}, opt, now)
+	m, err := NewMachine(cfg, Parts{Population: ids, Snapshot: Snapshot{Params: make([]float32, secureDim)}, Optimizer: opt}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +249,7 @@ func TestDistributedDPRound(t *testing.T) {
 		devs, ids := newSecureDevices(8, 7)
 		cfg := secureConfig()
 		cfg.Codec.Bits = 16
-		cfg.DP = &DPConfig{NoiseMultiplier: 1, ClipNorm: 1, Delta: 1e-5, Distributed: true, Accountant: acc, Noise: privacy.NewSeededNoise([32]byte{1})}
+		cfg.DP = &DPConfig{NoiseMultiplier: 1, ClipNorm: 1, Delta: 1e-5, Distributed: true, Accountant: acc}
 		cfg.MinFraction = 0.75
 		m, now := newSecureMachine(t, cfg, ids)
 		mech := DistributedMechanism(cfg, secureDim, len(ids), cfg.DP.ClipNorm).WithNoiseMultiplier(1)
