@@ -20,7 +20,7 @@
 // accountant's amplification by sampling.
 //
 // With Config.Codec devices quantize their updates (codec.UpdateCodec)
-// and with Config.SecAgg a round aggregates securely (secure.go): the
+// and with Config.SecAgg a round aggregates securely (secagg.go): the
 // machine holds the round's secagg.Server, maps the cohort to SecAgg ids in
 // sorted order, and runs its phases on its own clock. The advertise phase is
 // the selection window; share keys and unmask last a phase window each and
@@ -31,7 +31,9 @@
 // threshold the round is abandoned and nothing is revealed or changed. With
 // distributed DP the devices add the noise, sized for the fewest survivors a
 // round accepts (MinFraction of the expected reports), and the accountant
-// composes the distributed discrete Gaussian.
+// composes the distributed discrete Gaussian (dp.go). The machine draws no
+// randomness of its own: DP noise comes from Parts.Noise, jitter from a
+// generator seeded by Config.Seed.
 //
 // Every refusal is a *Rejection whose RejectCode has one row in one table
 // (reject.go): its text, its metric label and its wire code's name.
