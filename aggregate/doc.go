@@ -11,4 +11,8 @@
 // and a real deployment over the network that aggregate the same updates get
 // the same model bit for bit. (Float sums would differ in the last bits with
 // the order.)
+//
+// What an application uses: Mean (NewMean, Add, Mean or Sum) for
+// aggregation, and NewOptimizer with OptimizerConfig for the server step;
+// OptimizerState is what a checkpoint keeps.
 package aggregate

@@ -106,29 +106,8 @@ func firstOutOfRange(v []float32, limit float64) int {
 	return -1
 }
 
-// Merge adds everything added to o into m, exactly, as if each update had
-// been added to m: workers can each keep a Mean and merge them at the end.
-func (m *Mean) Merge(o *Mean) error {
-	if len(o.lo) != len(m.lo) {
-		return fmt.Errorf("aggregate: merging a mean of %d values into one of %d", len(o.lo), len(m.lo))
-	}
-	for i := range m.lo {
-		var carry uint64
-		m.lo[i], carry = bits.Add64(m.lo[i], o.lo[i], 0)
-		m.hi[i] += o.hi[i] + carry
-	}
-	var carry uint64
-	m.wlo, carry = bits.Add64(m.wlo, o.wlo, 0)
-	m.whi += o.whi + carry
-	m.count += o.count
-	return nil
-}
-
 // Count is the number of updates added.
 func (m *Mean) Count() int { return m.count }
-
-// Weight is the sum of the weights added.
-func (m *Mean) Weight() float64 { return float128(m.wlo, m.whi) }
 
 // Mean writes the weighted mean into dst.
 func (m *Mean) Mean(dst []float32) error {

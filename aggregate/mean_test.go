@@ -29,11 +29,11 @@ func TestMeanWeighted(t *testing.T) {
 	if err := m.Sum(sum); err != nil || sum[0] != 16 || sum[1] != -4 || sum[2] != 4.5 {
 		t.Fatalf("sum %v (%v), want [16 -4 4.5]", sum, err)
 	}
-	if m.Count() != 2 || m.Weight() != 4 {
-		t.Fatalf("count %d weight %v", m.Count(), m.Weight())
+	if m.Count() != 2 {
+		t.Fatalf("count %d", m.Count())
 	}
 	m.Reset()
-	if m.Count() != 0 || m.Weight() != 0 {
+	if m.Count() != 0 {
 		t.Fatal("reset left state")
 	}
 	m.Add([]float32{2, 2, 2}, 1)
@@ -118,36 +118,6 @@ func TestMeanDoesNotDependOnOrder(t *testing.T) {
 	}
 	if got, want := float64(a[7]), sum/wsum; math.Abs(got-want) > 1e-6*math.Abs(want) {
 		t.Fatalf("mean %v, want %v", got, want)
-	}
-}
-
-func TestMeanMergeEqualsAddingEverything(t *testing.T) {
-	vecs := [][]float32{{1, -2, 3.5}, {-0.25, 8, 1e-9}, {5, 5, -5}, {0.1, 0.2, 0.3}}
-	all, a, b := NewMean(3), NewMean(3), NewMean(3)
-	for i, v := range vecs {
-		all.Add(v, float64(i+1))
-		if i%2 == 0 {
-			a.Add(v, float64(i+1))
-		} else {
-			b.Add(v, float64(i+1))
-		}
-	}
-	if err := a.Merge(b); err != nil {
-		t.Fatal(err)
-	}
-	got, want := make([]float32, 3), make([]float32, 3)
-	a.Mean(got)
-	all.Mean(want)
-	for j := range got {
-		if got[j] != want[j] {
-			t.Fatalf("merged %v, added %v", got, want)
-		}
-	}
-	if a.Count() != 4 || a.Weight() != 10 {
-		t.Fatalf("count %d weight %v", a.Count(), a.Weight())
-	}
-	if err := a.Merge(NewMean(2)); err == nil {
-		t.Fatal("merged a mean of another dimension")
 	}
 }
 

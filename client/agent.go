@@ -218,7 +218,7 @@ func (a *Agent) Step(ctx context.Context) (time.Duration, error) {
 		pm := ws.eval.Person(0, a.data.Train, a.data.Test)
 		u.Evaluated, u.HR, u.NDCG = true, pm.HR, pm.NDCG
 	}
-	rep, err := Train(ws.trainer, ws.prepared, a.data.Train, *plan, ws.update)
+	rep, err := train(ws.trainer, ws.prepared, a.data.Train, *plan, ws.update)
 	if err != nil {
 		return 0, err
 	}
@@ -393,7 +393,7 @@ func (a *Agent) secureInput(ctx context.Context, sr *secureRound) ([]uint32, err
 	if err := ws.ensureModel(ctx, a.coord, &sr.plan); err != nil {
 		return nil, err
 	}
-	if _, err := Train(ws.trainer, ws.prepared, a.data.Train, sr.plan, ws.update); err != nil {
+	if _, err := train(ws.trainer, ws.prepared, a.data.Train, sr.plan, ws.update); err != nil {
 		return nil, err
 	}
 	enc, err := ws.encode(*sr.plan.Codec, sr.mech, sr.coins, sr.noise)

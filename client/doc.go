@@ -6,4 +6,9 @@
 //
 // The simulator calls the same functions a real device does; only the
 // transport and the clock differ.
+//
+// What an application uses: NewAgent with the device's Data, a Coordinator
+// (a *QUIC for a real one) and a Workspace (NewWorkspace), then Run, or
+// Step under its own scheduler; KeepLedger with OpenLedger to keep the
+// device's privacy ledger and budget.
 package client

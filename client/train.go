@@ -1,7 +1,6 @@
 package client
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/tacitfl/tacit/aggregate/secagg"
@@ -35,8 +34,8 @@ type Plan struct {
 	SecAggID secagg.ClientID
 }
 
-// Report is what a device returns besides its update.
-type Report struct {
+// trainReport is what a device returns besides its update.
+type trainReport struct {
 	Weight float64 // the update's weight in the mean: 1, every person counts alike
 	Loss   float64 // the device's training loss before its step
 	// Clipped says the update's norm was above the plan's clip norm and
@@ -44,18 +43,18 @@ type Report struct {
 	Clipped bool
 }
 
-// Train runs one round's local training on the device's own positives
+// train runs one round's local training on the device's own positives
 // against the prepared global model and writes the update of the shared
 // parameters into update. A device with no training data does not take part.
-func Train(tr *model.Trainer, global *model.Prepared, own model.Positives, plan Plan, update []float32) (Report, error) {
+func train(tr *model.Trainer, global *model.Prepared, own model.Positives, plan Plan, update []float32) (trainReport, error) {
 	if len(own.Items) == 0 {
-		return Report{}, fmt.Errorf("client: no training data on this device")
+		return trainReport{}, ErrNoData
 	}
 	loss, err := tr.Update(global, own, plan.Local, update)
 	if err != nil {
-		return Report{}, err
+		return trainReport{}, err
 	}
-	r := Report{Weight: 1, Loss: loss}
+	r := trainReport{Weight: 1, Loss: loss}
 	if plan.ClipNorm > 0 {
 		_, r.Clipped = privacy.ClipL2(update, plan.ClipNorm)
 	}

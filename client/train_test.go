@@ -11,7 +11,7 @@ func TestTrainRefusesADeviceWithoutData(t *testing.T) {
 	m, _ := model.NewMF(10, 4, 1)
 	cfg := model.DefaultConfig()
 	cfg.Factors = 4
-	_, err := Train(model.NewTrainer(4), model.Prepare(m, cfg), model.Positives{}, Plan{Local: model.LocalConfig{Epochs: 1, LR: 0.1}}, make([]float32, len(m.Params)))
+	_, err := train(model.NewTrainer(4), model.Prepare(m, cfg), model.Positives{}, Plan{Local: model.LocalConfig{Epochs: 1, LR: 0.1}}, make([]float32, len(m.Params)))
 	if err == nil {
 		t.Fatal("a device with no training data took part")
 	}
@@ -22,7 +22,7 @@ func TestTrainReportsWeightAndLoss(t *testing.T) {
 	cfg := model.DefaultConfig()
 	cfg.Factors = 4
 	update := make([]float32, len(m.Params))
-	r, err := Train(model.NewTrainer(4), model.Prepare(m, cfg), model.Positives{Items: []int32{2, 7}}, Plan{Round: 3, Local: model.LocalConfig{Epochs: 1, LR: 0.1}}, update)
+	r, err := train(model.NewTrainer(4), model.Prepare(m, cfg), model.Positives{Items: []int32{2, 7}}, Plan{Round: 3, Local: model.LocalConfig{Epochs: 1, LR: 0.1}}, update)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestTrainSaysWhetherItClipped(t *testing.T) {
 	update := make([]float32, len(m.Params))
 	plan := Plan{Local: model.LocalConfig{Epochs: 1, LR: 0.1}}
 	own := model.Positives{Items: []int32{2, 7}}
-	r, err := Train(model.NewTrainer(4), model.Prepare(m, cfg), own, plan, update)
+	r, err := train(model.NewTrainer(4), model.Prepare(m, cfg), own, plan, update)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestTrainSaysWhetherItClipped(t *testing.T) {
 		clipped bool
 	}{{norm / 2, true}, {norm * 2, false}} {
 		plan.ClipNorm = c.clip
-		if r, err = Train(model.NewTrainer(4), model.Prepare(m, cfg), own, plan, update); err != nil {
+		if r, err = train(model.NewTrainer(4), model.Prepare(m, cfg), own, plan, update); err != nil {
 			t.Fatal(err)
 		}
 		if got := privacy.L2Norm(update); r.Clipped != c.clipped || got > c.clip*(1+1e-6) {

@@ -38,12 +38,12 @@ const (
 // part (to 32 bits), so the rounding is unbiased. The grid is symmetric,
 // leaving out −2^(b−1): negation maps it to itself, and the sum of n
 // vectors needs no extra sign bit (RequiredModBits). Integers
-// travel in two's complement modulo 2^m (m = ModBits) in a uint32; the sum
+// travel in two's complement modulo 2^m (the ring's m) in a uint32; the sum
 // of n devices' vectors modulo 2^m, read back in [−2^(m−1), 2^(m−1)), is
 // the exact integer sum as long as n·(2^(b−1)−1) < 2^(m−1) (Check).
 type Quantizer struct {
 	bits, modBits int
-	clip, scale   float64
+	scale         float64
 }
 
 // CheckBits refuses a width no quantizer has: b must be in
@@ -68,17 +68,11 @@ func NewQuantizer(b int, c float64, m int) (*Quantizer, error) {
 	case m < b || m > MaxModBits:
 		return nil, fmt.Errorf("%w: ring of %d bits for %d-bit values, want %d..%d", ErrQuantizer, m, b, b, MaxModBits)
 	}
-	return &Quantizer{bits: b, modBits: m, clip: c, scale: float64(maxLevel(b)) / c}, nil
+	return &Quantizer{bits: b, modBits: m, scale: float64(maxLevel(b)) / c}, nil
 }
 
 // Bits is b, the bits of one device's value.
 func (q *Quantizer) Bits() int { return q.bits }
-
-// ModBits is m, the bits of a value in the ring Z_(2^m) the sum lives in.
-func (q *Quantizer) ModBits() int { return q.modBits }
-
-// Clip is c, the range [−c, c] values are clipped to.
-func (q *Quantizer) Clip() float64 { return q.clip }
 
 // Scale is s = (2^(b−1)−1)/c, the integer units per unit of value.
 func (q *Quantizer) Scale() float64 { return q.scale }

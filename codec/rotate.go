@@ -94,9 +94,6 @@ func NewRotation(seed [32]byte, d int) (*Rotation, error) {
 	return r, nil
 }
 
-// Len is the dimension d of the vectors r rotates.
-func (r *Rotation) Len() int { return r.d }
-
 // PaddedLen is the dimension d' of rotated vectors.
 func (r *Rotation) PaddedLen() int { return PaddedLen(r.d) }
 

@@ -15,4 +15,9 @@
 // licence (embedded/ml-latest-small/README.txt: non-commercial use, cite
 // Harper and Konstan 2015) as zstd-compressed ratings.csv (2.4 MB → 0.65 MB),
 // made reproducibly by internal/mkembed.
+//
+// What an application uses: Open (a spec: a file, synthetic:..., or "" for
+// the embedded data), or a loader on a reader (LoadMovieLens, LoadUData,
+// LoadCSV); Synthetic with SyntheticConfig; LeaveLastOut for the
+// evaluation's split.
 package dataset

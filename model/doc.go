@@ -21,4 +21,10 @@
 // gradient step on (Q, b) as its update. Centrally the same objective is
 // minimised by alternating exact solves (ALS): that is the central twin that
 // federated runs are measured against.
+//
+// What an application uses: MF (NewMF, its Params, Score) and Config; on a
+// device a Trainer with LocalConfig, and Prepare once per downloaded model;
+// centrally TrainALS; for evaluation NewEvaluator with EvalOptions, or
+// FullRank, SampledRank and HitNDCG for one person. TopK ranks a person's
+// recommendations (the device's recommend API builds on it).
 package model

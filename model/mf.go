@@ -41,10 +41,3 @@ func (m *MF) ItemFactors() []float32 { return m.Params[:m.Items*m.Factors] }
 
 // Biases is the per-item bias block of Params.
 func (m *MF) Biases() []float32 { return m.Params[m.Items*m.Factors:] }
-
-// Clone returns a deep copy.
-func (m *MF) Clone() *MF {
-	c := *m
-	c.Params = append([]float32(nil), m.Params...)
-	return &c
-}

@@ -67,14 +67,10 @@ func (s *solver) solve(k int) bool {
 	return true
 }
 
-// SolveUser writes into dst (len Factors) the person vector that minimises
+// solveUser writes into dst (len Factors) the person vector that minimises
 // the person's part of the objective given the model: the exact least-squares
 // solution over all items, using the prepared Gram matrix so the cost is
-// O(|items|·k² + k³), not O(Items·k²).
-func (p *Prepared) SolveUser(pos Positives, dst []float32) bool {
-	return p.solveUser(newSolver(p.M.Factors), pos, dst)
-}
-
+// O(|items|·k² + k³), not O(Items·k²). s is the caller's workspace.
 func (p *Prepared) solveUser(s *solver, pos Positives, dst []float32) bool {
 	k := p.M.Factors
 	w0 := p.Cfg.NegWeight

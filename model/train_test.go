@@ -55,7 +55,7 @@ func TestSolveUserMatchesDirectLeastSquares(t *testing.T) {
 	m := randomModel(t, 30, 4, 1)
 	pos := Positives{Items: []int32{2, 5, 17, 29}, Ages: []int32{0, 3, 1, 7}}
 	got := make([]float32, 4)
-	if !Prepare(m, testCfg).SolveUser(pos, got) {
+	if !Prepare(m, testCfg).solveUser(newSolver(testCfg.Factors), pos, got) {
 		t.Fatal("singular")
 	}
 	// Direct normal equations over every item, without the Gram shortcut.
@@ -124,7 +124,7 @@ func TestUpdateIsGradientStep(t *testing.T) {
 	}
 	const h = 1e-2
 	for i := range m.Params {
-		plus, minus := m.Clone(), m.Clone()
+		plus, minus := cloneMF(m), cloneMF(m)
 		plus.Params[i] += h
 		minus.Params[i] -= h
 		grad := (objective(plus) - objective(minus)) / (2 * h)
@@ -161,12 +161,12 @@ func TestMoreLocalEpochsLowerTheLocalObjective(t *testing.T) {
 		if _, err := tr.Update(p, pos, LocalConfig{Epochs: epochs, LR: 0.02}, d); err != nil {
 			t.Fatal(err)
 		}
-		local := m.Clone()
+		local := cloneMF(m)
 		for i := range d {
 			local.Params[i] += d[i]
 		}
 		u := make([]float32, 4)
-		Prepare(local, testCfg).SolveUser(pos, u)
+		Prepare(local, testCfg).solveUser(newSolver(testCfg.Factors), pos, u)
 		uu := make([]float64, 4)
 		for f, v := range u {
 			uu[f] = float64(v)
@@ -174,7 +174,7 @@ func TestMoreLocalEpochsLowerTheLocalObjective(t *testing.T) {
 		return personLoss(local, testCfg, pos, uu)
 	}
 	u0 := make([]float32, 4)
-	p.SolveUser(pos, u0)
+	p.solveUser(newSolver(testCfg.Factors), pos, u0)
 	uu := make([]float64, 4)
 	for f, v := range u0 {
 		uu[f] = float64(v)
@@ -206,7 +206,7 @@ func alsObjective(m *MF, cfg Config, h testHistories) float64 {
 	var l float64
 	for _, pos := range h {
 		u := make([]float32, m.Factors)
-		p.SolveUser(pos, u)
+		p.solveUser(newSolver(testCfg.Factors), pos, u)
 		uu := make([]float64, m.Factors)
 		var un float64
 		for f, v := range u {
@@ -323,4 +323,11 @@ func sortInt32(xs []int32) {
 			xs[j], xs[j-1] = xs[j-1], xs[j]
 		}
 	}
+}
+
+// cloneMF is a deep copy of m.
+func cloneMF(m *MF) *MF {
+	c := *m
+	c.Params = append([]float32(nil), m.Params...)
+	return &c
 }

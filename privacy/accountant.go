@@ -3,6 +3,7 @@ package privacy
 import (
 	"fmt"
 	"math"
+	"strings"
 )
 
 // The accountants an Accountant can use.
@@ -22,7 +23,7 @@ func EpsilonFuncFor(name string) (EpsilonFunc, error) {
 	case AccountantPLD:
 		return PLDEpsilon, nil
 	}
-	return nil, fmt.Errorf("%w: unknown accountant %q (want %s or %s)", ErrBadParameter, name, AccountantPLD, AccountantRDP)
+	return nil, fmt.Errorf("%w: unknown accountant %q (want %s)", ErrBadParameter, name, strings.Join(Accountants(), " or "))
 }
 
 // Spend is a run of Count identical rounds at sampling rate Q: of the
@@ -59,13 +60,12 @@ func (s Spend) Check() error {
 // stores, whichever accountant reads it, and replaying it restores the
 // accountant exactly.
 type Accountant struct {
-	name     string
 	spends   []Spend
 	infinite bool // a round without noise was composed: ε is unbounded
 	rdp      *RDP
 	pld      *PLD
-	// next is the PLD that EpsilonAfter composed, kept for the Compose of
-	// the same round that usually follows (a round is checked against the
+	// next is the PLD that EpsilonAfterSpend composed, kept for the
+	// ComposeSpend of the same round that usually follows (a round is checked against the
 	// budget before it opens and composed when it commits).
 	next      *PLD
 	nextSpend Spend
@@ -73,7 +73,7 @@ type Accountant struct {
 
 // NewAccountant returns the named accountant with nothing spent.
 func NewAccountant(name string) (*Accountant, error) {
-	a := &Accountant{name: name}
+	a := &Accountant{}
 	switch name {
 	case AccountantRDP:
 		a.rdp = NewRDP(nil)
@@ -101,20 +101,11 @@ func RestoreAccountant(name string, spends []Spend) (*Accountant, error) {
 	return a, nil
 }
 
-// Name is the accountant's name.
-func (a *Accountant) Name() string { return a.name }
-
 // Spends is the history of composed mechanisms, oldest first.
 func (a *Accountant) Spends() []Spend { return append([]Spend(nil), a.spends...) }
 
-// Compose adds count rounds of the Gaussian mechanism at (q, sigma). A
-// sigma of 0 (no noise) makes ε infinite from then on. On error nothing
-// changes.
-func (a *Accountant) Compose(q, sigma float64, count int) error {
-	return a.ComposeSpend(Spend{Q: q, Sigma: sigma, Count: count})
-}
-
-// ComposeSpend adds the rounds of s. On error nothing changes.
+// ComposeSpend adds the rounds of s. A Gaussian spend with Sigma 0 (no
+// noise) makes ε infinite from then on. On error nothing changes.
 func (a *Accountant) ComposeSpend(s Spend) error {
 	if err := s.Check(); err != nil {
 		return err
@@ -159,12 +150,6 @@ func (a *Accountant) Epsilon(delta float64) (float64, error) {
 		return eps, err
 	}
 	return a.pld.Epsilon(delta)
-}
-
-// EpsilonAfter is the ε at delta if count more rounds of the Gaussian
-// mechanism at (q, sigma) were composed, without composing them.
-func (a *Accountant) EpsilonAfter(q, sigma float64, count int, delta float64) (float64, error) {
-	return a.EpsilonAfterSpend(Spend{Q: q, Sigma: sigma, Count: count}, delta)
 }
 
 // EpsilonAfterSpend is the ε at delta if s were composed, without

@@ -18,10 +18,10 @@ func TestAccountantMatchesOneShot(t *testing.T) {
 		}
 		var after float64
 		for r := 0; r < rounds; r++ {
-			if after, err = a.EpsilonAfter(q, z, 1, delta); err != nil {
+			if after, err = a.EpsilonAfterSpend(Spend{Q: q, Sigma: z, Count: 1}, delta); err != nil {
 				t.Fatal(err)
 			}
-			if err := a.Compose(q, z, 1); err != nil {
+			if err := a.ComposeSpend(Spend{Q: q, Sigma: z, Count: 1}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -53,7 +53,7 @@ func TestAccountantRestoresChangingRounds(t *testing.T) {
 		a, _ := NewAccountant(name)
 		for _, s := range spends {
 			for range s.Count {
-				if err := a.Compose(s.Q, s.Sigma, 1); err != nil {
+				if err := a.ComposeSpend(Spend{Q: s.Q, Sigma: s.Sigma, Count: 1}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -80,17 +80,17 @@ func TestAccountantRestoresChangingRounds(t *testing.T) {
 func TestAccountantNoNoiseAndBadInput(t *testing.T) {
 	for _, name := range Accountants() {
 		a, _ := NewAccountant(name)
-		if e, _ := a.EpsilonAfter(0.1, 0, 1, 1e-5); !math.IsInf(e, 1) {
+		if e, _ := a.EpsilonAfterSpend(Spend{Q: 0.1, Sigma: 0, Count: 1}, 1e-5); !math.IsInf(e, 1) {
 			t.Errorf("%s: ε after a noiseless round %v, want +Inf", name, e)
 		}
-		if err := a.Compose(0.1, 0, 1); err != nil {
+		if err := a.ComposeSpend(Spend{Q: 0.1, Sigma: 0, Count: 1}); err != nil {
 			t.Fatal(err)
 		}
 		if e, _ := a.Epsilon(1e-5); !math.IsInf(e, 1) {
 			t.Errorf("%s: ε %v after a noiseless round, want +Inf", name, e)
 		}
 		for _, bad := range []Spend{{Q: 0, Sigma: 1, Count: 1}, {Q: 1.5, Sigma: 1, Count: 1}, {Q: 0.1, Sigma: -1, Count: 1}, {Q: 0.1, Sigma: 1, Count: 0}} {
-			if err := a.Compose(bad.Q, bad.Sigma, bad.Count); !errors.Is(err, ErrBadParameter) {
+			if err := a.ComposeSpend(Spend{Q: bad.Q, Sigma: bad.Sigma, Count: bad.Count}); !errors.Is(err, ErrBadParameter) {
 				t.Errorf("%s: Compose(%+v) = %v, want ErrBadParameter", name, bad, err)
 			}
 		}
@@ -111,10 +111,10 @@ func BenchmarkAccountantRound(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			a, _ := RestoreAccountant(name, []Spend{{Q: 0.01, Sigma: 0.8, Count: 300}})
 			for b.Loop() {
-				if _, err := a.EpsilonAfter(0.01, 0.8, 1, 1e-6); err != nil {
+				if _, err := a.EpsilonAfterSpend(Spend{Q: 0.01, Sigma: 0.8, Count: 1}, 1e-6); err != nil {
 					b.Fatal(err)
 				}
-				if err := a.Compose(0.01, 0.8, 1); err != nil {
+				if err := a.ComposeSpend(Spend{Q: 0.01, Sigma: 0.8, Count: 1}); err != nil {
 					b.Fatal(err)
 				}
 				if _, err := a.Epsilon(1e-6); err != nil {

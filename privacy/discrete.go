@@ -8,17 +8,22 @@ import (
 )
 
 // The accepted σ: within this range the sampler's 64- and 128-bit integer
-// arithmetic cannot overflow (see DiscreteGaussian).
+// arithmetic cannot overflow (see AddDiscreteGaussian).
 const (
 	minDiscreteSigma = 0x1p-10
 	maxDiscreteSigma = 0x1p28
 )
 
-// DiscreteGaussian is one draw of the discrete Gaussian N_Z(0, sigma²),
-// which gives each integer x a probability proportional to
+// AddDiscreteGaussian adds an independent N_Z(0, sigma²) draw to every
+// element of v, in two's complement modulo 2^32: v[i] += uint32(x). For a
+// vector in Z_(2^m) (m ≤ 32) the caller reduces modulo 2^m afterwards
+// (v[i] & (1<<m − 1)), which is the same as adding x modulo 2^m. Nothing is
+// added when sigma is 0; v is left untouched when sigma is refused.
+//
+// The discrete Gaussian N_Z(0, sigma²) gives each integer x a probability proportional to
 // exp(−x²/(2σ²)) (its variance is below σ² for small σ, 0.2150 at σ = ½,
-// and within 3e−7 relative of it from σ = 1). It returns 0 when sigma is 0
-// and refuses sigma outside [2^−10, 2^28] with ErrBadParameter.
+// and within 3e−7 relative of it from σ = 1). Sigma outside [2^−10, 2^28]
+// is refused with ErrBadParameter.
 //
 // The sampler is Algorithm 3 of Canonne, Kamath and Steinke 2020: discrete
 // Laplace proposals of scale t = ⌊σ⌋+1, each accepted with probability
@@ -39,23 +44,6 @@ const (
 // A draw takes about ten 64-bit words from the generator, some 20 times
 // the time of a Gaussian draw (311,000 draws take about 50 ms on a server
 // core), and is not constant-time.
-func (n *Noise) DiscreteGaussian(sigma float64) (int64, error) {
-	if sigma == 0 {
-		return 0, nil
-	}
-	g, err := newDGauss(sigma)
-	if err != nil {
-		return 0, err
-	}
-	return g.draw(&rng{Rand: n.r}), nil
-}
-
-// AddDiscreteGaussian adds an independent N_Z(0, sigma²) draw to every
-// element of v, in two's complement modulo 2^32: v[i] += uint32(x). For a
-// vector in Z_(2^m) (m ≤ 32) the caller reduces modulo 2^m afterwards
-// (v[i] & (1<<m − 1)), which is the same as adding x modulo 2^m. Nothing is
-// added when sigma is 0; v is left untouched when sigma is refused (see
-// DiscreteGaussian).
 func (n *Noise) AddDiscreteGaussian(v []uint32, sigma float64) error {
 	if sigma == 0 {
 		return nil

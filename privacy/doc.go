@@ -32,4 +32,12 @@
 // the sum of the fewest survivors' noise: RDP by Kairouz, Liu and Steinke
 // 2021, subsampled by Zhu and Wang 2019; PLD as the Gaussian mechanism the
 // sum is, pointwise, within a stated slack of (GaussianBound).
+//
+// What an application uses: an Accountant (NewAccountant,
+// RestoreAccountant) composing Spends, as the coordinator does; RDPEpsilon,
+// PLDEpsilon and DistributedDGaussEpsilon for one figure; Calibrate and
+// CalibrateDistributedDGauss for a noise multiplier; ClipL2 and
+// AdaptiveClip; Noise (NewNoise; NewSeededNoise in simulations only). The
+// RDP and PLD types, GaussianBound and the RDP↔(ε, δ) conversions are for
+// researchers checking or extending the accounting.
 package privacy

@@ -112,9 +112,6 @@ func NewPLD(discretization float64) *PLD {
 	}
 }
 
-// Discretization is the grid interval of the privacy losses.
-func (p *PLD) Discretization() float64 { return p.interval }
-
 // Clone returns an independent copy of the accountant.
 func (p *PLD) Clone() *PLD {
 	c := *p
@@ -250,16 +247,6 @@ func (p *PLD) Epsilon(delta float64) (float64, error) {
 		return math.Inf(1), nil
 	}
 	return e + sl.Up + sl.Down, nil
-}
-
-// EpsilonAfter is the ε at delta if count more rounds at (q, sigma) were
-// composed, without composing them.
-func (p *PLD) EpsilonAfter(q, sigma float64, count int, delta float64) (float64, error) {
-	c := p.Clone()
-	if err := c.ComposePoissonGaussian(q, sigma, count); err != nil {
-		return 0, err
-	}
-	return c.Epsilon(delta)
 }
 
 // PLDEpsilon is the ε at delta of rounds rounds of the Poisson-subsampled

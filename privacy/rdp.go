@@ -247,17 +247,8 @@ func (a *RDP) Delta(eps float64) (float64, float64, error) {
 	return d, o, nil
 }
 
-// Values are the accumulated RDP at each order, for a checkpoint.
+// Values are the accumulated RDP at each order.
 func (a *RDP) Values() []float64 { return append([]float64(nil), a.rdp...) }
-
-// SetValues resumes from Values.
-func (a *RDP) SetValues(v []float64) error {
-	if len(v) != len(a.rdp) {
-		return fmt.Errorf("%w: %d RDP values for %d orders", ErrBadParameter, len(v), len(a.rdp))
-	}
-	copy(a.rdp, v)
-	return nil
-}
 
 // EpsilonAfter is the ε at δ if count more rounds at (q, sigma) were added,
 // without adding them.

@@ -14,7 +14,7 @@ type Client struct {
 	cfg     Config
 	id      ClientID
 	session [32]byte
-	graph   *Graph
+	graph   *graph
 	rand    io.Reader
 	phase   Phase
 	input   []uint32 // until masked
@@ -52,7 +52,7 @@ func NewClient(cfg Config, id ClientID, rand io.Reader) (*Client, error) {
 	if int(id) >= cfg.NumClients {
 		return nil, fmt.Errorf("%w: client %d of %d", ErrInvalidConfig, id, cfg.NumClients)
 	}
-	g, err := NewGraph(cfg.NumClients, cfg.Degree, cfg.GraphSeed)
+	g, err := newGraph(cfg.NumClients, cfg.Degree, cfg.GraphSeed)
 	if err != nil {
 		return nil, err
 	}
@@ -91,9 +91,6 @@ func outOfRange(v []uint32, modMask uint32) int {
 	}
 	return slices.IndexFunc(v, func(x uint32) bool { return x&^modMask != 0 })
 }
-
-// ID is the client's id in the round.
-func (c *Client) ID() ClientID { return c.id }
 
 // Phase is the phase the client is in: the one whose message it sends next.
 func (c *Client) Phase() Phase { return c.phase }

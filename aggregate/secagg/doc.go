@@ -16,7 +16,7 @@
 //
 // The server picks a Config (round id, n, degree k and threshold t, e.g.
 // from FindParams, bit width m, length d, and a random graph seed) and sends
-// it with the plan. The seed relabels a (k, n) Harary graph (NewGraph); a
+// it with the plan. The seed relabels a (k, n) Harary graph (graph.go); a
 // client's neighbourhood is its k neighbours and itself, and t counts
 // shares over those k+1.
 //
@@ -93,4 +93,9 @@
 // (no norm bound, no zero-knowledge range proof), so robustness to
 // poisoned updates must come from elsewhere (clipping on honest devices,
 // DP noise).
+//
+// What an application uses: FindParams (or FullGraphParams) to size a
+// round, Config, NewClient and NewServer with their Step/EndPhase events,
+// and the message types to carry them. Errors are typed (errors.Is on the
+// Err* values, errors.As on *MessageError and *ShareError).
 package secagg

@@ -7,31 +7,31 @@ import (
 	"slices"
 )
 
-// Graph is the neighbour graph of a round: a (k, n) Harary graph, n clients
+// graph is the neighbour graph of a round: a (k, n) Harary graph, n clients
 // on a circle each linked to its k/2 predecessors and k/2 successors, with
 // the clients placed on the circle by a uniformly random permutation drawn
 // from a seed (Bell et al. 2020; FCP's SecretSharingHararyGraph). With
 // k >= n−1 it is the complete graph of plain SecAgg. Clients mask with and
 // share their secrets among their neighbours only.
-type Graph struct {
+type graph struct {
 	n, half int        // half = k/2
 	full    bool       // k >= n−1
 	at      []ClientID // at[p] is the client at position p on the circle
 	pos     []uint32   // pos[id] is the position of client id
 }
 
-// NewGraph builds the graph of n clients and degree k from the server's
+// newGraph builds the graph of n clients and degree k from the server's
 // seed. The permutation is a Fisher–Yates shuffle driven by ChaCha8 (C2SP
 // chacha8rand, stable across Go releases) with unbiased bounded draws, so
 // every party computes the same graph.
-func NewGraph(n, k int, seed [32]byte) (*Graph, error) {
+func newGraph(n, k int, seed [32]byte) (*graph, error) {
 	if n < 1 || n > MaxClients {
 		return nil, fmt.Errorf("%w: %d clients, want 1..%d", ErrInvalidConfig, n, MaxClients)
 	}
 	if k < n-1 && (k < 2 || k%2 != 0) {
 		return nil, fmt.Errorf("%w: degree %d must be even and >= 2 (or >= n−1)", ErrInvalidConfig, k)
 	}
-	g := &Graph{n: n, half: k / 2, full: k >= n-1, at: make([]ClientID, n), pos: make([]uint32, n)}
+	g := &graph{n: n, half: k / 2, full: k >= n-1, at: make([]ClientID, n), pos: make([]uint32, n)}
 	for i := range g.at {
 		g.at[i] = ClientID(i)
 	}
@@ -57,14 +57,8 @@ func uniform(r *rand.ChaCha8, bound uint64) uint64 {
 	return hi
 }
 
-// Len is the number of clients.
-func (g *Graph) Len() int { return g.n }
-
-// Full reports whether every client is every other's neighbour.
-func (g *Graph) Full() bool { return g.full }
-
 // Adjacent reports whether u and v (distinct) are neighbours.
-func (g *Graph) Adjacent(u, v ClientID) bool {
+func (g *graph) Adjacent(u, v ClientID) bool {
 	if u == v || int(u) >= g.n || int(v) >= g.n {
 		return false
 	}
@@ -80,7 +74,7 @@ func (g *Graph) Adjacent(u, v ClientID) bool {
 
 // Neighbors returns the neighbours of id (not id itself) in increasing
 // order, or nil for an id outside the graph.
-func (g *Graph) Neighbors(id ClientID) []ClientID {
+func (g *graph) Neighbors(id ClientID) []ClientID {
 	if int(id) >= g.n {
 		return nil
 	}

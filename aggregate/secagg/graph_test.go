@@ -9,13 +9,13 @@ func TestGraphHarary(t *testing.T) {
 	for _, c := range []struct{ n, k int }{{3, 2}, {10, 4}, {11, 4}, {25, 8}, {100, 12}, {8, 7}, {9, 100}} {
 		var seed [32]byte
 		seed[0] = byte(c.n)
-		g, err := NewGraph(c.n, c.k, seed)
+		g, err := newGraph(c.n, c.k, seed)
 		if err != nil {
 			t.Fatal(err)
 		}
 		degree := min(c.k, c.n-1)
-		if g.Full() != (c.k >= c.n-1) {
-			t.Errorf("n=%d k=%d: Full = %v", c.n, c.k, g.Full())
+		if g.full != (c.k >= c.n-1) {
+			t.Errorf("n=%d k=%d: Full = %v", c.n, c.k, g.full)
 		}
 		for p := range c.n {
 			id := g.at[p]
@@ -28,7 +28,7 @@ func TestGraphHarary(t *testing.T) {
 					t.Fatalf("n=%d k=%d: %d–%d not symmetric", c.n, c.k, id, u)
 				}
 			}
-			if !g.Full() {
+			if !g.full {
 				// The neighbours are the k/2 clients on either side.
 				var want []ClientID
 				for o := 1; o <= c.k/2; o++ {
@@ -49,13 +49,13 @@ func TestGraphHarary(t *testing.T) {
 func TestGraphReproducibleAndUniform(t *testing.T) {
 	const n, trials = 6, 24000
 	var seed [32]byte
-	a, _ := NewGraph(50, 6, seed)
-	b, _ := NewGraph(50, 6, seed)
+	a, _ := newGraph(50, 6, seed)
+	b, _ := newGraph(50, 6, seed)
 	if !slices.Equal(a.at, b.at) {
 		t.Fatal("the same seed gave two graphs")
 	}
 	seed[31] = 1
-	if c, _ := NewGraph(50, 6, seed); slices.Equal(a.at, c.at) {
+	if c, _ := newGraph(50, 6, seed); slices.Equal(a.at, c.at) {
 		t.Fatal("two seeds gave the same graph")
 	}
 	// Each client lands at each position equally often.
@@ -63,7 +63,7 @@ func TestGraphReproducibleAndUniform(t *testing.T) {
 	rng := seeded(91)
 	for range trials {
 		rng.Read(seed[:])
-		g, _ := NewGraph(n, 2, seed)
+		g, _ := newGraph(n, 2, seed)
 		for p, id := range g.at {
 			counts[id][p]++
 		}
@@ -79,7 +79,7 @@ func TestGraphReproducibleAndUniform(t *testing.T) {
 
 func TestNewGraphRejects(t *testing.T) {
 	for _, c := range []struct{ n, k int }{{0, 2}, {MaxClients + 1, 2}, {10, 3}, {10, 0}, {10, -2}} {
-		if _, err := NewGraph(c.n, c.k, [32]byte{}); err == nil {
+		if _, err := newGraph(c.n, c.k, [32]byte{}); err == nil {
 			t.Errorf("NewGraph(%d, %d) accepted", c.n, c.k)
 		}
 	}

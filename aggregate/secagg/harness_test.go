@@ -197,7 +197,7 @@ func (r *testRound) checkExact(out Outcome, err error) {
 // mustAbortIn says, from the graph and the dropout schedule alone, at the
 // end of which phase the round must abort because some secret that will be
 // needed has fewer than t holders left; PhaseDone if it must complete.
-func mustAbortIn(g *Graph, t int, drop []Phase) Phase {
+func mustAbortIn(g *graph, t int, drop []Phase) Phase {
 	sent := func(v ClientID, p Phase) bool { return drop[v] > p }
 	holders := func(v ClientID, p Phase, self bool) int {
 		n := 0

@@ -27,7 +27,7 @@ func TestRoundExactWithoutDropouts(t *testing.T) {
 
 // dropRun drops j clients that are consecutive on the Harary circle (so
 // every neighbourhood loses at most j) in one phase.
-func dropRun(r *testRound, g *Graph, start, j int, phase Phase) {
+func dropRun(r *testRound, g *graph, start, j int, phase Phase) {
 	for p := range j {
 		r.drop[g.at[(start+p)%g.n]] = phase
 	}
@@ -43,7 +43,7 @@ func TestRoundDropoutsUpToThreshold(t *testing.T) {
 				t.Run(fmt.Sprintf("%v/m=%d/drop=%d", phase, m, j), func(t *testing.T) {
 					cfg := testConfig(n, k, th, m, 50, uint64(phase)*100+uint64(j))
 					r := newTestRound(t, cfg, uint64(j))
-					g, _ := NewGraph(n, k, cfg.GraphSeed)
+					g, _ := newGraph(n, k, cfg.GraphSeed)
 					dropRun(r, g, 5, j, phase)
 					abortIn := mustAbortIn(g, th, r.drop)
 					if (abortIn == PhaseDone) != ok {
@@ -127,7 +127,7 @@ func TestRoundRandomScenarios(t *testing.T) {
 				r.drop[id] = Phase(rng.Uint64() % 4)
 			}
 		}
-		g, _ := NewGraph(n, k, cfg.GraphSeed)
+		g, _ := newGraph(n, k, cfg.GraphSeed)
 		abortIn := mustAbortIn(g, th, r.drop)
 		out, err := r.run()
 		name := fmt.Sprintf("scenario %d (n=%d k=%d t=%d m=%d d=%d drops=%v)", s, n, k, th, m, d, r.drop)
@@ -177,7 +177,7 @@ func TestRoundAbortsBeforeRevealing(t *testing.T) {
 		t.Run(fmt.Sprintf("drop=%d", j), func(t *testing.T) {
 			cfg := testConfig(12, 4, 3, 16, 20, 8)
 			r := newTestRound(t, cfg, 8)
-			g, _ := NewGraph(12, 4, cfg.GraphSeed)
+			g, _ := newGraph(12, 4, cfg.GraphSeed)
 			dropRun(r, g, 0, j, PhaseMaskedInput)
 			out, err := r.run()
 			if ok {
@@ -207,7 +207,7 @@ func TestServerDetectsBadReconstruction(t *testing.T) {
 			const n, k, th = 12, 4, 3
 			cfg := testConfig(n, k, th, 32, 20, 9)
 			r := newTestRound(t, cfg, 9)
-			g, _ := NewGraph(n, k, cfg.GraphSeed)
+			g, _ := newGraph(n, k, cfg.GraphSeed)
 			owner := ClientID(5)
 			if secret == "key" {
 				r.drop[owner] = PhaseMaskedInput

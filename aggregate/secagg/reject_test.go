@@ -8,9 +8,9 @@ import (
 )
 
 // stranger is some client that is neither id nor one of its neighbours.
-func stranger(t *testing.T, g *Graph, id ClientID) ClientID {
+func stranger(t *testing.T, g *graph, id ClientID) ClientID {
 	t.Helper()
-	for v := range ClientID(g.Len()) {
+	for v := range ClientID(g.n) {
 		if v != id && !g.Adjacent(id, v) {
 			return v
 		}

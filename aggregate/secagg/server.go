@@ -14,7 +14,7 @@ import (
 type Server struct {
 	cfg     Config
 	session [32]byte
-	graph   *Graph
+	graph   *graph
 	probe   *ecdh.PrivateKey // any fixed scalar: it finds low-order public keys
 	phase   Phase
 	err     error // why the round aborted
@@ -50,7 +50,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	g, err := NewGraph(cfg.NumClients, cfg.Degree, cfg.GraphSeed)
+	g, err := newGraph(cfg.NumClients, cfg.Degree, cfg.GraphSeed)
 	if err != nil {
 		return nil, err
 	}

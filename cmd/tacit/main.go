@@ -1,6 +1,3 @@
-// Command tacit is Tacit's one binary: federated simulations, their central
-// twin and data set tools now, the coordinator and the device agent later.
-// This package only wires flags and output to the library packages.
 package main
 
 import (

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
-	"math"
 
 	"github.com/tacitfl/tacit/aggregate"
 	"github.com/tacitfl/tacit/codec"
@@ -70,15 +69,16 @@ func (m *Machine) setupCodec() error {
 }
 
 // codecRange is the range c of b-bit values for updates of the given norm
-// and (encoded) length, averaged over about `expected` devices. Rotated,
-// every coordinate is about norm/√length and c is ClipK of those; not
+// and (encoded, so already padded) length, averaged over about `expected`
+// devices. Rotated, every coordinate is about norm/√length and c is ClipK
+// of those; not
 // rotated, one coordinate may carry the whole norm, and c = norm clips
 // none.
 func codecRange(bits int, rotate bool, length int, expected, norm float64) float64 {
 	if !rotate {
 		return norm
 	}
-	return codec.ClipK(bits, max(1, int(expected))) * norm / math.Sqrt(float64(length))
+	return codec.RotatedClip(norm, length, codec.ClipK(bits, max(1, int(expected))))
 }
 
 // roundSeed is the current round's public randomness for purpose,

@@ -1,0 +1,5 @@
+// Package tlscert makes the coordinator's self-signed certificate and lets
+// agents pin it by fingerprint, for deployments without a certificate
+// authority: the coordinator prints the fingerprint, agents take it with
+// --pin and accept no other certificate.
+package tlscert
