@@ -1,6 +1,7 @@
 package round
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math"
@@ -16,12 +17,14 @@ import (
 )
 
 // secureDevice is a scripted device of a secure round: it drops out before
-// sending its message of phase dropAt (PhaseDone: never).
+// sending its message of phase dropAt (PhaseDone: never). Its randomness
+// (SecAgg secrets, rounding coins, distributed DP noise) is seeded from its
+// name and the round (deviceSeed), so every run is the same.
 type secureDevice struct {
 	id      string
-	done    bool
 	plan    *Plan
 	client  *secagg.Client
+	done    bool // its unmask response was taken (its client stays in PhaseUnmask)
 	update  []float32
 	encoded []uint32
 	dropAt  secagg.Phase
@@ -36,6 +39,84 @@ func secureConfig() Config {
 	return cfg
 }
 
+// deviceSeed is device id's randomness for purpose in round.
+func deviceSeed(id, purpose string, round int64) [32]byte {
+	return sha256.Sum256(fmt.Appendf(nil, "tacit test device %q %s round %d", id, purpose, round))
+}
+
+// encodeUpdate is device id's encoding of update in round with codec u, as
+// the client package does it: quantized with seeded rounding coins, and
+// under distributed DP (u.LocalNoise) with seeded discrete Gaussian noise
+// added in the ring.
+func encodeUpdate(id string, round int64, u codec.UpdateCodec, update []float32) ([]uint32, error) {
+	enc, _, err := u.Encode(nil, update, nil, rand.NewChaCha8(deviceSeed(id, "rounding", round)))
+	if err != nil || u.LocalNoise == 0 {
+		return enc, err
+	}
+	if err := privacy.NewSeededNoise(deviceSeed(id, "noise", round)).AddDiscreteGaussian(enc, u.LocalNoise); err != nil {
+		return nil, err
+	}
+	for i := range enc {
+		enc[i] &= codec.RingMask(u.ModBits)
+	}
+	return enc, nil
+}
+
+// join takes the device into the secure round of plan (its check-in's): it
+// starts its SecAgg client and sends the advertisement of its keys, which
+// it returns with the machine's answer. Errors of the device's own making
+// fail the test.
+func (d *secureDevice) join(t *testing.T, m *Machine, now time.Time, plan *Plan) (*secagg.AdvertiseKeys, error) {
+	t.Helper()
+	var err error
+	d.plan, d.encoded, d.done = plan, nil, false
+	if d.client, err = secagg.NewClient(*plan.SecAgg, plan.SecAggID, rand.NewChaCha8(deviceSeed(d.id, "secagg", plan.Round))); err != nil {
+		t.Fatalf("%s: %v", d.id, err)
+	}
+	adv, err := d.client.Start()
+	if err != nil {
+		t.Fatalf("%s: %v", d.id, err)
+	}
+	return adv, m.SecAggSend(now, d.id, plan.Round, adv)
+}
+
+// step takes the device one SecAgg phase on: it fetches the coordinator's
+// message that opens its phase and sends its answer (for the masked input,
+// of d.update encoded with the plan's codec). It returns the message, the
+// answer and the machine's refusal of either; with no message yet (the
+// phase before is open), the wait instead.
+func (d *secureDevice) step(t *testing.T, m *Machine, now time.Time) (in secagg.ServerMessage, out secagg.ClientMessage, wait time.Duration, err error) {
+	t.Helper()
+	phase := d.client.Phase()
+	in, wait, err = m.SecAggFetch(now, d.id, d.plan.Round, phase)
+	if err != nil || in == nil {
+		return nil, nil, wait, err
+	}
+	if phase == secagg.PhaseMaskedInput {
+		if d.encoded, err = encodeUpdate(d.id, d.plan.Round, *d.plan.Codec, d.update); err != nil {
+			t.Fatalf("%s: %v", d.id, err)
+		}
+		if err := d.client.SetInput(d.encoded); err != nil {
+			t.Fatalf("%s: %v", d.id, err)
+		}
+	}
+	if out, err = d.client.Step(in); err != nil {
+		t.Fatalf("%s: step %v: %v", d.id, phase, err)
+	}
+	err = m.SecAggSend(now, d.id, d.plan.Round, out)
+	d.done = err == nil && phase == secagg.PhaseUnmask
+	return in, out, 0, err
+}
+
+// phase is the SecAgg phase whose message the device sends next; PhaseDone
+// once it has sent them all.
+func (d *secureDevice) phase() secagg.Phase {
+	if d.done {
+		return secagg.PhaseDone
+	}
+	return d.client.Phase()
+}
+
 // runSecureRound plays one secure round of the devices on m, ticking
 // through deadlines only when everyone left is waiting.
 func runSecureRound(t *testing.T, m *Machine, now time.Time, devs []*secureDevice) (Outcome, time.Time) {
@@ -48,15 +129,7 @@ func runSecureRound(t *testing.T, m *Machine, now time.Time, devs []*secureDevic
 		if err != nil || res.Plan == nil || res.Plan.SecAgg == nil {
 			t.Fatalf("%s: check-in %+v, %v", d.id, res, err)
 		}
-		d.plan = res.Plan
-		if d.client, err = secagg.NewClient(*res.Plan.SecAgg, res.Plan.SecAggID, rand.NewChaCha8([32]byte{byte(len(d.id)), d.id[len(d.id)-1]})); err != nil {
-			t.Fatal(err)
-		}
-		adv, err := d.client.Start()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := m.SecAggSend(now, d.id, d.plan.Round, adv); err != nil {
+		if _, err := d.join(t, m, now, res.Plan); err != nil {
 			t.Fatalf("%s: advertise: %v", d.id, err)
 		}
 	}
@@ -66,38 +139,19 @@ func runSecureRound(t *testing.T, m *Machine, now time.Time, devs []*secureDevic
 		}
 		moved := false
 		for _, d := range devs {
-			if d.client == nil || d.done || d.client.Phase() >= d.dropAt {
+			if d.client == nil || d.phase() >= d.dropAt {
 				continue
 			}
-			phase := d.client.Phase()
-			msg, _, err := m.SecAggFetch(now, d.id, d.plan.Round, phase)
+			phase := d.phase()
+			in, _, _, err := d.step(t, m, now)
 			if err != nil {
 				var r *Rejection
 				if errors.As(err, &r) && r.Code == Late {
 					continue // the round ended
 				}
-				t.Fatalf("%s: fetch %v: %v", d.id, phase, err)
+				t.Fatalf("%s: %v: %v", d.id, phase, err)
 			}
-			if msg == nil {
-				continue
-			}
-			if phase == secagg.PhaseMaskedInput {
-				if d.encoded, _, err = d.plan.Codec.Encode(nil, d.update, nil, rand.NewChaCha8([32]byte{9, byte(len(d.id))})); err != nil {
-					t.Fatal(err)
-				}
-				if err := d.client.SetInput(d.encoded); err != nil {
-					t.Fatal(err)
-				}
-			}
-			reply, err := d.client.Step(msg)
-			if err != nil {
-				t.Fatalf("%s: step %v: %v", d.id, phase, err)
-			}
-			if err := m.SecAggSend(now, d.id, d.plan.Round, reply); err != nil {
-				t.Fatalf("%s: send %v: %v", d.id, phase, err)
-			}
-			d.done = phase == secagg.PhaseUnmask
-			moved = true
+			moved = moved || in != nil
 		}
 		if !moved { // only dropouts to wait for: on to the phase's deadline
 			st := m.Status()
