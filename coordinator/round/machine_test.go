@@ -23,10 +23,14 @@ import (
 //	status
 //	model
 //	restart t=50s   (a new machine from the last committed snapshot)
+//	epsilon         (the privacy spent)
 //
 // init dp-clip=C [dp-noise=z dp-budget=ε dp-accountant=pld dp-adaptive] turns on central
 // differential privacy (δ 1e-5, seeded noise; adaptive clipping with a
 // negligible count noise, so its arithmetic shows).
+//
+// Quantized and secure rounds have commands of their own: see
+// script_test.go.
 //
 // Every command's output ends with the rounds it finished.
 func TestRoundScenarios(t *testing.T) {
@@ -47,6 +51,7 @@ type harness struct {
 	m          *Machine
 	last       Snapshot // the snapshot a driver would have persisted
 	noise      *privacy.Noise
+	script     scriptRounds // quantized and secure rounds' devices
 }
 
 func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
@@ -80,6 +85,7 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 				h.cfg.DP.Adaptive = &privacy.AdaptiveClip{CountStd: 1e-9}
 			}
 		}
+		h.initCodec(t, d)
 		h.last = Snapshot{Params: make([]float32, dim)}
 		if err := h.start(epoch); err != nil {
 			return "error: " + err.Error() + "\n"
@@ -101,7 +107,14 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 			fmt.Fprintf(&b, "%s: rejected: %v\n", dev, err)
 		case res.Plan != nil:
 			p := res.Plan
-			fmt.Fprintf(&b, "%s: plan round=%d version=%d download=%t deadline=%s\n", dev, p.Round, p.ModelVersion, p.DownloadModel, p.Deadline.Sub(epoch))
+			fmt.Fprintf(&b, "%s: plan round=%d version=%d download=%t deadline=%s", dev, p.Round, p.ModelVersion, p.DownloadModel, p.Deadline.Sub(epoch))
+			if p.SecAgg != nil {
+				fmt.Fprintf(&b, " secagg-id=%d", p.SecAggID)
+			}
+			b.WriteString("\n")
+			if h.cfg.Codec != nil {
+				h.describePlan(&b, dev, p)
+			}
 		default:
 			fmt.Fprintf(&b, "%s: retry after %s (%s)\n", dev, res.RetryAfter.Round(time.Millisecond), res.Reason)
 		}
@@ -110,7 +123,9 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 		var r Report
 		d.ScanArgs(t, "dev", &dev)
 		d.ScanArgs(t, "round", &r.Round)
-		r.Update = floatsArg(t, d, "update")
+		if d.HasArg("update") {
+			r.Update = floatsArg(t, d, "update")
+		}
 		r.Weight = 1
 		d.MaybeScanArgs(t, "weight", &r.Weight)
 		d.MaybeScanArgs(t, "loss", &r.Loss)
@@ -120,9 +135,14 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 			d.ScanArgs(t, "hr", &r.Eval.HR)
 			d.ScanArgs(t, "ndcg", &r.Eval.NDCG)
 		}
+		update := r.Update
+		if h.cfg.Codec != nil {
+			h.encodeReport(t, d, &b, dev, &r)
+		}
 		if err := h.m.Report(at(t, d), dev, r); err != nil {
 			fmt.Fprintf(&b, "%s: rejected: %v\n", dev, err)
 		} else {
+			h.reported(dev, r, update)
 			fmt.Fprintf(&b, "%s: accepted\n", dev)
 		}
 	case "tick":
@@ -131,30 +151,43 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 		h.status(&b)
 	case "model":
 		v, p := h.m.Model()
-		fmt.Fprintf(&b, "version %d params %v\n", v, p)
+		fmt.Fprintf(&b, "version %d params %s\n", v, h.params(p))
+	case "epsilon":
+		h.epsilon(t, &b)
 	default:
-		t.Fatalf("unknown command %q", d.Cmd)
+		if !h.runSecure(t, d, &b) {
+			t.Fatalf("unknown command %q", d.Cmd)
+		}
 	}
+	h.phaseMoves(&b)
 	for _, o := range h.m.Ready() {
-		verb := "abandoned"
-		if o.Committed {
-			verb = "committed"
-			h.last = *o.Snapshot
-		}
-		fmt.Fprintf(&b, "round %d %s at %s (%s): selected %d, checked in %d, reports %d",
-			o.Round, verb, o.Ended.Sub(epoch), o.Reason, o.Selected, o.CheckedIn, o.Reports)
-		if o.Committed {
-			fmt.Fprintf(&b, "; version %d params %v", o.Snapshot.Version, o.Snapshot.Params)
-		}
-		if o.Evaluated > 0 {
-			fmt.Fprintf(&b, "; HR@10 %.3g NDCG@10 %.3g over %d", o.HR, o.NDCG, o.Evaluated)
-		}
-		if h.cfg.DP != nil && o.Committed {
-			fmt.Fprintf(&b, "; clip %.4g, clipped %d, noise std %.3g, ε spent %.4g; next clip %.4g", o.ClipNorm, o.Clipped, o.NoiseStd, o.EpsilonSpent, o.Snapshot.ClipNorm)
-		}
-		b.WriteString("\n")
+		h.outcome(&b, o)
 	}
 	return b.String()
+}
+
+// outcome prints a finished round.
+func (h *harness) outcome(b *strings.Builder, o Outcome) {
+	verb := "abandoned"
+	if o.Committed {
+		verb = "committed"
+		h.last = *o.Snapshot
+	}
+	fmt.Fprintf(b, "round %d %s at %s (%s): selected %d, checked in %d, reports %d",
+		o.Round, verb, o.Ended.Sub(epoch), o.Reason, o.Selected, o.CheckedIn, o.Reports)
+	if o.Committed {
+		fmt.Fprintf(b, "; version %d params %s", o.Snapshot.Version, h.params(o.Snapshot.Params))
+		if h.cfg.Codec != nil {
+			h.countedDevices(b, o.Round)
+		}
+	}
+	if o.Evaluated > 0 {
+		fmt.Fprintf(b, "; HR@10 %.3g NDCG@10 %.3g over %d", o.HR, o.NDCG, o.Evaluated)
+	}
+	if h.cfg.DP != nil && o.Committed {
+		fmt.Fprintf(b, "; clip %.4g, clipped %d, noise std %.3g, ε spent %.4g; next clip %.4g", o.ClipNorm, o.Clipped, o.NoiseStd, o.EpsilonSpent, o.Snapshot.ClipNorm)
+	}
+	b.WriteString("\n")
 }
 
 func (h *harness) start(now time.Time) error {
@@ -163,6 +196,7 @@ func (h *harness) start(now time.Time) error {
 		return err
 	}
 	h.m, err = NewMachine(h.cfg, Parts{Population: h.population, Snapshot: h.last, Optimizer: opt, Noise: h.noise}, now)
+	h.script.reset()
 	return err
 }
 
@@ -178,6 +212,9 @@ func (h *harness) status(b *strings.Builder) {
 		s.Round, s.Phase, strings.Join(cohort, ","), s.CheckedIn, s.Reports, s.Deadline.Sub(epoch), s.ModelVersion)
 	if r := h.m.StopReason(); r != "" {
 		fmt.Fprintf(b, "stopped: %s\n", r)
+	}
+	if s.SecAgg {
+		fmt.Fprintf(b, "secagg phase %v\n", s.SecAggPhase)
 	}
 }
 
@@ -200,6 +237,10 @@ func durationArg(t *testing.T, d *datadriven.TestData, key string, def time.Dura
 func floatsArg(t *testing.T, d *datadriven.TestData, key string) []float32 {
 	var s string
 	d.ScanArgs(t, key, &s)
+	return parseFloats(t, key, s)
+}
+
+func parseFloats(t *testing.T, key, s string) []float32 {
 	var out []float32
 	for _, f := range strings.Split(s, ",") {
 		v, err := strconv.ParseFloat(f, 32)
