@@ -295,7 +295,12 @@ func (m *Machine) Tick(now time.Time) {
 		return
 	}
 	if m.phase == Selecting && !now.Before(m.selectClose) {
+		r := m.round
 		m.closeSelection(m.selectClose)
+		if m.round != r { // it ended the round: the next one's selection may be over too
+			m.Tick(now)
+			return
+		}
 	}
 	if !now.Before(m.deadline) {
 		switch {
