@@ -579,9 +579,6 @@ func (m *Machine) EpsilonSpent() float64 {
 // private mean.
 func (m *Machine) expectedReports() float64 { return m.q * float64(len(m.enrolled)) }
 
-// StopReason says why a stopped machine stopped.
-func (m *Machine) StopReason() string { return m.stopReason }
-
 // Cohort lists the devices selected for the current round, sorted. A
 // simulator wakes just these; real devices learn it by checking in.
 func (m *Machine) Cohort() []string {

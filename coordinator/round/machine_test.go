@@ -210,7 +210,7 @@ func (h *harness) status(b *strings.Builder) {
 	}
 	fmt.Fprintf(b, "round %d %s: cohort %s, checked in %d, reports %d, deadline %s, model version %d\n",
 		s.Round, s.Phase, strings.Join(cohort, ","), s.CheckedIn, s.Reports, s.Deadline.Sub(epoch), s.ModelVersion)
-	if r := h.m.StopReason(); r != "" {
+	if r := s.Stopped; r != "" {
 		fmt.Fprintf(b, "stopped: %s\n", r)
 	}
 	if s.SecAgg {
