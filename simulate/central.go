@@ -20,7 +20,7 @@ func Central(ctx context.Context, cfg Config, data *dataset.Log, obs Observer) (
 	if err != nil {
 		return Summary{}, err
 	}
-	mc := cfg.Model()
+	mc := cfg.Model.Config()
 	iterStart := time.Now()
 	done := 0
 	m, err := model.TrainALS(mc, data.NumItems, data.NumUsers, pop, model.ALSOptions{

@@ -74,39 +74,16 @@ func newFederation(cfg Config, pop *population, items int, init *model.MF) (*fed
 		f.ids = append(f.ids, id)
 		f.person[id] = u
 	}
-	mc := cfg.Model()
-	f.template = client.Plan{Items: items, Model: mc, Local: model.LocalConfig{
-		Epochs: cfg.LocalEpochs, LR: cfg.ClientLR, ItemRegShare: mc.ItemReg / float64(len(pop.people)),
-	}}
-	opt, err := aggregate.NewOptimizer(cfg.Optimizer())
+	f.template = client.Plan{Items: items, Model: cfg.Model.Config(), Local: cfg.Local.Config(cfg.Model, len(pop.people))}
+	opt, err := aggregate.NewOptimizer(cfg.Optimizer.Config())
 	if err != nil {
 		return nil, err
 	}
-	rc := round.Config{Goal: cfg.ClientsPerRound, OverSelection: 1, MinFraction: 1e-9,
-		SelectionTimeout: selectionTimeout, ReportWindow: reportWindow, RetryMin: time.Second, Seed: cfg.Seed}
-	if cfg.QuantBits > 0 {
-		rc.Codec = &round.CodecConfig{Bits: cfg.QuantBits, Rotate: cfg.Rotate, Norm: cfg.QuantNorm}
+	rc, err := cfg.roundConfig(len(init.Params), len(pop.people))
+	if err != nil {
+		return nil, err
 	}
-	if cfg.SecAgg {
-		rc.SecAgg = round.SemiHonestSecAgg(cfg.SecAggAdversary, cfg.SecAggDropout, selectionTimeout)
-		f.secure = true
-	}
-	if cfg.DP != "" {
-		rc.DP = &round.DPConfig{NoiseMultiplier: cfg.NoiseMultiplier, ClipNorm: cfg.ClipNorm, Delta: cfg.Delta,
-			Budget: cfg.TargetEpsilon, Accountant: cfg.Accountant, Distributed: cfg.DP == "distributed"}
-		if cfg.AdaptiveClip {
-			rc.DP.Adaptive = &privacy.AdaptiveClip{}
-		}
-		if rc.DP.Distributed {
-			// The devices' noise is calibrated for the fewest survivors a
-			// round accepts: a margin below the expected reports, wide
-			// enough for the configured dropouts and the cohort's spread.
-			rc.MinFraction = max(0.5, 1-1.5*cfg.SecAggDropout)
-		}
-		if rc.DP.NoiseMultiplier, err = cfg.noiseMultiplier(rc, len(init.Params), len(pop.people)); err != nil {
-			return nil, err
-		}
-	}
+	f.secure = rc.SecAgg != nil
 	f.started = time.Now()
 	f.dp = rc.DP
 	// Seeded noise keeps simulations reproducible; a deployment seeds from
@@ -168,6 +145,28 @@ func (f *federation) close() error {
 	}
 	f.closers = nil
 	return errors.Join(errs...)
+}
+
+// roundConfig is the round machine's configuration for a run on people
+// devices training params parameters: the shared settings, with round
+// timing made for the simulator, every selected report counted, and the
+// noise calibrated if --target-epsilon says so.
+func (c Config) roundConfig(params, people int) (round.Config, error) {
+	rc := round.Config{Goal: c.ClientsPerRound, OverSelection: 1, MinFraction: 1e-9,
+		SelectionTimeout: selectionTimeout, ReportWindow: reportWindow, RetryMin: time.Second, Seed: c.Seed,
+		DP: c.Privacy.Config(c.TargetEpsilon), Codec: c.Quantization.Config(), SecAgg: c.SecureAggregation.Config(selectionTimeout)}
+	if rc.DP == nil {
+		return rc, nil
+	}
+	if rc.DP.Distributed {
+		// The devices' noise is calibrated for the fewest survivors a
+		// round accepts: a margin below the expected reports, wide
+		// enough for the configured dropouts and the cohort's spread.
+		rc.MinFraction = max(0.5, 1-1.5*c.SecAggDropout)
+	}
+	var err error
+	rc.DP.NoiseMultiplier, err = c.noiseMultiplier(rc, params, people)
+	return rc, err
 }
 
 // samplingRate is q, the chance a person is selected in a round.

@@ -29,7 +29,7 @@ func Run(ctx context.Context, cfg Config, data *dataset.Log, obs Observer) (Summ
 		return Summary{}, fmt.Errorf("clients per round (%d) exceeds the population (%d people with training data)",
 			cfg.ClientsPerRound, len(pop.people))
 	}
-	mc := cfg.Model()
+	mc := cfg.Model.Config()
 	m, err := model.NewMF(data.NumItems, mc.Factors, cfg.Seed)
 	if err != nil {
 		return Summary{}, err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tacitfl/tacit/dataset"
 	"github.com/tacitfl/tacit/internal/atomicfile"
+	"github.com/tacitfl/tacit/settings"
 )
 
 // SweepPoint is one run of a privacy–utility sweep: Epsilon 0 is the
@@ -35,7 +36,7 @@ func Sweep(ctx context.Context, cfg Config, data *dataset.Log, epsilons []float6
 		c := cfg
 		c.DP, c.TargetEpsilon, c.NoiseMultiplier = "", 0, 0
 		if eps > 0 {
-			c.DP, c.TargetEpsilon = "central", eps
+			c.DP, c.TargetEpsilon = settings.DPCentral, eps
 		}
 		s, err := Run(ctx, c, data, nil)
 		if err != nil {

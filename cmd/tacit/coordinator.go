@@ -64,8 +64,9 @@ func (o *coordinatorFlags) flagSet() *flag.FlagSet {
 	fs.IntVar(&o.maxFrame, "max-frame", proto.DefaultMaxFrame, "largest request a device may send, in `bytes`; checked before anything is allocated")
 	fs.IntVar(&o.items, "items", 9724, "catalogue size: items in the model (the embedded data set has 9724)")
 	fs.BoolVar(&o.verbose, "verbose", false, "log every round and refused report")
-	bindModel(fs, &o.cfg)
-	bindTraining(fs, &o.cfg)
+	o.cfg.Model.Bind(fs)
+	o.cfg.Local.Bind(fs)
+	o.cfg.Optimizer.Bind(fs)
 	r := &o.rounds
 	fs.IntVar(&r.Goal, "goal", r.Goal, "reports a round is after (selection rate goal×over-selection/devices); 0 selects everyone")
 	fs.Float64Var(&r.OverSelection, "over-selection", r.OverSelection, "select this many times the goal; above 1 a round commits at the goal")
@@ -114,7 +115,7 @@ func runCoordinator(args []string, stdout, stderr io.Writer) error {
 	if err := o.rounds.Validate(); err != nil {
 		return usageError{err: err}
 	}
-	mc := o.cfg.Model()
+	mc := o.cfg.Model.Config()
 	if err := mc.Validate(); err != nil {
 		return usageError{err: err}
 	}
@@ -150,7 +151,7 @@ func runCoordinator(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	err = coordinator.RunProcess(ctx, coordinator.ProcessOptions{
 		Listen: o.listen, HTTP: o.http, Certificate: cert, Tokens: tokens, State: o.state, MaxFrame: o.maxFrame, DownBits: o.downBits,
-		Rounds: o.rounds, Optimizer: o.cfg.Optimizer(),
+		Rounds: o.rounds, Optimizer: o.cfg.Optimizer.Config(),
 		Model: proto.ModelConfig(o.items, mc),
 		Local: proto.LocalTraining(model.LocalConfig{Epochs: o.cfg.LocalEpochs, LR: o.cfg.ClientLR, ItemRegShare: mc.ItemReg / float64(len(tokens))}),
 		Initial: func() []float32 {

@@ -2,11 +2,7 @@ package main
 
 import (
 	"flag"
-	"fmt"
-	"strconv"
-	"strings"
 
-	"github.com/tacitfl/tacit/aggregate"
 	"github.com/tacitfl/tacit/simulate"
 )
 
@@ -23,7 +19,9 @@ type experimentFlags struct {
 
 // bindExperiment defines on fs the flags of an experiment, writing into cfg
 // and ef, with cfg's values as defaults. The central twin gets only the
-// flags that mean something to it, and --iterations in place of --rounds.
+// flags that mean something to it, and --iterations in place of --rounds;
+// a federated run gets every shared setting (settings.Federated), as the
+// coordinator does.
 func bindExperiment(fs *flag.FlagSet, cfg *simulate.Config, ef *experimentFlags, central bool) {
 	fs.StringVar(&ef.config, "config", "", "read settings from this YAML (.yaml, .yml) or TOML (.toml) `file`; flags given override it")
 	fs.StringVar(&ef.out, "out", "", "write rounds.jsonl, summary.json and hr_ndcg.png into this `dir`ectory (created if needed)")
@@ -35,9 +33,8 @@ func bindExperiment(fs *flag.FlagSet, cfg *simulate.Config, ef *experimentFlags,
 	fs.IntVar(&cfg.EvalUsers, "eval-users", cfg.EvalUsers, "evaluate a seeded sample of `n` people; 0 evaluates everyone")
 	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "parallel workers; 0 uses every core")
 
-	bindModel(fs, cfg)
-
 	if central {
+		cfg.Model.Bind(fs)
 		fs.IntVar(&cfg.ALSIterations, "iterations", cfg.ALSIterations, "ALS iterations")
 		return
 	}
@@ -46,21 +43,9 @@ func bindExperiment(fs *flag.FlagSet, cfg *simulate.Config, ef *experimentFlags,
 	fs.StringVar(&cfg.Transport, "transport", cfg.Transport, "how devices reach the coordinator: memory, or quic (a real QUIC server on loopback); both give the same model")
 	fs.StringVar(&cfg.HTTP, "http", cfg.HTTP, "serve the coordinator's status page, /status and /metrics on this `address` while running (e.g. 127.0.0.1:7080)")
 	fs.IntVar(&cfg.ClientsPerRound, "clients-per-round", cfg.ClientsPerRound, "devices selected each round; 0 selects everyone")
-	fs.StringVar(&cfg.DP, "dp", cfg.DP, "differential privacy: central (the coordinator adds the noise), distributed (the devices add discrete Gaussian noise; needs --secagg), or empty for none")
-	fs.IntVar(&cfg.QuantBits, "quant-bits", cfg.QuantBits, "quantize each update to `b` bits a value (2-24) in a range shared by the round; 0 sends float32")
-	fs.IntVar(&cfg.DownBits, "down-bits", cfg.DownBits, "quantize the model devices download to `b` bits a value (2-24); 0 sends float32")
-	fs.BoolVar(&cfg.Rotate, "rotate", cfg.Rotate, "with --quant-bits: a seeded randomized Hadamard rotation first, inverted on the aggregate")
-	fs.Float64Var(&cfg.QuantNorm, "quant-norm", cfg.QuantNorm, "with --quant-bits and no DP: devices clip updates to this L2 norm, which the quantization range is set for (DP uses --clip)")
-	fs.BoolVar(&cfg.SecAgg, "secagg", cfg.SecAgg, "secure aggregation (SecAgg+) of every round, run for every virtual device; needs --quant-bits")
-	fs.Float64Var(&cfg.SecAggAdversary, "secagg-adversary", cfg.SecAggAdversary, "with --secagg: the fraction of devices that may collude with the coordinator (sizes the neighbour graph)")
-	fs.Float64Var(&cfg.SecAggDropout, "secagg-dropout", cfg.SecAggDropout, "with --secagg: the fraction of devices that may drop out (sizes the neighbour graph and, with distributed DP, the survivors the noise is calibrated for)")
-	fs.Float64Var(&cfg.NoiseMultiplier, "noise", cfg.NoiseMultiplier, "noise multiplier z: N(0, (z·C)²) on each round's sum (with --dp)")
-	fs.Var(clipFlag{cfg}, "clip", "L2 norm C each device's update is clipped to, or adaptive: from 0.1 toward the median norm (with --dp)")
-	fs.Float64Var(&cfg.Delta, "delta", cfg.Delta, "δ of the (ε, δ) guarantee (with --dp)")
-	fs.Float64Var(&cfg.TargetEpsilon, "target-epsilon", cfg.TargetEpsilon, "calibrate the noise so the whole run spends at most this ε (with --dp), and stop training rather than exceed it")
-	fs.StringVar(&cfg.Accountant, "accountant", cfg.Accountant, "accountant of ε (with --dp): rdp, or pld (tighter, so less noise for a target ε)")
 	fs.Float64Var(&cfg.Dropout, "dropout", cfg.Dropout, "probability that a selected device never reports, in [0, 1)")
-	bindTraining(fs, cfg)
+	fs.Float64Var(&cfg.TargetEpsilon, "target-epsilon", cfg.TargetEpsilon, "calibrate the noise so the whole run spends at most this ε (with --dp), and stop training rather than exceed it")
+	cfg.Federated.Bind(fs)
 }
 
 // parseExperiment parses args into cfg and ef. A --config file is applied
@@ -82,55 +67,5 @@ func parseExperiment(fs *flag.FlagSet, cfg *simulate.Config, ef *experimentFlags
 			return usageError{err: err}
 		}
 	}
-	return nil
-}
-
-// bindModel defines the model's flags: its shape and objective.
-func bindModel(fs *flag.FlagSet, cfg *simulate.Config) {
-	fs.IntVar(&cfg.Factors, "factors", cfg.Factors, "length of the item and person vectors")
-	fs.Float64Var(&cfg.Alpha, "alpha", cfg.Alpha, "confidence of a positive is 1+alpha")
-	fs.Float64Var(&cfg.NegWeight, "neg-weight", cfg.NegWeight, "confidence of each item a person did not touch")
-	fs.Float64Var(&cfg.UserReg, "user-reg", cfg.UserReg, "L2 regularisation of a person's vector")
-	fs.Float64Var(&cfg.ItemReg, "item-reg", cfg.ItemReg, "L2 regularisation of the shared item factors and biases")
-	fs.Float64Var(&cfg.RecencyHalfLife, "recency-half-life", cfg.RecencyHalfLife, "a positive's confidence above the floor halves every `n` later interactions; 0 weighs all alike")
-	fs.Float64Var(&cfg.RecencyFloor, "recency-floor", cfg.RecencyFloor, "share of alpha that an arbitrarily old positive keeps, in [0, 1]")
-}
-
-// bindTraining defines the flags of training on the devices and of the
-// server optimizer.
-func bindTraining(fs *flag.FlagSet, cfg *simulate.Config) {
-	fs.IntVar(&cfg.LocalEpochs, "local-epochs", cfg.LocalEpochs, "training passes over its data on each device per round")
-	fs.Float64Var(&cfg.ClientLR, "client-lr", cfg.ClientLR, "learning rate on the devices")
-	fs.StringVar(&cfg.ServerOptimizer, "server-optimizer", cfg.ServerOptimizer, "server optimizer: "+strings.Join(aggregate.OptimizerNames(), ", "))
-	fs.Float64Var(&cfg.ServerLR, "server-lr", cfg.ServerLR, "server learning rate")
-	fs.Float64Var(&cfg.ServerMomentum, "server-momentum", cfg.ServerMomentum, "server momentum (fedavgm)")
-	fs.Float64Var(&cfg.ServerBeta1, "server-beta1", cfg.ServerBeta1, "first-moment decay (fedadam, fedyogi)")
-	fs.Float64Var(&cfg.ServerBeta2, "server-beta2", cfg.ServerBeta2, "second-moment decay (fedadam, fedyogi)")
-	fs.Float64Var(&cfg.ServerTau, "server-tau", cfg.ServerTau, "adaptivity ε of the adaptive optimizers (fedadagrad, fedadam, fedyogi)")
-}
-
-// clipFlag is --clip: a norm, or "adaptive".
-type clipFlag struct{ cfg *simulate.Config }
-
-func (f clipFlag) String() string {
-	if f.cfg == nil {
-		return ""
-	}
-	if f.cfg.AdaptiveClip {
-		return "adaptive"
-	}
-	return strconv.FormatFloat(f.cfg.ClipNorm, 'g', -1, 64)
-}
-
-func (f clipFlag) Set(s string) error {
-	if s == "adaptive" {
-		f.cfg.AdaptiveClip, f.cfg.ClipNorm = true, 0.1 // Andrew et al.'s initial norm
-		return nil
-	}
-	c, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return fmt.Errorf("want a number or adaptive, got %q", s)
-	}
-	f.cfg.AdaptiveClip, f.cfg.ClipNorm = false, c
 	return nil
 }
