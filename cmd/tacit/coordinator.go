@@ -10,15 +10,15 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/tacitfl/tacit/coordinator"
 	"github.com/tacitfl/tacit/coordinator/round"
 	"github.com/tacitfl/tacit/internal/tlscert"
 	"github.com/tacitfl/tacit/model"
-	"github.com/tacitfl/tacit/privacy"
 	"github.com/tacitfl/tacit/proto"
-	"github.com/tacitfl/tacit/simulate"
+	"github.com/tacitfl/tacit/settings"
 )
 
 var coordinatorCommand = command{
@@ -31,25 +31,33 @@ and the operator's endpoints over HTTP. Without --tls-cert it makes a
 self-signed certificate and prints its fingerprint for agents' --pin. Every
 commit is checkpointed to --state, and a restart resumes from it. SIGINT or
 SIGTERM drains: exchanges in flight finish, then it exits.
+
+The model, training, privacy, quantization and SecAgg flags are those of
+tacit simulate. A positive --noise alone turns on --dp central; with --dp
+distributed the devices' noise is sized for --min-fraction of the expected
+reports.
 `)
-		o := &coordinatorFlags{cfg: simulate.DefaultConfig(), rounds: round.DefaultConfig()}
-		printFlags(w, o.flagSet())
+		printFlags(w, newCoordinatorFlags().flagSet())
 	},
 	run: runCoordinator,
 }
 
+// coordinatorFlags are the coordinator's flags: its own, the round machine's
+// timing (bound straight into round.Config), and the settings it shares with
+// simulate.
 type coordinatorFlags struct {
 	listen, http, tokens, state, cert, key string
-	accountant                             string
-	quantBits, downBits                    int
-	rotate, secure, distributed            bool
-	quantNorm, adversary, dropout          float64
-	phaseWindow                            time.Duration
 	enroll, items, maxFrame                int
-	noise, clip, delta, budget             float64
-	cfg                                    simulate.Config
-	rounds                                 round.Config
 	verbose                                bool
+	rounds                                 round.Config
+	shared                                 settings.Federated
+	budget                                 float64       // --privacy-budget, for the DP settings
+	phaseWindow                            time.Duration // --secagg-window, for the SecAgg settings
+}
+
+// newCoordinatorFlags holds the coordinator's defaults.
+func newCoordinatorFlags() *coordinatorFlags {
+	return &coordinatorFlags{rounds: round.DefaultConfig(), shared: settings.Defaults(), phaseWindow: 30 * time.Second}
 }
 
 func (o *coordinatorFlags) flagSet() *flag.FlagSet {
@@ -64,9 +72,6 @@ func (o *coordinatorFlags) flagSet() *flag.FlagSet {
 	fs.IntVar(&o.maxFrame, "max-frame", proto.DefaultMaxFrame, "largest request a device may send, in `bytes`; checked before anything is allocated")
 	fs.IntVar(&o.items, "items", 9724, "catalogue size: items in the model (the embedded data set has 9724)")
 	fs.BoolVar(&o.verbose, "verbose", false, "log every round and refused report")
-	o.cfg.Model.Bind(fs)
-	o.cfg.Local.Bind(fs)
-	o.cfg.Optimizer.Bind(fs)
 	r := &o.rounds
 	fs.IntVar(&r.Goal, "goal", r.Goal, "reports a round is after (selection rate goal×over-selection/devices); 0 selects everyone")
 	fs.Float64Var(&r.OverSelection, "over-selection", r.OverSelection, "select this many times the goal; above 1 a round commits at the goal")
@@ -75,55 +80,57 @@ func (o *coordinatorFlags) flagSet() *flag.FlagSet {
 	fs.DurationVar(&r.ReportWindow, "report-window", r.ReportWindow, "how long after selection devices have to report")
 	fs.DurationVar(&r.RetryMin, "retry-min", r.RetryMin, "shortest retry window for a device turned away")
 	fs.Uint64Var(&r.Seed, "seed", r.Seed, "seeds selection, jitter and the initial model")
-	fs.Float64Var(&o.noise, "noise", 0, "central differential privacy: noise multiplier z, N(0, (z·C)²) on each round's sum; 0 for none")
-	fs.Float64Var(&o.clip, "clip", 1, "with --noise: the L2 norm C every update is clipped to")
-	fs.Float64Var(&o.delta, "delta", 1e-5, "with --noise: δ of the (ε, δ) guarantee")
-	fs.Float64Var(&o.budget, "privacy-budget", 0, "with --noise: the ε the whole training may spend; training stops before exceeding it (0: no limit)")
-	fs.StringVar(&o.accountant, "accountant", privacy.AccountantRDP, "with --noise: the accountant of ε, rdp or pld (tighter)")
-	fs.BoolVar(&o.distributed, "distributed-dp", false, "with --noise and --secagg: the devices add the noise (discrete Gaussian), sized for the fewest survivors a round accepts (--min-fraction)")
-	fs.IntVar(&o.quantBits, "quant-bits", 0, "devices quantize updates to `b` bits a value (2-24) in a range the round shares; 0 sends float32")
-	fs.IntVar(&o.downBits, "down-bits", 0, "quantize the model devices download to `b` bits a value (2-24); 0 sends float32")
-	fs.BoolVar(&o.rotate, "rotate", false, "with --quant-bits: a seeded randomized Hadamard rotation first, inverted on the aggregate")
-	fs.Float64Var(&o.quantNorm, "quant-norm", 10, "with --quant-bits and no --noise: devices clip updates to this L2 norm, which the range is set for")
-	fs.BoolVar(&o.secure, "secagg", false, "secure aggregation (SecAgg+) of every round; needs --quant-bits")
-	fs.Float64Var(&o.adversary, "secagg-adversary", 0.05, "with --secagg: the fraction of devices that may collude with the coordinator")
-	fs.Float64Var(&o.dropout, "secagg-dropout", 0.1, "with --secagg: the fraction of devices that may drop out")
-	fs.DurationVar(&o.phaseWindow, "secagg-window", 30*time.Second, "with --secagg: how long the share-keys and unmask phases stay open")
+	o.shared.Bind(fs)
+	fs.Float64Var(&o.budget, "privacy-budget", o.budget, "with --dp: the ε the whole training may spend; training stops before exceeding it (0: no limit)")
+	fs.BoolFunc("distributed-dp", "the same as --dp distributed", func(s string) error {
+		on, err := strconv.ParseBool(s)
+		if on {
+			o.shared.DP = settings.DPDistributed
+		}
+		return err
+	})
+	fs.DurationVar(&o.phaseWindow, "secagg-window", o.phaseWindow, "with --secagg: how long the share-keys and unmask phases stay open")
 	return fs
 }
 
-func runCoordinator(args []string, stdout, stderr io.Writer) error {
-	o := &coordinatorFlags{cfg: simulate.DefaultConfig(), rounds: round.DefaultConfig()}
+// parse reads args into o and checks them, and returns the configuration
+// of the round machine.
+func (o *coordinatorFlags) parse(args []string) (round.Config, error) {
 	if err := parseFlags(o.flagSet(), args); err != nil {
-		return err
+		return round.Config{}, err
 	}
 	if o.tokens == "" {
-		return usageError{err: errors.New("--tokens is required"), hint: true}
+		return round.Config{}, usageError{err: errors.New("--tokens is required"), hint: true}
 	}
-	if o.noise != 0 {
-		o.rounds.DP = &round.DPConfig{NoiseMultiplier: o.noise, ClipNorm: o.clip, Delta: o.delta, Budget: o.budget,
-			Accountant: o.accountant, Distributed: o.distributed}
-	} else if o.distributed {
-		return usageError{err: errors.New("--distributed-dp needs --noise")}
+	s := &o.shared
+	if s.DP == "" && s.NoiseMultiplier > 0 {
+		s.DP = settings.DPCentral // --noise alone, as before the coordinator had --dp
 	}
-	if o.quantBits != 0 {
-		o.rounds.Codec = &round.CodecConfig{Bits: o.quantBits, Rotate: o.rotate, Norm: o.quantNorm}
+	if err := s.Validate(); err != nil {
+		return round.Config{}, usageError{err: err}
 	}
-	if o.secure {
-		o.rounds.SecAgg = round.SemiHonestSecAgg(o.adversary, o.dropout, o.phaseWindow)
+	if s.DP != "" && s.NoiseMultiplier == 0 {
+		return round.Config{}, usageError{err: errors.New("differential privacy needs --noise")}
 	}
-	if err := o.rounds.Validate(); err != nil {
-		return usageError{err: err}
-	}
-	mc := o.cfg.Model.Config()
-	if err := mc.Validate(); err != nil {
-		return usageError{err: err}
+	rc := o.rounds
+	rc.DP, rc.Codec, rc.SecAgg = s.Privacy.Config(o.budget), s.Quantization.Config(), s.SecureAggregation.Config(o.phaseWindow)
+	if err := rc.Validate(); err != nil {
+		return round.Config{}, usageError{err: err}
 	}
 	if o.maxFrame < 1024 || o.maxFrame > 1<<30 {
-		return usageError{err: fmt.Errorf("max frame must be in [1024, %d] bytes, got %d", 1<<30, o.maxFrame)}
+		return round.Config{}, usageError{err: fmt.Errorf("max frame must be in [1024, %d] bytes, got %d", 1<<30, o.maxFrame)}
 	}
 	if o.items <= 0 || o.items > 10_000_000 {
-		return usageError{err: fmt.Errorf("items must be in [1, 10000000], got %d", o.items)}
+		return round.Config{}, usageError{err: fmt.Errorf("items must be in [1, 10000000], got %d", o.items)}
+	}
+	return rc, nil
+}
+
+func runCoordinator(args []string, stdout, stderr io.Writer) error {
+	o := newCoordinatorFlags()
+	rc, err := o.parse(args)
+	if err != nil {
+		return err
 	}
 	if o.enroll > 0 {
 		if err := enroll(o.tokens, o.enroll, stdout); err != nil {
@@ -149,13 +156,14 @@ func runCoordinator(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := withSignals(context.Background())
 	defer stop()
+	s := o.shared
 	err = coordinator.RunProcess(ctx, coordinator.ProcessOptions{
-		Listen: o.listen, HTTP: o.http, Certificate: cert, Tokens: tokens, State: o.state, MaxFrame: o.maxFrame, DownBits: o.downBits,
-		Rounds: o.rounds, Optimizer: o.cfg.Optimizer.Config(),
-		Model: proto.ModelConfig(o.items, mc),
-		Local: proto.LocalTraining(model.LocalConfig{Epochs: o.cfg.LocalEpochs, LR: o.cfg.ClientLR, ItemRegShare: mc.ItemReg / float64(len(tokens))}),
+		Listen: o.listen, HTTP: o.http, Certificate: cert, Tokens: tokens, State: o.state, MaxFrame: o.maxFrame, DownBits: s.DownBits,
+		Rounds: rc, Optimizer: s.Optimizer.Config(),
+		Model: proto.ModelConfig(o.items, s.Model.Config()),
+		Local: proto.LocalTraining(s.Local.Config(s.Model, len(tokens))),
 		Initial: func() []float32 {
-			m, _ := model.NewMF(o.items, mc.Factors, o.rounds.Seed)
+			m, _ := model.NewMF(o.items, s.Factors, rc.Seed)
 			return m.Params
 		},
 		Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),

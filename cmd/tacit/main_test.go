@@ -101,6 +101,7 @@ func TestCommandHelpShowsFlags(t *testing.T) {
 		{[]string{"simulate", "--help"}, []string{"usage: tacit simulate", "-clients-per-round", "(default 200)"}, nil},
 		{[]string{"simulate", "-h"}, []string{"usage: tacit simulate"}, nil},
 		{[]string{"central", "--help"}, []string{"usage: tacit central", "-iterations", "(default 15)"}, []string{"-rounds", "-server-lr"}},
+		{[]string{"coordinator", "--help"}, []string{"usage: tacit coordinator", "-dp string", "-distributed-dp", "-noise", "-privacy-budget", "-quant-norm", "(default 10)", "-secagg-window"}, []string{"-target-epsilon", "-clients-per-round"}},
 		{[]string{"help", "data"}, []string{"tacit data license", "tacit data info", "-data"}, nil},
 		{[]string{"data", "info", "--help"}, []string{"tacit data info"}, nil},
 	} {
@@ -215,6 +216,14 @@ func TestCoordinatorAndAgentUsageErrors(t *testing.T) {
 	wantUsageError(t, []string{"coordinator", "--tokens", filepath.Join(dir, "missing")}, "tacit coordinator", "no such file")
 	wantUsageError(t, []string{"coordinator", "--tokens", "x", "--goal", "-1"}, "tacit coordinator", "goal must be non-negative")
 	wantUsageError(t, []string{"coordinator", "--tokens", "x", "--items", "0"}, "tacit coordinator", "items must be in")
+	wantUsageError(t, []string{"coordinator", "--tokens", "x", "--distributed-dp", "--quant-bits", "16", "--secagg"}, "tacit coordinator", "differential privacy needs --noise")
+	wantUsageError(t, []string{"coordinator", "--tokens", "x", "--dp", "central"}, "tacit coordinator", "differential privacy needs --noise")
+	wantUsageError(t, []string{"coordinator", "--tokens", "x", "--noise", "1", "--distributed-dp"}, "tacit coordinator", "distributed DP needs --secagg")
+	wantUsageError(t, []string{"coordinator", "--tokens", "x", "--dp", "sideways"}, "tacit coordinator", `dp must be central, distributed or empty, got "sideways"`)
+	wantUsageError(t, []string{"coordinator", "--tokens", "x", "--noise", "-1"}, "tacit coordinator", "noise multiplier must be non-negative")
+	wantUsageError(t, []string{"coordinator", "--tokens", "x", "--quant-bits", "30"}, "tacit coordinator", "--quant-bits: bad quantizer parameters")
+	wantUsageError(t, []string{"coordinator", "--tokens", "x", "--secagg"}, "tacit coordinator", "secure aggregation needs quantized updates (--quant-bits)")
+	wantUsageError(t, []string{"coordinator", "--tokens", "x", "--server-optimizer", "sgd"}, "tacit coordinator", "sgd")
 	wantUsageError(t, []string{"agent", "--pin", "00", "--person", "1"}, "tacit agent", "--token is required")
 	wantUsageError(t, []string{"agent", "--token", "t", "--pin", "zz", "--person", "1"}, "tacit agent", "is not a hex SHA-256 fingerprint")
 	pin := strings.Repeat("ab", 32)
