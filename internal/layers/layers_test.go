@@ -41,3 +41,15 @@ func TestCodecImportsNoOtherTacitPackage(t *testing.T) {
 		}
 	}
 }
+
+// TestTheRoundMachineImportsNoDriver: the round machine knows nothing of
+// what drives or configures it.
+func TestTheRoundMachineImportsNoDriver(t *testing.T) {
+	for _, d := range deps(t, "coordinator/round") {
+		for _, above := range []string{"coordinator", "settings", "simulate", "client", "cmd"} {
+			if d == module+"/"+above || strings.HasPrefix(d, module+"/"+above+"/") {
+				t.Errorf("coordinator/round imports %s", d)
+			}
+		}
+	}
+}
