@@ -22,8 +22,8 @@ import (
 	"github.com/tacitfl/tacit/coordinator"
 	"github.com/tacitfl/tacit/coordinator/round"
 	"github.com/tacitfl/tacit/internal/tlscert"
+	"github.com/tacitfl/tacit/model"
 	"github.com/tacitfl/tacit/proto"
-	"github.com/tacitfl/tacit/proto/tacitpb"
 )
 
 const (
@@ -74,7 +74,7 @@ func quicRound(b *testing.B, cert tls.Certificate) (time.Duration, uint64) {
 	done := make(chan round.Outcome, 1)
 	svc := coordinator.NewService(m, coordinator.ServiceOptions{Watch: func(o round.Outcome) { done <- o }})
 	srv, err := coordinator.NewServer(svc, coordinator.ServerConfig{TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, Tokens: tokens,
-		Model: &tacitpb.ModelConfig{Items: benchParams, Factors: 0}, Local: &tacitpb.LocalTraining{Epochs: 1}})
+		Items: benchParams, Local: model.LocalConfig{Epochs: 1}})
 	if err != nil {
 		b.Fatal(err)
 	}

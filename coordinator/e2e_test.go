@@ -71,7 +71,7 @@ func startCluster(t *testing.T, devices int) *cluster {
 	c.pin = tlscert.Fingerprint(cert.Certificate[0])
 	srv, err := coordinator.NewServer(c.svc, coordinator.ServerConfig{
 		TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, Tokens: tokens, TickEvery: 20 * time.Millisecond,
-		Model: proto.ModelConfig(30, c.cfg), Local: proto.LocalTraining(model.LocalConfig{Epochs: 1, LR: 0.1, ItemRegShare: 0.01}),
+		Items: 30, Model: c.cfg, Local: model.LocalConfig{Epochs: 1, LR: 0.1, ItemRegShare: 0.01},
 	})
 	if err != nil {
 		t.Fatal(err)

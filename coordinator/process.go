@@ -17,8 +17,8 @@ import (
 
 	"github.com/tacitfl/tacit/aggregate"
 	"github.com/tacitfl/tacit/coordinator/round"
+	"github.com/tacitfl/tacit/model"
 	"github.com/tacitfl/tacit/privacy"
-	"github.com/tacitfl/tacit/proto/tacitpb"
 )
 
 // ProcessOptions assemble a standalone coordinator: `tacit coordinator`.
@@ -32,8 +32,9 @@ type ProcessOptions struct {
 	DownBits    int               // quantize downloaded models to this many bits; 0: float32
 	Rounds      round.Config
 	Optimizer   aggregate.OptimizerConfig
-	Model       *tacitpb.ModelConfig
-	Local       *tacitpb.LocalTraining
+	Items       int // the model's shape, with Model.Factors
+	Model       model.Config
+	Local       model.LocalConfig
 	// Initial is the model before any commit, used when State holds none.
 	Initial func() []float32
 	Log     *slog.Logger
@@ -60,7 +61,7 @@ func RunProcess(ctx context.Context, o ProcessOptions) error {
 	default:
 		log.Info("resuming from checkpoint", "round", snap.Round, "version", snap.Version)
 	}
-	if want := int(o.Model.Items) * int(o.Model.Factors+1); len(snap.Params) != want {
+	if want := model.ParamCount(o.Items, o.Model.Factors); len(snap.Params) != want {
 		return fmt.Errorf("%s holds %d parameters, the model's shape needs %d", o.State, len(snap.Params), want)
 	}
 	opt, err := aggregate.NewOptimizer(o.Optimizer)
@@ -81,7 +82,7 @@ func RunProcess(ctx context.Context, o ProcessOptions) error {
 	metrics := NewMetrics(reg)
 	svc := NewService(m, ServiceOptions{Checkpointer: ckpt, Metrics: metrics, Log: log})
 	srv, err := NewServer(svc, ServerConfig{TLS: &tls.Config{Certificates: []tls.Certificate{o.Certificate}},
-		Tokens: o.Tokens, Model: o.Model, Local: o.Local, Log: log, Metrics: metrics, MaxFrame: o.MaxFrame, DownBits: o.DownBits})
+		Tokens: o.Tokens, Items: o.Items, Model: o.Model, Local: o.Local, Log: log, Metrics: metrics, MaxFrame: o.MaxFrame, DownBits: o.DownBits})
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/tacitfl/tacit/aggregate/secagg"
 	"github.com/tacitfl/tacit/codec"
 	"github.com/tacitfl/tacit/coordinator/round"
+	"github.com/tacitfl/tacit/model"
 	"github.com/tacitfl/tacit/proto"
 	"github.com/tacitfl/tacit/proto/tacitpb"
 )
@@ -25,10 +26,12 @@ type ServerConfig struct {
 	// Tokens maps each enrolment token to its device id; other tokens are
 	// refused.
 	Tokens map[string]string
-	// Model and Local are the parts of every plan that do not change
-	// between rounds.
-	Model *tacitpb.ModelConfig
-	Local *tacitpb.LocalTraining
+	// Items, Model and Local are the parts of every plan that do not
+	// change between rounds: the model's shape and objective, and the
+	// devices' training.
+	Items int
+	Model model.Config
+	Local model.LocalConfig
 	// DownBits, if set, quantizes the model devices download to that many
 	// bits a value (proto.Codec.EncodeModel); 0 sends float32.
 	DownBits int
@@ -51,11 +54,13 @@ type ServerConfig struct {
 // of another protocol version or with an unknown token gets a typed error
 // and its connection is closed; everyone else is unaffected.
 type Server struct {
-	svc   *Service
-	cfg   ServerConfig
-	dim   int
-	codec *proto.Codec
-	log   *slog.Logger
+	svc          *Service
+	cfg          ServerConfig
+	dim          int
+	codec        *proto.Codec
+	log          *slog.Logger
+	plannedModel *tacitpb.ModelConfig   // every plan's, from ServerConfig
+	plannedLocal *tacitpb.LocalTraining // every plan's, from ServerConfig
 
 	slots      chan struct{} // MaxConcurrent tokens
 	mu         sync.Mutex
@@ -75,8 +80,8 @@ func NewServer(svc *Service, cfg ServerConfig) (*Server, error) {
 	if cfg.TLS == nil || len(cfg.TLS.Certificates) == 0 {
 		return nil, errors.New("coordinator: the server needs a TLS certificate")
 	}
-	if cfg.Model == nil || cfg.Local == nil {
-		return nil, errors.New("coordinator: the server needs the plan's model and training settings")
+	if cfg.Items <= 0 {
+		return nil, errors.New("coordinator: the server needs the model's shape (Items)")
 	}
 	if cfg.MaxFrame <= 0 {
 		cfg.MaxFrame = proto.DefaultMaxFrame
@@ -107,7 +112,8 @@ func NewServer(svc *Service, cfg ServerConfig) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{svc: svc, cfg: cfg, codec: codec, log: cfg.Log, modelVer: -1, ready: make(chan net.Addr, 1),
-		slots: make(chan struct{}, cfg.MaxConcurrent)}
+		slots:        make(chan struct{}, cfg.MaxConcurrent),
+		plannedModel: proto.ModelConfig(cfg.Items, cfg.Model), plannedLocal: proto.LocalTraining(cfg.Local)}
 	svc.Model(func(_ int64, p []float32) { s.dim = len(p) })
 	return s, nil
 }
@@ -294,7 +300,7 @@ func (s *Server) checkIn(device string, cached int64) *tacitpb.Response {
 	out := &tacitpb.CheckInResult{}
 	if p := res.Plan; p != nil {
 		out.Result = &tacitpb.CheckInResult_Plan{Plan: &tacitpb.Plan{Round: p.Round, ModelVersion: p.ModelVersion,
-			DownloadModel: p.DownloadModel, ReportDeadlineUnixMillis: p.Deadline.UnixMilli(), Local: s.cfg.Local, Model: s.cfg.Model,
+			DownloadModel: p.DownloadModel, ReportDeadlineUnixMillis: p.Deadline.UnixMilli(), Local: s.plannedLocal, Model: s.plannedModel,
 			ClipNorm: p.ClipNorm, NoiseMultiplier: p.NoiseMultiplier, Delta: p.Delta, Codec: proto.UpdateCodecPB(p.Codec)}}
 		if p.SecAgg != nil {
 			out.GetPlan().Secagg = proto.SecAggPlan(*p.SecAgg, p.SecAggID)

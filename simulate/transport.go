@@ -40,7 +40,7 @@ func startQUIC(svc *coordinator.Service, metrics *coordinator.Metrics, ids []str
 	}
 	srv, err := coordinator.NewServer(svc, coordinator.ServerConfig{DownBits: downBits,
 		TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, Tokens: tokens, Metrics: metrics,
-		Model: proto.ModelConfig(template.Items, template.Model), Local: proto.LocalTraining(template.Local),
+		Items: template.Items, Model: template.Model, Local: template.Local,
 	})
 	if err != nil {
 		return nil, err

@@ -160,8 +160,7 @@ func runCoordinator(args []string, stdout, stderr io.Writer) error {
 	err = coordinator.RunProcess(ctx, coordinator.ProcessOptions{
 		Listen: o.listen, HTTP: o.http, Certificate: cert, Tokens: tokens, State: o.state, MaxFrame: o.maxFrame, DownBits: s.DownBits,
 		Rounds: rc, Optimizer: s.Optimizer.Config(),
-		Model: proto.ModelConfig(o.items, s.Model.Config()),
-		Local: proto.LocalTraining(s.Local.Config(s.Model, len(tokens))),
+		Items: o.items, Model: s.Model.Config(), Local: s.Local.Config(s.Model, len(tokens)),
 		Initial: func() []float32 {
 			m, _ := model.NewMF(o.items, s.Factors, rc.Seed)
 			return m.Params
