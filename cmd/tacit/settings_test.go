@@ -202,7 +202,7 @@ func TestConfigFileKeyAndFlagSetTheSameField(t *testing.T) {
 func TestCoordinatorFlagsReachTheRoundMachine(t *testing.T) {
 	o := newCoordinatorFlags()
 	got, err := o.parse([]string{"--tokens", "t",
-		"--goal", "30", "--over-selection", "1.5", "--min-fraction", "0.6", "--selection-timeout", "10s",
+		"--goal", "30", "--over-selection", "1", "--min-fraction", "0.6", "--selection-timeout", "10s",
 		"--report-window", "1m", "--retry-min", "2s", "--seed", "7",
 		"--dp", "distributed", "--noise", "1.2", "--clip", "2", "--delta", "1e-6", "--accountant", "pld", "--privacy-budget", "4",
 		"--quant-bits", "16", "--rotate", "--quant-norm", "5", "--down-bits", "8",
@@ -210,7 +210,7 @@ func TestCoordinatorFlagsReachTheRoundMachine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := round.Config{Goal: 30, OverSelection: 1.5, MinFraction: 0.6, SelectionTimeout: 10 * time.Second,
+	want := round.Config{Goal: 30, OverSelection: 1, MinFraction: 0.6, SelectionTimeout: 10 * time.Second,
 		ReportWindow: time.Minute, RetryMin: 2 * time.Second, Seed: 7,
 		DP:     &round.DPConfig{NoiseMultiplier: 1.2, ClipNorm: 2, Delta: 1e-6, Accountant: "pld", Budget: 4, Distributed: true},
 		Codec:  &round.CodecConfig{Bits: 16, Rotate: true, Norm: 5},
@@ -221,6 +221,10 @@ func TestCoordinatorFlagsReachTheRoundMachine(t *testing.T) {
 	}
 	if o.shared.DownBits != 8 {
 		t.Errorf("--down-bits 8: %d", o.shared.DownBits)
+	}
+	// Over-selection, which differential privacy refuses, without it.
+	if got, err := newCoordinatorFlags().parse([]string{"--tokens", "t", "--over-selection", "1.5"}); err != nil || got.OverSelection != 1.5 {
+		t.Errorf("--over-selection 1.5: %v, %v", got.OverSelection, err)
 	}
 }
 

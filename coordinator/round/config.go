@@ -152,6 +152,13 @@ func (c Config) Validate() error {
 			return fmt.Errorf("distributed DP needs secure aggregation")
 		case d.Distributed && !(d.NoiseMultiplier > 0):
 			return fmt.Errorf("distributed DP needs a positive noise multiplier")
+		case c.OverSelection > 1:
+			// A round that commits at the goal refuses the reports after
+			// it, so adding one device can push another's report out: the
+			// sum changes by two updates, sensitivity 2C, where the
+			// accounting counts C. Accounting for 2C would take twice the
+			// noise for the same ε, more than over-selection saves.
+			return fmt.Errorf("differential privacy with over-selection %v: a round committed at the goal lets one device push out another's report (sensitivity 2C, not C); use over-selection 1", c.OverSelection)
 		}
 		switch {
 		case !(d.NoiseMultiplier >= 0) || math.IsInf(d.NoiseMultiplier, 1):

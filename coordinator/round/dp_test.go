@@ -2,6 +2,9 @@ package round
 
 import (
 	"errors"
+	"math"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,4 +40,130 @@ func TestDPNeedsAnInjectedNoiseSource(t *testing.T) {
 			t.Errorf("%s: %v, want %v", c.name, err, c.want)
 		}
 	}
+}
+
+// TestDPRefusesOverSelection: a round committed at the goal lets one
+// device push another's report out (sensitivity 2C), which the accounting
+// does not count, so differential privacy refuses over-selection.
+func TestDPRefusesOverSelection(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Goal, cfg.OverSelection = 10, 1.3
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("over-selection without DP: %v", err)
+	}
+	cfg.DP = &DPConfig{NoiseMultiplier: 1, ClipNorm: 1, Delta: 1e-5}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "over-selection") {
+		t.Fatalf("DP with over-selection 1.3: %v", err)
+	}
+}
+
+// roundsUp is a source of rounding coins that rounds every fraction up.
+type roundsUp struct{}
+
+func (roundsUp) Read(b []byte) (int, error) { clear(b); return len(b), nil }
+
+// TestSensitivityBoundsTheWorstInput builds, for each configuration of
+// central DP, the largest contribution a device that follows the protocol
+// can make to a round's sum, and checks the sensitivity the noise is sized
+// for bounds it. Under SecAgg the coordinator cannot clip, and a clipped
+// update rounded up in every coordinate exceeds the clip norm: the noise
+// was once sized for the clip norm alone.
+func TestSensitivityBoundsTheWorstInput(t *testing.T) {
+	dp := func() *DPConfig { return &DPConfig{NoiseMultiplier: 1, ClipNorm: 1, Delta: 1e-5} }
+	for _, c := range []struct {
+		name   string
+		codec  *CodecConfig
+		secure bool
+	}{
+		{"float32", nil, false},
+		{"8 bits, plain", &CodecConfig{Bits: 8, Norm: 1}, false},
+		{"8 bits, SecAgg", &CodecConfig{Bits: 8, Norm: 1}, true},
+		{"12 bits, rotated, SecAgg", &CodecConfig{Bits: 12, Rotate: true, Norm: 1}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := secureConfig()
+			cfg.Codec, cfg.DP = c.codec, dp()
+			if !c.secure {
+				cfg.SecAgg = nil
+			}
+			ids := []string{"a", "b", "c"}
+			opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedavg"})
+			// 40 = 20·2 values: the rotation pads none, so an update can be
+			// rotated to any vector of its norm.
+			m, err := NewMachine(cfg, Parts{Population: ids, Snapshot: Snapshot{Params: make([]float32, 40)}, Optimizer: opt,
+				Noise: privacy.NewSeededNoise([32]byte{1})}, time.Unix(1000, 0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			delta := m.sensitivity()
+			worst := worstContribution(t, m)
+			if !(worst <= delta) {
+				t.Fatalf("a device can contribute norm %v, the noise is sized for %v", worst, delta)
+			}
+			if c.secure && !(worst > cfg.DP.ClipNorm) {
+				t.Fatalf("the worst secure input has norm %v, not above the clip: the test proves nothing", worst)
+			}
+			if !c.secure && delta != cfg.DP.ClipNorm {
+				t.Fatalf("sensitivity %v where the coordinator clips to %v", delta, cfg.DP.ClipNorm)
+			}
+		})
+	}
+}
+
+// worstContribution is the norm of the largest contribution one device can
+// make to m's current round. Where the coordinator sees the report, an
+// update a hair above the clip norm (once let through unclipped), as the
+// machine weighs it; under SecAgg, an update of the clip norm whose coordinates (as
+// quantized, after any rotation) are all the same and all rounded up,
+// decoded as the coordinator decodes the sum.
+func worstContribution(t *testing.T, m *Machine) float64 {
+	t.Helper()
+	d := len(m.params)
+	if m.sec == nil {
+		update := make([]float32, d)
+		for i := range update {
+			update[i] = float32(m.clip * (1 + 5e-6) / math.Sqrt(float64(d)))
+		}
+		r := Report{Round: m.round, Weight: 1, Update: update}
+		if m.codec != nil {
+			q, _ := m.codec.Alone().Quantizer()
+			r.Encoded, _ = q.AppendEncode(nil, update, roundsUp{})
+		}
+		if _, err := m.CheckIn(m.opened, "a", -1); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Report(m.opened, "a", r); err != nil {
+			t.Fatal(err)
+		}
+		sum := make([]float32, m.mean.Len())
+		if err := m.mean.Sum(sum); err != nil {
+			t.Fatal(err)
+		}
+		return privacy.L2Norm(sum)
+	}
+	u := *m.codec
+	if u.EncodedLen(d) != d {
+		t.Fatalf("%d values pad to %d", d, u.EncodedLen(d))
+	}
+	y := make([]float32, d) // as quantized: C/√d each, off the grid
+	for i := range y {
+		y[i] = float32(m.clip / math.Sqrt(float64(d)))
+	}
+	x := y
+	if u.Rotate {
+		var err error
+		if x, err = u.Unrotate(nil, slices.Clone(y), d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	privacy.ClipL2(x, m.clip) // what the device sends is clipped
+	enc, _, err := u.Encode(nil, x, nil, roundsUp{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := u.DecodeSum(nil, enc, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return privacy.L2Norm(sum)
 }

@@ -106,10 +106,13 @@ type Outcome struct {
 	Evaluated                    int       // reports that carried an evaluation
 	HR, NDCG                     float64   // means over those
 	Snapshot                     *Snapshot // the new state, when Committed
-	// With differential privacy: reports clipped, the noise's standard
-	// deviation on the sum, and the ε spent in all after this round.
+	// With differential privacy: reports clipped, the sensitivity Δ (the
+	// largest norm one device's contribution could have: the clip norm, or
+	// more under SecAgg), the noise's standard deviation on the sum (z·Δ
+	// with central noise), and the ε spent in all after this round.
 	Clipped      int
 	ClipNorm     float64
+	Sensitivity  float64
 	NoiseStd     float64
 	EpsilonSpent float64
 }
@@ -435,11 +438,13 @@ func (m *Machine) Report(now time.Time, device string, r Report) error {
 		// Every person counts alike, and no more than the clip norm: the
 		// clip is a scale on the update, applied as its weight. Devices
 		// clip before they send, leaving norms at the clip to within
-		// float32 rounding; only a larger one is clipped again here.
+		// float32 rounding, which is clipped too (the accounting's
+		// sensitivity is C, not a hair above it); only a larger excess
+		// counts as clipped here.
 		weight = 1
-		if norm := privacy.L2Norm(r.Update); norm > m.clip*(1+1e-5) {
+		if norm := privacy.L2Norm(r.Update); norm > m.clip {
 			weight = m.clip / norm
-			r.Clipped = true
+			r.Clipped = r.Clipped || norm > m.clip*(1+1e-5)
 		}
 		if r.Clipped {
 			m.clipped++
@@ -507,7 +512,7 @@ func (m *Machine) commit(now time.Time, reason string) {
 	out.Snapshot = &Snapshot{Round: m.round, Version: m.version, Params: slices.Clone(m.params), Optimizer: m.opt.State()}
 	if m.acct != nil {
 		out.Snapshot.Spends, out.Snapshot.ClipNorm = m.acct.Spends(), m.clip
-		out.NoiseStd = noiseStd
+		out.NoiseStd, out.Sensitivity = noiseStd, m.sensitivity()
 		out.EpsilonSpent = m.EpsilonSpent()
 	}
 	m.ready = append(m.ready, out)
