@@ -67,7 +67,7 @@ func quicRound(b *testing.B, cert tls.Certificate) (time.Duration, uint64) {
 	}
 	opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedavg"})
 	rc := round.Config{OverSelection: 1, MinFraction: 0.5, SelectionTimeout: time.Minute, ReportWindow: time.Minute, RetryMin: time.Second, Seed: 1}
-	m, err := round.NewMachine(rc, round.Parts{Population: ids, Snapshot: round.Snapshot{Params: params}, Optimizer: opt}, time.Now())
+	m, err := round.NewMachine(rc, round.Parts{Population: ids, Snapshot: round.Snapshot{Params: params, SelectionKey: [32]byte{1}}, Optimizer: opt}, time.Now())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"maps"
 	"math"
 	"os"
+	"slices"
 
 	"github.com/tacitfl/tacit/aggregate"
 	"github.com/tacitfl/tacit/coordinator/round"
@@ -16,9 +18,9 @@ import (
 	"github.com/tacitfl/tacit/privacy"
 )
 
-// The checkpoint file format, version 4. It is on disk across upgrades, so
+// The checkpoint file format, version 5. It is on disk across upgrades, so
 // it changes only with a new version number that old readers refuse (this
-// reader still reads versions 1 to 3, which lack the later blocks):
+// reader still reads versions 1 to 4, which lack the later blocks):
 //
 //	"TACITCKP"            8-byte magic
 //	uint32                format version (1)
@@ -29,13 +31,23 @@ import (
 //	floats  floats        optimizer moments M and V (length 0 when absent)
 //	spends                the privacy spent: the rounds' mechanisms (v4; length 0 without DP)
 //	float64               the next round's clip norm (v3; 0 without DP)
+//	[32]byte              the selection key (v5)
+//	participation         rounds each device's update was in (v5; length 0 without DP)
 //	uint32                CRC-32C of everything before it
 //
 // floats is a uint64 count and that many little-endian float32s; spends a
 // uint64 count and that many (float64 q, float64 noise multiplier, uint64
 // rounds, uint8 kind), kind 1 (distributed discrete Gaussian) followed by
 // float64 local noise, scale, clip, β and uint64 dimension, minimum
-// survivors; kind 0 is the Gaussian. All integers are little-endian.
+// survivors; kind 0 is the Gaussian; participation a uint64 count and that
+// many (uint16 + bytes device id, uint64 rounds), in device order. All
+// integers are little-endian.
+//
+// Version 5 adds the selection key: cohorts were a hash of the public seed
+// before it, so a checkpoint of version 4 or older has none, and resuming
+// one draws a new key (RunProcess). It adds the participation counts that
+// ε against the coordinator is computed from; an older private run resumes
+// with none, so that figure covers only the rounds after the upgrade.
 //
 // Versions 2 and 3 stored the privacy spent as accumulated RDP values at
 // privacy.DefaultOrders in place of the spends. Version 4 stores the
@@ -44,7 +56,7 @@ import (
 // checkpoint of a private run is refused with ErrOldCheckpoint.
 const (
 	checkpointMagic   = "TACITCKP"
-	checkpointVersion = 4
+	checkpointVersion = 5
 )
 
 // ErrCorruptCheckpoint is wrapped by every decoding failure.
@@ -85,6 +97,13 @@ func AppendSnapshot(b []byte, s round.Snapshot) []byte {
 		}
 	}
 	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.ClipNorm))
+	b = append(b, s.SelectionKey[:]...)
+	b = binary.LittleEndian.AppendUint64(b, uint64(len(s.Participation)))
+	for _, d := range slices.Sorted(maps.Keys(s.Participation)) {
+		b = binary.LittleEndian.AppendUint16(b, uint16(len(d)))
+		b = append(b, d...)
+		b = binary.LittleEndian.AppendUint64(b, uint64(s.Participation[d]))
+	}
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
@@ -128,6 +147,10 @@ func DecodeSnapshot(b []byte) (round.Snapshot, error) {
 	}
 	if version >= 3 {
 		s.ClipNorm = math.Float64frombits(r.u64())
+	}
+	if version >= 5 {
+		copy(s.SelectionKey[:], r.bytes(len(s.SelectionKey)))
+		s.Participation = r.participation()
 	}
 	switch {
 	case r.err != nil:
@@ -254,6 +277,29 @@ func (r *reader) spends() []privacy.Spend {
 		case kind[0] != 0:
 			r.err = fmt.Errorf("%w: spend of kind %d", ErrCorruptCheckpoint, kind[0])
 		}
+		if r.err != nil {
+			return nil
+		}
+	}
+	return out
+}
+
+func (r *reader) participation() map[string]int {
+	const minEntry = 2 + 8 // an empty id
+	c := r.u64()
+	if r.err == nil && c > uint64(len(r.b)/minEntry) {
+		r.err = fmt.Errorf("%w: %d participants claimed, %d bytes left", ErrCorruptCheckpoint, c, len(r.b))
+	}
+	if r.err != nil || c == 0 {
+		return nil
+	}
+	out := make(map[string]int, c)
+	for range c {
+		d := string(r.bytes(int(r.u16())))
+		if _, dup := out[d]; dup && r.err == nil {
+			r.err = fmt.Errorf("%w: device %q counted twice", ErrCorruptCheckpoint, d)
+		}
+		out[d] = r.int32()
 		if r.err != nil {
 			return nil
 		}

@@ -19,7 +19,7 @@ var testSnapshot = round.Snapshot{Round: 12, Version: 9, Params: []float32{1.5, 
 	Optimizer: aggregate.OptimizerState{Name: "fedadam", Step: 9, M: []float32{0.1, 0.2, 0.3}, V: []float32{1e-6, 2e-6, 3e-6}},
 	Spends: []privacy.Spend{{Q: 0.01, Sigma: 1.1, Count: 10}, {Q: 0.02, Sigma: 0.9, Count: 2},
 		{Q: 0.01, Sigma: 1, Count: 3, Distributed: &privacy.DistributedDGauss{LocalStd: 40, Scale: 1e3, Clip: 1, Dim: 1 << 20, MinSurvivors: 80}}},
-	ClipNorm: 0.7}
+	ClipNorm: 0.7, SelectionKey: [32]byte{0xde, 0xad, 31: 0xbe}, Participation: map[string]int{"a": 3, "b": 1, "device-7": 12}}
 
 func TestCheckpointRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ckpt")
@@ -78,7 +78,8 @@ func version3(rdp []float64) []byte {
 // of a private run (RDP values, which cannot become a PLD) is refused with
 // ErrOldCheckpoint rather than resumed with a forgotten ε.
 func TestCheckpointVersion3(t *testing.T) {
-	if s, err := DecodeSnapshot(version3(nil)); err != nil || s.Round != 1 || s.Spends != nil || s.Params[0] != 0.5 {
+	// Nor a selection key: the driver draws one (RunProcess).
+	if s, err := DecodeSnapshot(version3(nil)); err != nil || s.Round != 1 || s.Spends != nil || s.Params[0] != 0.5 || s.SelectionKey != [32]byte{} {
 		t.Fatalf("%+v, %v", s, err)
 	}
 	if _, err := DecodeSnapshot(version3([]float64{0.1, 0.2})); !errors.Is(err, ErrOldCheckpoint) {

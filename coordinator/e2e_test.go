@@ -56,7 +56,7 @@ func startCluster(t *testing.T, devices int) *cluster {
 	opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedadam"})
 	rc := round.Config{OverSelection: 1, MinFraction: 0.5, SelectionTimeout: 2500 * time.Millisecond,
 		ReportWindow: 2500 * time.Millisecond, RetryMin: 50 * time.Millisecond, Seed: 1}
-	machine, err := round.NewMachine(rc, round.Parts{Population: ids, Snapshot: round.Snapshot{Params: m.Params}, Optimizer: opt}, time.Now())
+	machine, err := round.NewMachine(rc, round.Parts{Population: ids, Snapshot: round.Snapshot{Params: m.Params, SelectionKey: [32]byte{1}}, Optimizer: opt}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

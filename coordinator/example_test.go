@@ -2,6 +2,7 @@ package coordinator_test
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"log/slog"
 	"time"
@@ -41,10 +42,14 @@ func ExampleRunProcess() {
 // Assembled by hand: the round machine, the Service that drives it, and
 // the QUIC server in front of it.
 func ExampleNewServer() {
+	var key [32]byte // the secret that draws the cohorts: keep it with the checkpoint
+	if _, err := rand.Read(key[:]); err != nil {
+		return
+	}
 	opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedavg", LR: 1})
 	m, err := round.NewMachine(round.DefaultConfig(), round.Parts{
 		Population: []string{"device-1", "device-2"},
-		Snapshot:   round.Snapshot{Params: make([]float32, model.ParamCount(100, 8))},
+		Snapshot:   round.Snapshot{Params: make([]float32, model.ParamCount(100, 8)), SelectionKey: key},
 		Optimizer:  opt,
 	}, time.Now())
 	if err != nil {

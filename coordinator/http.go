@@ -38,6 +38,7 @@ var statusPage = template.Must(template.New("status").Parse(`<!doctype html>
 </head><body>
 <h1>Tacit coordinator</h1>
 <p>Round <b>{{.Round}}</b>, {{.Phase}}: {{.Selected}} selected, {{.CheckedIn}} checked in, {{.Reports}} reported; deadline {{.Deadline.Format "15:04:05"}}. Model version {{.ModelVersion}}.</p>
+{{with .Privacy}}<p>Privacy spent: ε <b>{{printf "%.4g" .AgainstObservers}}</b> against observers of the model, {{with .AgainstCoordinator}}ε <b>{{printf "%.4g" .}}</b>{{else}}no bound{{end}} against the coordinator, at δ {{.Delta}} ({{.Accountant}}).</p>{{end}}
 <p><a href="/status">/status</a> (JSON) · <a href="/metrics">/metrics</a> (Prometheus) · <a href="/healthz">/healthz</a></p>
 <table><tr><th>round</th><th>result</th><th>selected</th><th>reports</th><th>seconds</th><th>loss</th><th>HR@10</th><th>NDCG@10</th><th>reason</th></tr>
 {{range .Recent}}<tr><td>{{.Round}}</td><td>{{if .Committed}}committed{{else}}abandoned{{end}}</td><td>{{.Selected}}</td><td>{{.Reports}}</td>

@@ -23,7 +23,7 @@ type Metrics struct {
 	connected       prometheus.Gauge
 	modelVersion    prometheus.Gauge
 	hr, ndcg        prometheus.Gauge
-	epsilon         prometheus.Gauge
+	epsilon         *prometheus.GaugeVec
 }
 
 // NewMetrics creates the metrics and registers them on reg.
@@ -42,7 +42,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		modelVersion: prometheus.NewGauge(prometheus.GaugeOpts{Name: "tacit_model_version", Help: "Version of the global model."}),
 		hr:           prometheus.NewGauge(prometheus.GaugeOpts{Name: "tacit_federated_hr_at_10", Help: "Mean HR@10 reported by the devices of the last committed round."}),
 		ndcg:         prometheus.NewGauge(prometheus.GaugeOpts{Name: "tacit_federated_ndcg_at_10", Help: "Mean NDCG@10 reported by the devices of the last committed round."}),
-		epsilon:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "tacit_privacy_epsilon_spent", Help: "User-level ε spent by the committed rounds (the configured accountant, at the configured δ)."}),
+		epsilon: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tacit_privacy_epsilon_spent",
+			Help: "User-level ε spent by the committed rounds at the configured δ, against observers of the released models (amplified by secret sampling; under central DP with a trusted coordinator) or against the coordinator (the worst device, no amplification; +Inf under central DP)."},
+			[]string{"against"}),
 	}
 	reg.MustRegister(m.roundsCommitted, m.roundsAbandoned, m.roundSeconds, m.participants, m.checkIns, m.reports,
 		m.bytesIn, m.bytesOut, m.connected, m.modelVersion, m.hr, m.ndcg, m.epsilon)
@@ -61,7 +63,10 @@ func (m *Metrics) outcome(o round.Outcome) {
 	if o.Committed {
 		m.roundsCommitted.Inc()
 		m.modelVersion.Set(float64(o.Snapshot.Version))
-		m.epsilon.Set(o.EpsilonSpent)
+		if o.Snapshot.Spends != nil { // with differential privacy
+			m.epsilon.WithLabelValues("observers").Set(o.Observers)
+			m.epsilon.WithLabelValues("coordinator").Set(o.Coordinator)
+		}
 		if o.Evaluated > 0 {
 			m.hr.Set(o.HR)
 			m.ndcg.Set(o.NDCG)

@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -60,6 +61,14 @@ func RunProcess(ctx context.Context, o ProcessOptions) error {
 		return err
 	default:
 		log.Info("resuming from checkpoint", "round", snap.Round, "version", snap.Version)
+	}
+	if snap.SelectionKey == ([32]byte{}) {
+		if snap.Round > 0 {
+			log.Warn("the checkpoint has no selection key (it predates them): its rounds' cohorts followed the public seed; a new secret key selects from now on")
+		}
+		if _, err := rand.Read(snap.SelectionKey[:]); err != nil {
+			return err
+		}
 	}
 	if want := model.ParamCount(o.Items, o.Model.Factors); len(snap.Params) != want {
 		return fmt.Errorf("%s holds %d parameters, the model's shape needs %d", o.State, len(snap.Params), want)

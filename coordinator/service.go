@@ -3,6 +3,7 @@ package coordinator
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 
@@ -191,14 +192,39 @@ type StatusReport struct {
 	Opened       time.Time `json:"opened"`
 	Deadline     time.Time `json:"deadline"`
 	ModelVersion int64     `json:"model_version"`
-	// EpsilonSpent is the ε of the committed rounds at Delta (user level,
-	// by Accountant); absent without differential privacy.
-	EpsilonSpent *float64       `json:"epsilon_spent,omitempty"`
-	Delta        *float64       `json:"delta,omitempty"`
-	Accountant   string         `json:"accountant,omitempty"`
-	SecAggPhase  string         `json:"secagg_phase,omitempty"` // with secure aggregation
-	Stopped      string         `json:"stopped,omitempty"`      // why training stopped, if it has
-	Recent       []RoundSummary `json:"recent_rounds"`
+	// Privacy is the ε the committed rounds spent; absent without
+	// differential privacy.
+	Privacy     *PrivacyReport `json:"privacy,omitempty"`
+	SecAggPhase string         `json:"secagg_phase,omitempty"` // with secure aggregation
+	Stopped     string         `json:"stopped,omitempty"`      // why training stopped, if it has
+	Recent      []RoundSummary `json:"recent_rounds"`
+}
+
+// PrivacyReport is the user-level ε spent at Delta, by Accountant, in the
+// two figures a deployment publishes (round.Epsilons says whom each holds
+// against).
+type PrivacyReport struct {
+	// AgainstObservers holds against whoever sees the released models but
+	// not the cohorts: amplified by sampling, which the secret selection
+	// key keeps secret, and under central DP only while the coordinator,
+	// who adds the noise, is trusted.
+	AgainstObservers float64 `json:"epsilon_against_observers"`
+	// AgainstCoordinator is the worst device's ε over the rounds its update
+	// was in, with no amplification: the coordinator knows the cohorts. Nil
+	// (null) where there is no bound: under central DP the coordinator
+	// sees the un-noised sum.
+	AgainstCoordinator *float64 `json:"epsilon_against_coordinator"`
+	Delta              float64  `json:"delta"`
+	Accountant         string   `json:"accountant"`
+}
+
+// NewPrivacyReport is the report of e at delta by accountant.
+func NewPrivacyReport(e round.Epsilons, delta float64, accountant string) *PrivacyReport {
+	r := &PrivacyReport{AgainstObservers: e.Observers, Delta: delta, Accountant: accountant}
+	if !math.IsInf(e.Coordinator, 1) {
+		r.AgainstCoordinator = &e.Coordinator
+	}
+	return r
 }
 
 // RoundSummary is one finished round in StatusReport.
@@ -222,7 +248,7 @@ func (s *Service) Status() StatusReport {
 	r := StatusReport{Round: st.Round, Phase: st.Phase.String(), Selected: st.Selected, CheckedIn: st.CheckedIn,
 		Reports: st.Reports, Opened: st.Opened, Deadline: st.Deadline, ModelVersion: st.ModelVersion, Stopped: st.Stopped}
 	if st.DP {
-		r.EpsilonSpent, r.Delta, r.Accountant = &st.EpsilonSpent, &st.Delta, st.Accountant
+		r.Privacy = NewPrivacyReport(st.Spent, st.Delta, st.Accountant)
 	}
 	if st.SecAgg {
 		r.SecAggPhase = st.SecAggPhase.String()

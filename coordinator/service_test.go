@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/tacitfl/tacit/aggregate"
 	"github.com/tacitfl/tacit/coordinator/round"
+	"github.com/tacitfl/tacit/privacy"
 )
 
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -40,7 +42,7 @@ func newTestService(t *testing.T, ckpt Checkpointer, reg *prometheus.Registry) (
 	clock := &fakeClock{t: epoch}
 	opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedavg"})
 	cfg := round.DefaultConfig()
-	m, err := round.NewMachine(cfg, round.Parts{Population: []string{"a", "b"}, Snapshot: round.Snapshot{Params: []float32{0, 0}}, Optimizer: opt}, clock.t)
+	m, err := round.NewMachine(cfg, round.Parts{Population: []string{"a", "b"}, Snapshot: round.Snapshot{Params: []float32{0, 0}, SelectionKey: [32]byte{1}}, Optimizer: opt}, clock.t)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +132,7 @@ func TestRestartFromCheckpointFile(t *testing.T) {
 		}
 		return NewService(m, ServiceOptions{Now: clock.now, Checkpointer: ckpt})
 	}
-	s := start(round.Snapshot{Params: []float32{0, 0}})
+	s := start(round.Snapshot{Params: []float32{0, 0}, SelectionKey: [32]byte{1}})
 	for r := int64(1); r <= 2; r++ {
 		s.CheckIn("a", -1)
 		s.CheckIn("b", -1)
@@ -160,5 +162,63 @@ func TestRestartFromCheckpointFile(t *testing.T) {
 	}
 	if st := s.Status(); st.Round != 3 || st.Reports != 0 {
 		t.Fatalf("status %+v, want round 3 with no reports", st)
+	}
+}
+
+// TestServiceShowsBothEpsilons: /status, /metrics and the status page
+// label ε against observers of the model and against the coordinator
+// (none under central DP), and never show the selection key.
+func TestServiceShowsBothEpsilons(t *testing.T) {
+	cfg := round.DefaultConfig()
+	cfg.DP = &round.DPConfig{NoiseMultiplier: 1, ClipNorm: 1, Delta: 1e-5}
+	opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedavg"})
+	key := [32]byte{0x5e, 0xc7, 0xe7}
+	clock := &fakeClock{t: epoch}
+	m, err := round.NewMachine(cfg, round.Parts{Population: []string{"a", "b"}, Snapshot: round.Snapshot{Params: []float32{0, 0}, SelectionKey: key},
+		Optimizer: opt, Noise: privacy.NewSeededNoise([32]byte{})}, clock.t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	s := NewService(m, ServiceOptions{Now: clock.now, Metrics: NewMetrics(reg)})
+	for _, d := range []string{"a", "b"} {
+		s.CheckIn(d, -1)
+		if err := s.Report(d, round.Report{Round: 1, Update: []float32{0.1, 0.2}, Weight: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := httptest.NewServer(HTTPHandler(s, reg))
+	defer srv.Close()
+	get := func(path string) string {
+		resp, err := srv.Client().Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	var st StatusReport
+	status := get("/status")
+	if err := json.Unmarshal([]byte(status), &st); err != nil {
+		t.Fatal(err)
+	}
+	if p := st.Privacy; p == nil || !(p.AgainstObservers > 0) || p.AgainstCoordinator != nil || p.Delta != 1e-5 || p.Accountant != "rdp" ||
+		!strings.Contains(status, `"epsilon_against_coordinator": null`) {
+		t.Fatalf("status %s", status)
+	}
+	metrics, page := get("/metrics"), get("/")
+	for _, want := range []string{`tacit_privacy_epsilon_spent{against="coordinator"} +Inf`, `tacit_privacy_epsilon_spent{against="observers"} `} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if !strings.Contains(page, "against observers of the model, no bound against the coordinator") {
+		t.Errorf("the status page does not label both figures")
+	}
+	for _, out := range []string{status, metrics, page} {
+		if strings.Contains(out, hex.EncodeToString(key[:])) || strings.Contains(out, string(key[:3])) {
+			t.Fatal("the selection key is shown")
+		}
 	}
 }

@@ -86,10 +86,13 @@ func newFederation(cfg Config, pop *population, items int, init *model.MF) (*fed
 	f.secure = rc.SecAgg != nil
 	f.started = time.Now()
 	f.dp = rc.DP
-	// Seeded noise keeps simulations reproducible; a deployment seeds from
-	// the operating system.
+	// Seeded noise and a selection key derived from the seed keep
+	// simulations reproducible; a deployment draws both from the operating
+	// system. The ε a simulation reports assumes, as a deployment's holds,
+	// that the sample is secret (Summary.PrivacyAssumptions says so).
 	noise := privacy.NewSeededNoise(sha256.Sum256(binary.LittleEndian.AppendUint64([]byte("tacit simulate noise"), cfg.Seed)))
-	m, err := round.NewMachine(rc, round.Parts{Population: f.ids, Snapshot: round.Snapshot{Params: init.Params}, Optimizer: opt, Noise: noise}, f.now())
+	key := sha256.Sum256(binary.LittleEndian.AppendUint64([]byte("tacit simulate selection key"), cfg.Seed))
+	m, err := round.NewMachine(rc, round.Parts{Population: f.ids, Snapshot: round.Snapshot{Params: init.Params, SelectionKey: key}, Optimizer: opt, Noise: noise}, f.now())
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tacitfl/tacit/codec"
+	"github.com/tacitfl/tacit/coordinator"
 	"github.com/tacitfl/tacit/dataset"
 	"github.com/tacitfl/tacit/model"
 	"github.com/tacitfl/tacit/proto/tacitpb"
@@ -42,6 +43,10 @@ func Run(ctx context.Context, cfg Config, data *dataset.Log, obs Observer) (Summ
 	var updates int
 	var trainSeconds float64
 	lastClip := cfg.ClipNorm // with adaptive clipping, the norm of the last committed round
+	var accountant string
+	if p := fed.svc.Status().Privacy; p != nil {
+		accountant = p.Accountant
+	}
 	rounds := 0
 	for r := 1; r <= cfg.Rounds && ctx.Err() == nil; r++ {
 		roundStart := time.Now()
@@ -55,7 +60,8 @@ func Run(ctx context.Context, cfg Config, data *dataset.Log, obs Observer) (Summ
 		rec := Round{Round: r, Participants: o.Reports, Dropped: dropped, TrainLoss: o.TrainLoss}
 		if fed.dp != nil && o.Committed {
 			frac := float64(o.Clipped) / float64(o.Reports)
-			rec.ClippedFraction, rec.ClipNorm, rec.NoiseStd, rec.Epsilon = &frac, &o.ClipNorm, &o.NoiseStd, &o.EpsilonSpent
+			rec.ClippedFraction, rec.ClipNorm, rec.NoiseStd = &frac, &o.ClipNorm, &o.NoiseStd
+			rec.PrivacyReport = coordinator.NewPrivacyReport(o.Epsilons, fed.dp.Delta, accountant)
 			lastClip = o.ClipNorm
 		}
 		if cfg.evaluates(r) {
@@ -71,9 +77,12 @@ func Run(ctx context.Context, cfg Config, data *dataset.Log, obs Observer) (Summ
 	fed.model(m.Params)
 	s := newSummary("simulate", data, cfg, rounds, pop.evaluate(m, mc, cfg), start)
 	s.UplinkBytesPerUpdate, s.DownlinkBytesPerModel = fed.uplinkBytes(len(m.Params)), fed.downlinkBytes(m.Params)
-	if st := fed.svc.Status(); st.EpsilonSpent != nil {
-		s.Epsilon, s.Delta = st.EpsilonSpent, st.Delta
-		s.Accountant = st.Accountant + " (user-level, Poisson sampling, add/remove-one adjacency)"
+	if st := fed.svc.Status(); st.Privacy != nil {
+		s.Privacy = st.Privacy
+		s.PrivacyAssumptions = "user-level, add/remove-one adjacency, Poisson sampling; the figure against observers assumes the sample is secret (a simulation derives its selection key from the seed, which this summary records)"
+		if !fed.dp.Distributed {
+			s.PrivacyAssumptions += " and the coordinator, which adds the noise, is trusted"
+		}
 		s.NoiseMultiplier, s.ClipNorm = fed.dp.NoiseMultiplier, lastClip
 	}
 	if trainSeconds > 0 {

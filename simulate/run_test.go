@@ -2,6 +2,11 @@ package simulate
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
 	"math"
 	"strings"
 	"testing"
@@ -250,12 +255,26 @@ func TestRunCentralDP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Epsilon == nil || *s.Epsilon > 4 || *s.Epsilon < 3.9 || *s.Delta != 1e-5 || s.NoiseMultiplier <= 0 || s.ClipNorm != 1 || s.Accountant == "" {
-		t.Fatalf("summary %+v (ε %v)", s, s.Epsilon)
+	p := s.Privacy
+	if p == nil || p.AgainstObservers > 4 || p.AgainstObservers < 3.9 || p.Delta != 1e-5 || s.NoiseMultiplier <= 0 || s.ClipNorm != 1 || p.Accountant != "rdp" {
+		t.Fatalf("summary %+v (privacy %+v)", s, p)
+	}
+	// Central DP trusts the coordinator: against it there is no bound.
+	if p.AgainstCoordinator != nil || !strings.Contains(s.PrivacyAssumptions, "secret") || !strings.Contains(s.PrivacyAssumptions, "trusted") {
+		t.Fatalf("against the coordinator %v, assumptions %q", p.AgainstCoordinator, s.PrivacyAssumptions)
 	}
 	last := rec.rounds[len(rec.rounds)-1]
-	if last.Epsilon == nil || *last.Epsilon != *s.Epsilon || last.NoiseStd == nil || *last.NoiseStd != s.NoiseMultiplier*s.ClipNorm || last.ClippedFraction == nil {
+	if last.PrivacyReport == nil || last.AgainstObservers != p.AgainstObservers || last.NoiseStd == nil || *last.NoiseStd != s.NoiseMultiplier*s.ClipNorm || last.ClippedFraction == nil {
 		t.Fatalf("last round %+v", last)
+	}
+	// The selection key the run drew its cohorts with is nowhere in what it
+	// writes or serves.
+	key := sha256.Sum256(binary.LittleEndian.AppendUint64([]byte("tacit simulate selection key"), cfg.Seed))
+	written, _ := json.Marshal([]any{s, rec.rounds})
+	for _, enc := range []string{hex.EncodeToString(key[:]), base64.StdEncoding.EncodeToString(key[:]), string(key[:])} {
+		if strings.Contains(string(written), enc) {
+			t.Fatal("the summary or the rounds hold the selection key")
+		}
 	}
 	// The PLD accountant calibrates less noise for the same target.
 	pld := cfg
@@ -264,11 +283,11 @@ func TestRunCentralDP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *sp.Epsilon > 4 || *sp.Epsilon < 3.9 || !(sp.NoiseMultiplier < s.NoiseMultiplier) || !strings.HasPrefix(sp.Accountant, "pld") {
-		t.Fatalf("PLD summary: ε %v, noise %v (RDP's %v), accountant %q", *sp.Epsilon, sp.NoiseMultiplier, s.NoiseMultiplier, sp.Accountant)
+	if e := sp.Privacy.AgainstObservers; e > 4 || e < 3.9 || !(sp.NoiseMultiplier < s.NoiseMultiplier) || sp.Privacy.Accountant != "pld" {
+		t.Fatalf("PLD summary: ε %v, noise %v (RDP's %v), accountant %q", e, sp.NoiseMultiplier, s.NoiseMultiplier, sp.Privacy.Accountant)
 	}
 	plain := smallConfig()
-	if s2, _ := Run(context.Background(), plain, smallData(t), nil); s2.Epsilon != nil {
+	if s2, _ := Run(context.Background(), plain, smallData(t), nil); s2.Privacy != nil {
 		t.Fatal("a run without DP reports an ε")
 	}
 	bad := smallConfig()

@@ -16,10 +16,10 @@ func TestSweep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(points) != 3 || points[0].Epsilon != 0 || points[0].Summary.Epsilon != nil || points[1].Epsilon != 2 || points[2].Epsilon != 8 {
+	if len(points) != 3 || points[0].Epsilon != 0 || points[0].Summary.Privacy != nil || points[1].Epsilon != 2 || points[2].Epsilon != 8 {
 		t.Fatalf("points %+v", points)
 	}
-	if !(points[1].Summary.NoiseMultiplier > points[2].Summary.NoiseMultiplier) || *points[1].Summary.Epsilon > 2 {
+	if !(points[1].Summary.NoiseMultiplier > points[2].Summary.NoiseMultiplier) || points[1].Summary.Privacy.AgainstObservers > 2 {
 		t.Fatalf("ε 2 needs more noise than ε 8: %v vs %v", points[1].Summary.NoiseMultiplier, points[2].Summary.NoiseMultiplier)
 	}
 	dir := t.TempDir()

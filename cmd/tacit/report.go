@@ -26,9 +26,13 @@ func report(w io.Writer, s simulate.Summary, outDir string) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "HR@10 %.4f  NDCG@10 %.4f  full ranking, %d people evaluated\n", s.HR, s.NDCG, s.EvaluatedUsers)
 	fmt.Fprintf(w, "HR@10 %.4f  NDCG@10 %.4f  against %d sampled negatives\n", s.SampledHR, s.SampledNDCG, model.DefaultEvalOptions().Negatives)
-	if s.Epsilon != nil && s.Delta != nil {
-		fmt.Fprintf(w, "privacy: ε = %.4g at δ = %.3g spent in all; noise multiplier %.4g, clip norm %g; %s\n",
-			*s.Epsilon, *s.Delta, s.NoiseMultiplier, s.ClipNorm, s.Accountant)
+	if p := s.Privacy; p != nil {
+		coord := "no bound against the coordinator (it adds the noise)"
+		if p.AgainstCoordinator != nil {
+			coord = fmt.Sprintf("ε = %.4g against the coordinator (the worst device's rounds, no amplification)", *p.AgainstCoordinator)
+		}
+		fmt.Fprintf(w, "privacy: ε = %.4g against observers of the model, %s, at δ = %.3g, spent in all by %s; noise multiplier %.4g, clip norm %g; %s\n",
+			p.AgainstObservers, coord, p.Delta, p.Accountant, s.NoiseMultiplier, s.ClipNorm, s.PrivacyAssumptions)
 	} else if s.Command == "simulate" {
 		fmt.Fprintln(w, "privacy: no differential privacy")
 	}

@@ -272,9 +272,9 @@ func TestSimulateFlagsReachTheRoundMachine(t *testing.T) {
 	// The summary's privacy figures are the round machine's own, and its
 	// uplink is the size of an update in the machine's codec.
 	params := s.Items * (4 + 1)
-	if s.Delta == nil || *s.Delta != 1e-6 || s.NoiseMultiplier != 0.7 || s.ClipNorm != 2 ||
-		!strings.HasPrefix(s.Accountant, "pld ") || s.UplinkBytesPerUpdate != (params*12+7)/8 {
-		t.Errorf("summary: delta %v, noise %v, clip %v, accountant %q, uplink %d bytes for %d parameters",
-			s.Delta, s.NoiseMultiplier, s.ClipNorm, s.Accountant, s.UplinkBytesPerUpdate, params)
+	if p := s.Privacy; p == nil || p.Delta != 1e-6 || s.NoiseMultiplier != 0.7 || s.ClipNorm != 2 ||
+		p.Accountant != "pld" || s.UplinkBytesPerUpdate != (params*12+7)/8 {
+		t.Errorf("summary: privacy %+v, noise %v, clip %v, uplink %d bytes for %d parameters",
+			p, s.NoiseMultiplier, s.ClipNorm, s.UplinkBytesPerUpdate, params)
 	}
 }

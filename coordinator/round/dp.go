@@ -72,3 +72,55 @@ func (m *Machine) sensitivity() float64 {
 	d := math.Sqrt(float64(m.codec.EncodedLen(len(m.params))))
 	return min(m.clip+d/q.Scale(), m.codec.Range*d)
 }
+
+// countParticipation adds the committed round to the count of every device
+// whose update its sum held: the reports, or under SecAgg the survivors
+// whose masked inputs were unmasked.
+func (m *Machine) countParticipation() {
+	count := func(d string) {
+		m.participation[d]++
+		m.mostRounds = max(m.mostRounds, m.participation[d])
+	}
+	if m.sec != nil {
+		for _, d := range m.sec.survivors {
+			count(d)
+		}
+		return
+	}
+	for d, reported := range m.accepted {
+		if reported {
+			count(d)
+		}
+	}
+}
+
+// epsilonAgainstCoordinator is ε against the coordinator, who knows every
+// cohort: +Inf under central DP (it holds each update, or the un-noised
+// sum); under distributed DP, what the rounds the most frequent participant
+// took part in spend at q = 1, each distinct mechanism of the run counted
+// for all of those rounds (exact when, as usual, the run has one). It is
+// accounted by RDP, at the configured δ.
+func (m *Machine) epsilonAgainstCoordinator() float64 {
+	if !m.cfg.DP.Distributed {
+		return math.Inf(1)
+	}
+	if m.mostRounds == 0 {
+		return 0
+	}
+	a, _ := privacy.NewAccountant(privacy.AccountantRDP)
+	seen := map[privacy.DistributedDGauss]bool{}
+	for _, s := range m.acct.Spends() {
+		if s.Distributed == nil || seen[*s.Distributed] {
+			continue
+		}
+		seen[*s.Distributed] = true
+		if err := a.ComposeSpend(privacy.Spend{Q: 1, Sigma: s.Sigma, Count: m.mostRounds, Distributed: s.Distributed}); err != nil {
+			return math.Inf(1)
+		}
+	}
+	eps, err := a.Epsilon(m.cfg.DP.Delta)
+	if err != nil {
+		return math.Inf(1)
+	}
+	return eps
+}

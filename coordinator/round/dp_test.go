@@ -2,6 +2,7 @@ package round
 
 import (
 	"errors"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -35,7 +36,7 @@ func TestDPNeedsAnInjectedNoiseSource(t *testing.T) {
 		{"no DP without noise", DefaultConfig(), nil, nil},
 	} {
 		opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedavg"})
-		p := Parts{Population: []string{"a", "b", "c"}, Snapshot: Snapshot{Params: make([]float32, secureDim)}, Optimizer: opt, Noise: c.noise}
+		p := Parts{Population: []string{"a", "b", "c"}, Snapshot: Snapshot{Params: make([]float32, secureDim), SelectionKey: testSelectionKey}, Optimizer: opt, Noise: c.noise}
 		if _, err := NewMachine(c.cfg, p, time.Unix(1000, 0)); !errors.Is(err, c.want) || (c.want == nil) != (err == nil) {
 			t.Errorf("%s: %v, want %v", c.name, err, c.want)
 		}
@@ -90,7 +91,7 @@ func TestSensitivityBoundsTheWorstInput(t *testing.T) {
 			opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedavg"})
 			// 40 = 20·2 values: the rotation pads none, so an update can be
 			// rotated to any vector of its norm.
-			m, err := NewMachine(cfg, Parts{Population: ids, Snapshot: Snapshot{Params: make([]float32, 40)}, Optimizer: opt,
+			m, err := NewMachine(cfg, Parts{Population: ids, Snapshot: Snapshot{Params: make([]float32, 40), SelectionKey: testSelectionKey}, Optimizer: opt,
 				Noise: privacy.NewSeededNoise([32]byte{1})}, time.Unix(1000, 0))
 			if err != nil {
 				t.Fatal(err)
@@ -166,4 +167,64 @@ func worstContribution(t *testing.T, m *Machine) float64 {
 		t.Fatal(err)
 	}
 	return privacy.L2Norm(sum)
+}
+
+// TestEpsilonAgainstTheCoordinator: the coordinator knows each cohort, so
+// against it a device's ε is its own rounds' at q = 1, the worst device's
+// shown; observers of the model get the amplified figure. Under central DP
+// the coordinator holds the un-noised sum: no bound.
+func TestEpsilonAgainstTheCoordinator(t *testing.T) {
+	devs, ids := newSecureDevices(12, 3)
+	byID := map[string]*secureDevice{}
+	for _, d := range devs {
+		byID[d.id] = d
+	}
+	cfg := secureConfig()
+	cfg.Goal, cfg.MinFraction = 6, 0.5 // q = 1/2
+	cfg.Codec.Bits = 16
+	cfg.DP = &DPConfig{NoiseMultiplier: 1, ClipNorm: 1, Delta: 1e-5, Distributed: true}
+	m, now := newSecureMachine(t, cfg, ids)
+	rounds := map[string]int{}
+	var o Outcome
+	for range 4 {
+		var cohort []*secureDevice
+		for _, id := range m.Cohort() {
+			cohort = append(cohort, byID[id])
+			rounds[id]++
+		}
+		if o, now = runSecureRound(t, m, now, cohort); !o.Committed {
+			t.Fatalf("round %d: %s", o.Round, o.Reason)
+		}
+	}
+	most := 0
+	for _, n := range rounds {
+		most = max(most, n)
+	}
+	mech := *o.Snapshot.Spends[0].Distributed
+	want, err := privacy.DistributedDGaussEpsilon(mech, 1, most, 1e-5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Coordinator != want || !(o.Observers < o.Coordinator) {
+		t.Fatalf("against the coordinator %v, want %v (%d rounds at q = 1); against observers %v", o.Coordinator, want, most, o.Observers)
+	}
+	if !maps.Equal(o.Snapshot.Participation, rounds) {
+		t.Fatalf("participation %v, counted %v", o.Snapshot.Participation, rounds)
+	}
+
+	central := DefaultConfig()
+	central.DP = &DPConfig{NoiseMultiplier: 1, ClipNorm: 1, Delta: 1e-5}
+	opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedavg"})
+	mc, err := NewMachine(central, Parts{Population: []string{"a"}, Snapshot: Snapshot{Params: []float32{0}, SelectionKey: testSelectionKey},
+		Optimizer: opt, Noise: privacy.NewSeededNoise([32]byte{})}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc.CheckIn(now, "a", -1)
+	if err := mc.Report(now, "a", Report{Round: 1, Update: []float32{0.5}, Weight: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if oc := mc.Ready()[0]; !oc.Committed || !math.IsInf(oc.Coordinator, 1) || math.IsInf(oc.Observers, 0) {
+		t.Fatalf("central DP: %+v", oc.Epsilons)
+	}
 }

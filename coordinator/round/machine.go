@@ -3,6 +3,7 @@ package round
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -26,6 +27,16 @@ type Snapshot struct {
 	// Spends are the committed rounds' privacy mechanisms, which the
 	// accountant replays on restart; nil without differential privacy.
 	Spends []privacy.Spend
+	// SelectionKey keys the selection of every round's cohort. It must be
+	// secret (amplification by sampling holds only against those who do not
+	// know the sample) and random: the driver draws it from crypto/rand for
+	// a new run and keeps it with the snapshot. It is never logged, shown
+	// or written anywhere else.
+	SelectionKey [32]byte
+	// Participation counts, per device, the committed rounds whose sum
+	// held its update; with differential privacy only. It is what ε
+	// against the coordinator is computed from.
+	Participation map[string]int
 }
 
 // Plan is what an accepted device is told to do.
@@ -109,12 +120,24 @@ type Outcome struct {
 	// With differential privacy: reports clipped, the sensitivity Δ (the
 	// largest norm one device's contribution could have: the clip norm, or
 	// more under SecAgg), the noise's standard deviation on the sum (z·Δ
-	// with central noise), and the ε spent in all after this round.
-	Clipped      int
-	ClipNorm     float64
-	Sensitivity  float64
-	NoiseStd     float64
-	EpsilonSpent float64
+	// with central noise), and the ε spent in all after this round, in the
+	// two figures of Epsilons.
+	Clipped     int
+	ClipNorm    float64
+	Sensitivity float64
+	NoiseStd    float64
+	Epsilons
+}
+
+// Epsilons are the ε spent, at the configured δ, against two kinds of
+// party. Observers of the released models are protected with amplification
+// by sampling (the sample is secret) and, under central DP, only if the
+// coordinator is trusted. The coordinator knows who took part in each
+// round, so against it there is no amplification: the figure is the worst
+// device's over the rounds its update was in; under central DP the
+// coordinator holds the un-noised sum (or each update), so it is +Inf.
+type Epsilons struct {
+	Observers, Coordinator float64
 }
 
 // Machine is the round machine; see the package documentation. It is not
@@ -146,13 +169,18 @@ type Machine struct {
 	evals  *aggregate.Mean // [HR, NDCG]
 	step   []float32
 
-	acct       *privacy.Accountant // committed rounds' privacy, with DP
-	noise      *privacy.Noise
-	clip       float64               // this round's clip norm
-	adaptive   *privacy.AdaptiveClip // with defaults filled
-	zUpdate    float64               // the noise multiplier on updates (z, less the count's share)
-	clipped    int
-	stopReason string
+	acct     *privacy.Accountant // committed rounds' privacy, with DP
+	noise    *privacy.Noise
+	clip     float64               // this round's clip norm
+	adaptive *privacy.AdaptiveClip // with defaults filled
+	zUpdate  float64               // the noise multiplier on updates (z, less the count's share)
+	// participation counts each device's committed rounds, with DP, and
+	// mostRounds is its largest count.
+	participation map[string]int
+	mostRounds    int
+	selectionKey  [32]byte
+	clipped       int
+	stopReason    string
 
 	codec     *codec.UpdateCodec // this round's, with Config.Codec
 	encoded   []float32          // a report's decoded (rotated) values; the rotated mean
@@ -180,6 +208,10 @@ type Parts struct {
 // source.
 var ErrNoNoise = errors.New("differential privacy needs a noise source (Parts.Noise)")
 
+// ErrNoSelectionKey refuses a snapshot without a selection key: a cohort
+// anyone can compute voids the amplification by sampling that ε counts on.
+var ErrNoSelectionKey = errors.New("the snapshot has no selection key (Snapshot.SelectionKey, 32 random bytes)")
+
 // NewMachine resumes from p.Snapshot with p's population, and opens the
 // next round at now.
 func NewMachine(cfg Config, p Parts, now time.Time) (*Machine, error) {
@@ -196,6 +228,9 @@ func NewMachine(cfg Config, p Parts, now time.Time) (*Machine, error) {
 	if d := cfg.DP; d != nil && p.Noise == nil && (!d.Distributed || d.Adaptive != nil) {
 		return nil, ErrNoNoise
 	}
+	if snap.SelectionKey == ([32]byte{}) {
+		return nil, ErrNoSelectionKey
+	}
 	if snap.Optimizer.Name != "" {
 		if err := opt.Restore(snap.Optimizer); err != nil {
 			return nil, err
@@ -209,6 +244,7 @@ func NewMachine(cfg Config, p Parts, now time.Time) (*Machine, error) {
 		params:     slices.Clone(snap.Params), version: snap.Version, committed: snap.Round,
 		mean: aggregate.NewMean(len(snap.Params)), step: make([]float32, len(snap.Params)),
 		losses: aggregate.NewMean(1), evals: aggregate.NewMean(2), secParams: make(map[int][2]int),
+		selectionKey: snap.SelectionKey,
 	}
 	for _, d := range population {
 		m.enrolled[d] = true
@@ -220,6 +256,13 @@ func NewMachine(cfg Config, p Parts, now time.Time) (*Machine, error) {
 			return nil, err
 		}
 		m.acct, m.noise, m.clip, m.zUpdate = acct, p.Noise, d.ClipNorm, d.NoiseMultiplier
+		m.participation = maps.Clone(snap.Participation)
+		if m.participation == nil {
+			m.participation = make(map[string]int)
+		}
+		for _, n := range m.participation {
+			m.mostRounds = max(m.mostRounds, n)
+		}
 		if snap.ClipNorm > 0 {
 			m.clip = snap.ClipNorm
 		}
@@ -253,7 +296,7 @@ func (m *Machine) open(now time.Time, r int64) {
 	m.deadline = m.selectClose.Add(m.cfg.ReportWindow)
 	m.cohort = make(map[string]bool)
 	for _, d := range m.population {
-		if selected(m.cfg.Seed, r, d, m.q) {
+		if selected(&m.selectionKey, r, d, m.q) {
 			m.cohort[d] = true
 		}
 	}
@@ -483,7 +526,7 @@ func (m *Machine) commit(now time.Time, reason string) {
 	// its noise) over the expected number of reports.
 	denominator := 1.0
 	if m.sec != nil {
-		err, denominator = m.secureSum(), float64(m.sec.survivors)
+		err, denominator = m.secureSum(), float64(len(m.sec.survivors))
 	} else {
 		err = m.plainMean()
 	}
@@ -513,8 +556,11 @@ func (m *Machine) commit(now time.Time, reason string) {
 	if m.acct != nil {
 		out.Snapshot.Spends, out.Snapshot.ClipNorm = m.acct.Spends(), m.clip
 		out.NoiseStd, out.Sensitivity = noiseStd, m.sensitivity()
-		out.EpsilonSpent = m.EpsilonSpent()
+		m.countParticipation()
+		out.Snapshot.Participation = maps.Clone(m.participation)
+		out.Epsilons = m.epsilons()
 	}
+	out.Snapshot.SelectionKey = m.selectionKey
 	m.ready = append(m.ready, out)
 	m.open(now, m.round+1)
 }
@@ -548,7 +594,7 @@ func (m *Machine) abandon(now time.Time, reason string) {
 func (m *Machine) outcome(now time.Time, committed bool, reason string) Outcome {
 	o := Outcome{Round: m.round, Committed: committed, Reason: reason, Selected: len(m.cohort),
 		CheckedIn: len(m.accepted), Reports: m.reports, Opened: m.opened, Ended: now, Evaluated: m.evals.Count(),
-		Clipped: m.clipped, ClipNorm: m.clip, EpsilonSpent: m.EpsilonSpent()}
+		Clipped: m.clipped, ClipNorm: m.clip, Epsilons: m.epsilons()}
 	var v [2]float32
 	if m.losses.Mean(v[:1]) == nil {
 		o.TrainLoss = float64(v[0])
@@ -570,14 +616,14 @@ func (m *Machine) Ready() []Outcome {
 // machine's own: read it before the next event.
 func (m *Machine) Model() (int64, []float32) { return m.version, m.params }
 
-// EpsilonSpent is the ε of the committed rounds at the configured δ; 0
-// without differential privacy.
-func (m *Machine) EpsilonSpent() float64 {
+// epsilons is the ε the committed rounds spent, at the configured δ, in
+// both figures; zero without differential privacy.
+func (m *Machine) epsilons() Epsilons {
 	if m.acct == nil {
-		return 0
+		return Epsilons{}
 	}
-	eps, _ := m.acct.Epsilon(m.cfg.DP.Delta)
-	return eps
+	observers, _ := m.acct.Epsilon(m.cfg.DP.Delta)
+	return Epsilons{Observers: observers, Coordinator: m.epsilonAgainstCoordinator()}
 }
 
 // expectedReports is q times the population: the denominator of the
@@ -604,12 +650,13 @@ type Status struct {
 	ModelVersion                 int64
 	Stopped                      string // why no more rounds open, once Phase is Stopped
 	// With differential privacy: the ε spent by the committed rounds, at
-	// δ, by the named accountant.
-	DP                  bool
-	EpsilonSpent, Delta float64
-	Accountant          string
-	SecAgg              bool // the round aggregates securely, in SecAggPhase
-	SecAggPhase         secagg.Phase
+	// δ, by the named accountant, in both figures.
+	DP          bool
+	Spent       Epsilons
+	Delta       float64
+	Accountant  string
+	SecAgg      bool // the round aggregates securely, in SecAggPhase
+	SecAggPhase secagg.Phase
 }
 
 // Status reports the current round.
@@ -617,7 +664,7 @@ func (m *Machine) Status() Status {
 	st := Status{Round: m.round, Phase: m.phase, Selected: len(m.cohort), CheckedIn: len(m.accepted),
 		Reports: m.reports, Opened: m.opened, Deadline: m.deadline, ModelVersion: m.version, Stopped: m.stopReason}
 	if d := m.cfg.DP; d != nil {
-		st.DP, st.EpsilonSpent, st.Delta, st.Accountant = true, m.EpsilonSpent(), d.Delta, d.accountant()
+		st.DP, st.Spent, st.Delta, st.Accountant = true, m.epsilons(), d.Delta, d.accountant()
 	}
 	if m.sec != nil {
 		st.SecAgg, st.SecAggPhase = true, m.sec.server.Phase()

@@ -44,6 +44,9 @@ func TestRoundScenarios(t *testing.T) {
 
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// testSelectionKey keys the tests' cohorts; a deployment's is random.
+var testSelectionKey = [32]byte{'t', 'e', 's', 't'}
+
 type harness struct {
 	cfg        Config
 	population []string
@@ -86,7 +89,7 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 			}
 		}
 		h.initCodec(t, d)
-		h.last = Snapshot{Params: make([]float32, dim)}
+		h.last = Snapshot{Params: make([]float32, dim), SelectionKey: testSelectionKey}
 		if err := h.start(epoch); err != nil {
 			return "error: " + err.Error() + "\n"
 		}
@@ -185,7 +188,7 @@ func (h *harness) outcome(b *strings.Builder, o Outcome) {
 		fmt.Fprintf(b, "; HR@10 %.3g NDCG@10 %.3g over %d", o.HR, o.NDCG, o.Evaluated)
 	}
 	if h.cfg.DP != nil && o.Committed {
-		fmt.Fprintf(b, "; clip %.4g, clipped %d, noise std %.3g, ε spent %.4g; next clip %.4g", o.ClipNorm, o.Clipped, o.NoiseStd, o.EpsilonSpent, o.Snapshot.ClipNorm)
+		fmt.Fprintf(b, "; clip %.4g, clipped %d, noise std %.3g, ε spent %.4g (against the coordinator %.4g); next clip %.4g", o.ClipNorm, o.Clipped, o.NoiseStd, o.Observers, o.Coordinator, o.Snapshot.ClipNorm)
 	}
 	b.WriteString("\n")
 }

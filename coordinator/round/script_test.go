@@ -373,7 +373,7 @@ func (h *harness) epsilon(t *testing.T, b *strings.Builder) {
 	for _, s := range h.last.Spends {
 		rounds += s.Count
 	}
-	fmt.Fprintf(b, "ε spent %.4g at δ %g by %s after %d committed rounds", st.EpsilonSpent, st.Delta, st.Accountant, rounds)
+	fmt.Fprintf(b, "ε spent %.4g at δ %g by %s after %d committed rounds", st.Spent.Observers, st.Delta, st.Accountant, rounds)
 	if dp := h.cfg.DP; dp.Distributed && rounds > 0 {
 		mech := DistributedMechanism(h.cfg, len(h.last.Params), len(h.population), dp.ClipNorm).WithNoiseMultiplier(dp.NoiseMultiplier)
 		q := samplingRate(h.cfg, len(h.population))

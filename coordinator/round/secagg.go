@@ -17,16 +17,17 @@ import (
 // a phase once the phase before has ended (SecAggFetch) and send theirs
 // (SecAggSend); the masked inputs are the round's reports.
 type secureRound struct {
-	server *secagg.Server
-	cfg    secagg.Config
-	ids    map[string]secagg.ClientID
+	server  *secagg.Server
+	cfg     secagg.Config
+	ids     map[string]secagg.ClientID
+	devices []string // by id: the cohort, sorted
 	// out holds, per phase, the message each device fetches at its start.
 	out map[secagg.Phase]map[secagg.ClientID]secagg.ServerMessage
 	// sent and expected count the current phase's messages: the phase
 	// ends early when every expected one is in.
 	sent, expected int
 	sum            []uint32 // once done
-	survivors      int
+	survivors      []string // the devices whose masked inputs the sum holds, once done
 }
 
 // setupSecAgg sets up the current round's secure aggregation over the
@@ -60,7 +61,8 @@ func (m *Machine) setupSecAgg() error {
 	}
 	sr := &secureRound{server: server, cfg: cfg, ids: make(map[string]secagg.ClientID, len(m.cohort)),
 		out: make(map[secagg.Phase]map[secagg.ClientID]secagg.ServerMessage), expected: len(m.cohort)}
-	for i, dev := range m.Cohort() {
+	sr.devices = m.Cohort()
+	for i, dev := range sr.devices {
 		sr.ids[dev] = secagg.ClientID(i)
 	}
 	m.sec = sr
@@ -163,9 +165,12 @@ func (m *Machine) endSecurePhase(now time.Time) {
 		return
 	}
 	if out.Phase == secagg.PhaseDone {
-		sr.sum, sr.survivors = out.Sum, len(out.Survivors)
-		if sr.survivors < m.minReports() {
-			m.abandon(now, fmt.Sprintf("%d masked inputs, %d needed", sr.survivors, m.minReports()))
+		sr.sum = out.Sum
+		for _, id := range out.Survivors {
+			sr.survivors = append(sr.survivors, sr.devices[id])
+		}
+		if len(sr.survivors) < m.minReports() {
+			m.abandon(now, fmt.Sprintf("%d masked inputs, %d needed", len(sr.survivors), m.minReports()))
 			return
 		}
 		m.commit(now, "secure aggregation complete")

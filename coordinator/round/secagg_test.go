@@ -172,7 +172,7 @@ func newSecureMachine(t *testing.T, cfg Config, ids []string) (*Machine, time.Ti
 	t.Helper()
 	opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedavg"})
 	now := time.Unix(1000, 0)
-	m, err := NewMachine(cfg, Parts{Population: ids, Snapshot: Snapshot{Params: make([]float32, secureDim)}, Optimizer: opt}, now)
+	m, err := NewMachine(cfg, Parts{Population: ids, Snapshot: Snapshot{Params: make([]float32, secureDim), SelectionKey: testSelectionKey}, Optimizer: opt}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,8 +322,8 @@ func TestDistributedDPRound(t *testing.T) {
 			}
 			want, _ = p.Epsilon(1e-5)
 		}
-		if o.EpsilonSpent != want || math.IsInf(want, 0) {
-			t.Fatalf("%s: ε %v, want the distributed discrete Gaussian's %v", acc, o.EpsilonSpent, want)
+		if o.Observers != want || math.IsInf(want, 0) {
+			t.Fatalf("%s: ε %v, want the distributed discrete Gaussian's %v", acc, o.Observers, want)
 		}
 	}
 }
