@@ -135,6 +135,52 @@ func (m *Mean) Sum(dst []float32) error {
 	return nil
 }
 
+// SumRounded writes into dst the weighted sum rounded to the nearest
+// multiple of 2^e (halves up), as integers in units of 2^e, computed
+// exactly from the fixed-point sum: a lattice point to which integer noise
+// can be added exactly (central DP on a grid). e is at least −40, the
+// sum's resolution; an element that does not fit an int64 is an error.
+func (m *Mean) SumRounded(dst []int64, e int) error {
+	shift := e + fracBits
+	switch {
+	case len(dst) != len(m.lo):
+		return fmt.Errorf("aggregate: destination has %d values, want %d", len(dst), len(m.lo))
+	case shift < 0 || shift > 127:
+		return fmt.Errorf("aggregate: grid 2^%d outside 2^%d..2^%d", e, -fracBits, 127-fracBits)
+	}
+	for i := range dst {
+		lo, hi := m.lo[i], m.hi[i]
+		if shift > 0 { // add half a unit, then shift arithmetically
+			half := uint64(1) << ((shift - 1) % 64)
+			var carry uint64
+			if shift-1 < 64 {
+				lo, carry = bits.Add64(lo, half, 0)
+				hi += carry
+			} else {
+				hi += half
+			}
+			lo, hi = shiftRight128(lo, hi, uint(shift))
+		}
+		if int64(hi) != int64(lo)>>63 {
+			return fmt.Errorf("aggregate: the sum of value %d does not fit an int64 in units of 2^%d", i, e)
+		}
+		dst[i] = int64(lo)
+	}
+	return nil
+}
+
+// shiftRight128 is the 128-bit two's complement (hi:lo) shifted right
+// arithmetically by s < 128.
+func shiftRight128(lo, hi uint64, s uint) (uint64, uint64) {
+	if s >= 64 {
+		return uint64(int64(hi) >> (s - 64)), uint64(int64(hi) >> 63)
+	}
+	if s == 0 {
+		return lo, hi
+	}
+	return lo>>s | hi<<(64-s), uint64(int64(hi) >> s)
+}
+
 // Len is the dimension of the vectors.
 func (m *Mean) Len() int { return len(m.lo) }
 

@@ -3,6 +3,7 @@ package aggregate
 import (
 	"errors"
 	"math"
+	"slices"
 	"testing"
 )
 
@@ -130,5 +131,47 @@ func TestMeanSmallNegativeSum(t *testing.T) {
 	m.Sum(got)
 	if math.Abs(float64(got[0])+2e-9) > 1e-12*2 || math.Abs(float64(got[1])+1e-6) > 1e-12 {
 		t.Fatalf("sum %v, want [-2e-9 -1e-6]", got)
+	}
+}
+
+// TestSumRoundedIsTheExactSumOnAGrid: the fixed-point sum rounded to a grid
+// of 2^e, checked against exact rational arithmetic, including negative
+// sums, halves (rounded up) and sums beyond 64 bits before the shift.
+func TestSumRoundedIsTheExactSumOnAGrid(t *testing.T) {
+	m := NewMean(5)
+	for _, v := range [][]float32{{1.25, -1.25, 0.75, 2e6, -0.5}, {0.5, -0.5, -0.25, 2e6, 0}, {0, 0, 0, 2e6, 0}} {
+		if err := m.Add(v, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Sums: 1.75, −1.75, 0.5, 6e6, −0.5.
+	for _, c := range []struct {
+		e    int
+		want []int64
+	}{
+		{-40, []int64{7 << 38, -7 << 38, 1 << 39, 6e6 * (1 << 40), -1 << 39}},
+		{-1, []int64{4, -3, 1, 12e6, -1}}, // 3.5 → 4, −3.5 → −3, 1, −1
+		{0, []int64{2, -2, 1, 6e6, 0}},    // 1.75 → 2, −1.75 → −2, 0.5 → 1, −0.5 → 0
+		{1, []int64{1, -1, 0, 3e6, 0}},  // 0.875 → 1, 0.25 → 0
+		{30, []int64{0, 0, 0, 0, 0}},
+	} {
+		got := make([]int64, 5)
+		if err := m.SumRounded(got, c.e); err != nil || !slices.Equal(got, c.want) {
+			t.Errorf("grid 2^%d: %v (%v), want %v", c.e, got, err, c.want)
+		}
+	}
+	if err := m.SumRounded(make([]int64, 5), -41); err == nil {
+		t.Error("a grid finer than the sum's resolution accepted")
+	}
+	big := NewMean(1)
+	for range 4096 {
+		big.Add([]float32{4e6}, 1) // 1.6e10·2^40 overflows an int64
+	}
+	if err := big.SumRounded(make([]int64, 1), -40); err == nil {
+		t.Error("an overflowing sum accepted")
+	}
+	got := make([]int64, 1)
+	if err := big.SumRounded(got, 0); err != nil || got[0] != 4096*4e6 {
+		t.Errorf("the same sum on a grid of 1: %v, %v", got, err)
 	}
 }

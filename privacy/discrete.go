@@ -45,6 +45,17 @@ const (
 // the time of a Gaussian draw (311,000 draws take about 50 ms on a server
 // core), and is not constant-time.
 func (n *Noise) AddDiscreteGaussian(v []uint32, sigma float64) error {
+	return addDiscreteGaussian(n, v, sigma)
+}
+
+// AddDiscreteGaussianInt64 adds an independent N_Z(0, sigma²) draw to every
+// element of v, as AddDiscreteGaussian does, in int64: the caller keeps v
+// far enough inside the range (a draw is below 130σ in magnitude).
+func (n *Noise) AddDiscreteGaussianInt64(v []int64, sigma float64) error {
+	return addDiscreteGaussian(n, v, sigma)
+}
+
+func addDiscreteGaussian[T uint32 | int64](n *Noise, v []T, sigma float64) error {
 	if sigma == 0 {
 		return nil
 	}
@@ -54,7 +65,7 @@ func (n *Noise) AddDiscreteGaussian(v []uint32, sigma float64) error {
 	}
 	r := &rng{Rand: n.r}
 	for i := range v {
-		v[i] += uint32(g.draw(r))
+		v[i] += T(g.draw(r))
 	}
 	return nil
 }

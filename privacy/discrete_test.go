@@ -310,3 +310,25 @@ func drawDiscreteGaussian(n *Noise, sigma float64) (int64, error) {
 	}
 	return g.draw(&rng{Rand: n.r}), nil
 }
+
+// TestDiscreteGaussianInt64MatchesUint32: the int64 form draws what the
+// ring form does from the same generator, without wrapping.
+func TestDiscreteGaussianInt64MatchesUint32(t *testing.T) {
+	ring, wide := make([]uint32, 1000), make([]int64, 1000)
+	wide[0] = 1 << 40
+	if err := seeded(5).AddDiscreteGaussian(ring, 1e5); err != nil {
+		t.Fatal(err)
+	}
+	if err := seeded(5).AddDiscreteGaussianInt64(wide, 1e5); err != nil {
+		t.Fatal(err)
+	}
+	wide[0] -= 1 << 40
+	for i := range ring {
+		if int64(int32(ring[i])) != wide[i] {
+			t.Fatalf("draw %d: %d in the ring, %d in int64", i, int32(ring[i]), wide[i])
+		}
+	}
+	if err := seeded(5).AddDiscreteGaussianInt64(wide, 1e-20); !errors.Is(err, ErrBadParameter) {
+		t.Fatalf("σ 1e-20: %v", err)
+	}
+}

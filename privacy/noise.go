@@ -5,8 +5,8 @@ import (
 	mrand "math/rand/v2"
 )
 
-// Noise draws the noise of differential privacy (Gaussian, and discrete
-// Gaussian for integer vectors) from ChaCha8, a
+// Noise draws the noise of differential privacy (the discrete Gaussian for
+// integer vectors, and Gaussian draws for noised counts) from ChaCha8, a
 // cryptographically secure generator: its output cannot be predicted, so
 // the noise cannot be subtracted. NewNoise seeds it from the operating
 // system; a fixed seed (NewSeededNoise) is for reproducible simulations
@@ -23,13 +23,6 @@ func NewNoise() *Noise {
 // NewSeededNoise returns a reproducible noise source: for simulations.
 func NewSeededNoise(seed [32]byte) *Noise {
 	return &Noise{r: mrand.New(mrand.NewChaCha8(seed))}
-}
-
-// AddGaussian adds independent N(0, std²) noise to every element of v.
-func (n *Noise) AddGaussian(v []float32, std float64) {
-	for i := range v {
-		v[i] += float32(n.r.NormFloat64() * std)
-	}
 }
 
 // Gaussian is one N(0, std²) draw.

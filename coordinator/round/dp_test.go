@@ -228,3 +228,83 @@ func TestEpsilonAgainstTheCoordinator(t *testing.T) {
 		t.Fatalf("central DP: %+v", oc.Epsilons)
 	}
 }
+
+// TestCentralNoiseIsDrawnOnTheGrid: the central noise is integer noise on
+// a grid added to the exact sum rounded to it (it was a float sampler's
+// output added to a float sum, whose possible results depend on the sum).
+// Sums within one cell of the grid release the same thing; the noise has
+// the standard deviation σ = z·Δ′ the accountant's z asks for, Δ′ the clip
+// plus the grid's √n; and the release is that integer vector scaled.
+func TestCentralNoiseIsDrawnOnTheGrid(t *testing.T) {
+	const dim = 2000
+	machine := func(update []float32) *Machine {
+		cfg := DefaultConfig()
+		cfg.DP = &DPConfig{NoiseMultiplier: 3, ClipNorm: 1, Delta: 1e-5}
+		opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedavg"})
+		m, err := NewMachine(cfg, Parts{Population: []string{"a"}, Snapshot: Snapshot{Params: make([]float32, dim), SelectionKey: testSelectionKey},
+			Optimizer: opt, Noise: privacy.NewSeededNoise([32]byte{9})}, time.Unix(0, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.CheckIn(m.opened, "a", -1)
+		if err := m.mean.Add(update, 1); err != nil { // as Report would, without committing
+			t.Fatal(err)
+		}
+		return m
+	}
+	x, nearby := make([]float32, dim), make([]float32, dim)
+	for i := range x {
+		x[i] = 0x1p-7 * float32(i%7-3) // on the grid of 2^−25 (σ = 3·(1 + g√n) is in [2, 4))
+		nearby[i] = x[i] + 0x1p-27    // and within half a cell of it
+	}
+	a, b := machine(x), machine(nearby)
+	ints, unit, delta, err := a.sumOnGrid()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if unit != 0x1p-25 || delta != 1+unit*math.Sqrt(dim) {
+		t.Fatalf("grid %v, sensitivity %v", unit, delta)
+	}
+	if other, _, _, _ := b.sumOnGrid(); !slices.Equal(ints, other) {
+		t.Fatal("sums within a cell of the grid round apart")
+	}
+	stdA, errA := a.noisedSum()
+	stdB, errB := b.noisedSum()
+	if errA != nil || errB != nil || stdA != 3*delta || !slices.Equal(a.step, b.step) {
+		t.Fatalf("σ %v (%v), %v (%v), want %v; the releases agree: %v", stdA, errA, stdB, errB, 3*delta, slices.Equal(a.step, b.step))
+	}
+	// The release is the rounded sum plus integer noise, scaled: recompute
+	// the noise from the same seed.
+	want := slices.Clone(ints)
+	privacy.NewSeededNoise([32]byte{9}).AddDiscreteGaussianInt64(want, stdA/unit)
+	var sq float64
+	for i := range want {
+		if a.step[i] != float32(float64(want[i])*unit) {
+			t.Fatalf("value %d released as %v, want %v", i, a.step[i], float32(float64(want[i])*unit))
+		}
+		d := float64(want[i]-ints[i]) * unit
+		sq += d * d
+	}
+	if got := math.Sqrt(sq / dim); math.Abs(got/stdA-1) > 0.05 {
+		t.Fatalf("noise std %v, want %v", got, stdA)
+	}
+}
+
+// TestCentralNoiseUnderSecAgg: a secure round with central DP commits
+// with noise z·Δ, Δ the quantized input's bound, on the ring's own grid.
+func TestCentralNoiseUnderSecAgg(t *testing.T) {
+	devs, ids := newSecureDevices(5, 13)
+	cfg := secureConfig()
+	cfg.DP = &DPConfig{NoiseMultiplier: 0.5, ClipNorm: 1, Delta: 1e-5}
+	opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedavg"})
+	now := time.Unix(1000, 0)
+	m, err := NewMachine(cfg, Parts{Population: ids, Snapshot: Snapshot{Params: make([]float32, secureDim), SelectionKey: testSelectionKey},
+		Optimizer: opt, Noise: privacy.NewSeededNoise([32]byte{4})}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, _ := runSecureRound(t, m, now, devs)
+	if !o.Committed || !(o.Sensitivity > 1) || o.NoiseStd != 0.5*o.Sensitivity || o.Coordinator != math.Inf(1) {
+		t.Fatalf("committed %v (%s), sensitivity %v, noise %v", o.Committed, o.Reason, o.Sensitivity, o.NoiseStd)
+	}
+}

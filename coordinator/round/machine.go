@@ -525,14 +525,17 @@ func (m *Machine) commit(now time.Time, reason string) {
 	// The mean of the updates: over the reports, or with DP the sum (and
 	// its noise) over the expected number of reports.
 	denominator := 1.0
-	if m.sec != nil {
+	switch {
+	case m.cfg.DP != nil && !m.cfg.DP.Distributed:
+		noiseStd, err = m.noisedSum()
+	case m.sec != nil:
 		err, denominator = m.secureSum(), float64(len(m.sec.survivors))
-	} else {
+	default:
 		err = m.plainMean()
 	}
 	if m.cfg.DP != nil && err == nil {
 		denominator = m.expectedReports()
-		noiseStd, err = m.privatize()
+		err = m.acct.ComposeSpend(m.spend())
 	}
 	if err == nil && denominator != 1 {
 		for i := range m.step {
