@@ -255,7 +255,7 @@ func TestCentralNoiseIsDrawnOnTheGrid(t *testing.T) {
 	x, nearby := make([]float32, dim), make([]float32, dim)
 	for i := range x {
 		x[i] = 0x1p-7 * float32(i%7-3) // on the grid of 2^−25 (σ = 3·(1 + g√n) is in [2, 4))
-		nearby[i] = x[i] + 0x1p-27    // and within half a cell of it
+		nearby[i] = x[i] + 0x1p-27     // and within half a cell of it
 	}
 	a, b := machine(x), machine(nearby)
 	ints, unit, delta, err := a.sumOnGrid()
