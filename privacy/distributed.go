@@ -33,13 +33,14 @@ import (
 //     selects the cohort and runs SecAgg with it, so against the
 //     coordinator the figure is the one at q = 1 over the rounds the device
 //     took part in.
-//   - The noise counted is that of MinSurvivors devices, the fewest whose
-//     contributions a round's sum may hold (the SecAgg threshold): devices
-//     that drop out take their noise with them. More survivors only add
-//     independent noise, which cannot hurt.
-//   - The coordinator is semi-honest (follows the protocol) and colludes with
-//     no device: a device that knows its own noise can subtract it, so if c
-//     devices may collude, count MinSurvivors − c.
+//   - The noise counted is that of H = MinSurvivors − Colluders devices.
+//     MinSurvivors is the fewest devices whose contributions a round's sum
+//     may hold (the SecAgg threshold): devices that drop out take their
+//     noise with them. Up to Colluders of those may collude with the
+//     coordinator, and a device that knows its own noise can subtract it.
+//     More honest survivors only add independent noise, which cannot hurt.
+//   - The coordinator is semi-honest (follows the protocol) and colludes
+//     with at most Colluders of the survivors.
 //   - Devices draw the noise from a cryptographically secure generator
 //     (NewNoise; a seeded Noise is for simulations only): predictable noise
 //     can be subtracted.
@@ -85,6 +86,10 @@ type DistributedDGauss struct {
 	// MinSurvivors is n_min, the fewest devices whose noise a sum the round
 	// accepts holds.
 	MinSurvivors int `json:"min_survivors"`
+	// Colluders is c, the most of those survivors that may collude with the
+	// coordinator and subtract their noise: H = n_min − c honest shares
+	// remain, at least 1.
+	Colluders int `json:"colluders"`
 	// Beta is β of conditional randomized rounding (KLS21): 0 for plain
 	// stochastic rounding; in (0, 1) when a device rounds again until its
 	// vector meets the tighter bound Sensitivity then gives.
@@ -108,19 +113,26 @@ func (m DistributedDGauss) Check() error {
 		return bad("dimension must be positive, got %d", m.Dim)
 	case m.MinSurvivors < 1:
 		return bad("minimum survivors must be at least 1, got %d", m.MinSurvivors)
+	case m.Colluders < 0:
+		return bad("colluders must be non-negative, got %d", m.Colluders)
+	case m.honest() < 1:
+		return fmt.Errorf("%w: %d colluders leave no honest device among %d survivors", ErrBadParameter, m.Colluders, m.MinSurvivors)
 	case !(m.Beta >= 0 && m.Beta < 1):
 		return bad("β must be in [0, 1), got %v", m.Beta)
 	}
 	return nil
 }
 
-// WithNoiseMultiplier is m with the local noise that gives the sum of
-// MinSurvivors devices the central noise multiplier z:
-// σ = z·C·s/√n_min.
+// WithNoiseMultiplier is m with the local noise that gives the sum of the
+// H honest devices' shares the central noise multiplier z: σ = z·C·s/√H.
 func (m DistributedDGauss) WithNoiseMultiplier(z float64) DistributedDGauss {
-	m.LocalStd = z * m.Clip * m.Scale / math.Sqrt(float64(m.MinSurvivors))
+	m.LocalStd = z * m.Clip * m.Scale / math.Sqrt(float64(m.honest()))
 	return m
 }
+
+// honest is H = n_min − c, the noise shares of a round's sum that no
+// colluder knows.
+func (m DistributedDGauss) honest() int { return m.MinSurvivors - m.Colluders }
 
 // Sensitivity is the L2 and L1 norm bound of one device's integer vector,
 // in scaled units. The L2 bound is KLS21 Thm 1's after stochastic rounding
@@ -139,14 +151,14 @@ func (m DistributedDGauss) Sensitivity() (l2, l1 float64) {
 }
 
 // roundRDP is the RDP of one round at an integer order α ≥ 2: KLS21
-// Prop. 14 for the sum of n_min devices' noise, and where q < 1 the
+// Prop. 14 for the sum of the H honest devices' noise, and where q < 1 the
 // smaller of that and its amplification by Poisson sampling.
 func (m DistributedDGauss) roundRDP(q float64) func(alpha int) float64 {
 	l2, l1 := m.Sensitivity()
-	sd := math.Sqrt(float64(m.MinSurvivors)) * m.LocalStd // of the noise sum
+	sd := math.Sqrt(float64(m.honest())) * m.LocalStd // of the noise sum
 	l2, l1 = l2/sd, l1/sd
 	d := float64(m.Dim)
-	tau := m.tau()
+	tau := m.tau(m.honest())
 	r := l2 + math.Sqrt(d)*tau
 	eps := func(alpha int) float64 {
 		a := float64(alpha)
@@ -159,12 +171,12 @@ func (m DistributedDGauss) roundRDP(q float64) func(alpha int) float64 {
 }
 
 // tau is KLS21's τ = 10·Σ_{k=1}^{n−1} exp(−2π²σ²·k/(k+1)), what summing
-// discrete Gaussians costs against one discrete Gaussian of the total
-// variance.
-func (m DistributedDGauss) tau() float64 {
+// n of m's discrete Gaussians costs against one discrete Gaussian of the
+// total variance.
+func (m DistributedDGauss) tau(n int) float64 {
 	c := -2 * math.Pi * math.Pi * m.LocalStd * m.LocalStd
 	var s float64
-	for k := 1; k < m.MinSurvivors; k++ {
+	for k := 1; k < n; k++ {
 		e := math.Exp(c * float64(k) / float64(k+1))
 		if e == 0 { // the terms decrease in k
 			break
@@ -198,8 +210,8 @@ const gaussianBulkTail = 1e-40
 
 // GaussianBound relates a round of the distributed discrete Gaussian to the
 // Gaussian mechanism with noise multiplier Z, so that the PLD accountant can
-// compose it (PLD.ComposeDistributedDGauss). Let S = √n_min·σ be the
-// standard deviation of the noise sum and Δ₂ the L2 sensitivity
+// compose it (PLD.ComposeDistributedDGauss). Let S = √H·σ be the
+// standard deviation of the honest devices' noise sum and Δ₂ the L2 sensitivity
 // (Sensitivity); Z = S/Δ₂. Per coordinate, with p the law of the noise sum,
 // g that of N_Z(0, S²) and r that of a continuous N(0, S²) rounded to the
 // nearest integer:
@@ -209,7 +221,7 @@ const gaussianBulkTail = 1e-40
 //     within a factor (1+e′)/(1−e′) of N_Z(0, a+b), where
 //     e′ = 2Σ_{m≥1} exp(−2π²m²·ab/(a+b)), and ln((1+e′)/(1−e′)) is below
 //     10·exp(−2π²ab/(a+b)) for ab/(a+b) ≥ 1/8; pointwise ratios survive
-//     convolution, so the n_min − 1 additions sum to τ);
+//     convolution, so the H − 1 additions sum to τ);
 //   - r(k)/g(k) = (1+ζ)·∫_{−1/2}^{1/2} exp(−(2ku + u²)/(2S²)) du, with
 //     ζ = 2Σ_{m≥1} exp(−2π²m²S²) (Poisson summation of g's normalizer).
 //     Pairing u with −u, the integral is at least ∫exp(−u²/(2S²)) du ≥
@@ -248,8 +260,8 @@ type GaussianBound struct {
 // GaussianBound is m's GaussianBound; m must pass Check.
 func (m DistributedDGauss) GaussianBound() GaussianBound {
 	l2, _ := m.Sensitivity()
-	s := math.Sqrt(float64(m.MinSurvivors)) * m.LocalStd
-	d, tau := float64(m.Dim), m.tau()
+	s := math.Sqrt(float64(m.honest())) * m.LocalStd
+	d, tau := float64(m.Dim), m.tau(m.honest())
 	var zeta float64
 	for k := 1.0; ; k++ {
 		e := 2 * math.Exp(-2*math.Pi*math.Pi*k*k*s*s)
@@ -348,7 +360,7 @@ func DistributedDGaussEpsilon(m DistributedDGauss, q float64, rounds int, delta 
 // most target at δ by the named accountant (an Accountant, as the
 // coordinator's), to relative precision 1e−6 (see Calibrate); m's LocalStd
 // is ignored. The local noise is at least 1/2, so z is at least
-// √n_min/(2·C·s).
+// √H/(2·C·s).
 func CalibrateDistributedDGauss(m DistributedDGauss, accountant string, target, delta, q float64, rounds int) (float64, error) {
 	m.LocalStd = minLocalStd
 	if err := m.Check(); err != nil {

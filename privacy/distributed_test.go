@@ -42,9 +42,9 @@ func TestDistributedDGaussSensitivity(t *testing.T) {
 			t.Errorf("%s Δ₁ = %v, want %v", c.name, l1, c.l1)
 		}
 	}
-	near(t, "tiny τ", tiny.tau(), 10*math.Exp(-math.Pi*math.Pi), 1e-14)
-	near(t, "wide τ", wide.tau(), 0.000547788699060149, 1e-12)
-	if (DistributedDGauss{LocalStd: 30, MinSurvivors: 1000}).tau() != 0 {
+	near(t, "tiny τ", tiny.tau(tiny.MinSurvivors), 10*math.Exp(-math.Pi*math.Pi), 1e-14)
+	near(t, "wide τ", wide.tau(wide.MinSurvivors), 0.000547788699060149, 1e-12)
+	if (DistributedDGauss{LocalStd: 30}).tau(1000) != 0 {
 		t.Error("τ at σ 30 should underflow to 0")
 	}
 }
@@ -325,6 +325,38 @@ func TestDistributedDGaussPLD(t *testing.T) {
 	}
 }
 
+// TestDistributedDGaussColluders: colluders subtract their noise shares,
+// so only H = n_min − c count: the same local noise buys the ε of H
+// survivors without colluders, more than that of n_min, and a noise
+// multiplier takes √(n_min/H) times the local noise.
+func TestDistributedDGaussColluders(t *testing.T) {
+	const q, rounds, delta = 0.01, 1000, 1e-5
+	all := DistributedDGauss{LocalStd: 1000, Scale: 1e4, Clip: 1, Dim: 1 << 16, MinSurvivors: 100}
+	colluding := all
+	colluding.Colluders = 20
+	honest := all
+	honest.MinSurvivors = 80
+	eAll, err1 := DistributedDGaussEpsilon(all, q, rounds, delta)
+	eColluding, err2 := DistributedDGaussEpsilon(colluding, q, rounds, delta)
+	eHonest, err3 := DistributedDGaussEpsilon(honest, q, rounds, delta)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		t.Fatal(err)
+	}
+	if !(eColluding > eAll*1.05) || eColluding != eHonest {
+		t.Errorf("ε %v with 20 of 100 colluding, %v without, %v with 80 honest alone", eColluding, eAll, eHonest)
+	}
+	near(t, "local noise for z", colluding.WithNoiseMultiplier(1).LocalStd, all.WithNoiseMultiplier(1).LocalStd*math.Sqrt(100.0/80), 1e-14)
+	zAll, err1 := CalibrateDistributedDGauss(all, AccountantRDP, 3, delta, q, rounds)
+	zColluding, err2 := CalibrateDistributedDGauss(colluding, AccountantRDP, 3, delta, q, rounds)
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatal(err)
+	}
+	if sa, sc := all.WithNoiseMultiplier(zAll).LocalStd, colluding.WithNoiseMultiplier(zColluding).LocalStd; !(sc > sa*1.1) {
+		t.Errorf("calibrated local noise %v with colluders, %v without", sc, sa)
+	}
+	t.Logf("ε %.4f → %.4f with 20 of 100 colluding; z %.4f → %.4f", eAll, eColluding, zAll, zColluding)
+}
+
 func TestDistributedDGaussRefuses(t *testing.T) {
 	ok := tiny
 	bad := func(f func(*DistributedDGauss)) DistributedDGauss {
@@ -349,6 +381,8 @@ func TestDistributedDGaussRefuses(t *testing.T) {
 		{"noise below ½", bad(func(m *DistributedDGauss) { m.LocalStd = 0.4 }), 0.1, 1, 1e-5},
 		{"infinite noise", bad(func(m *DistributedDGauss) { m.LocalStd = math.Inf(1) }), 0.1, 1, 1e-5},
 		{"n_min 0", bad(func(m *DistributedDGauss) { m.MinSurvivors = 0 }), 0.1, 1, 1e-5},
+		{"colluders < 0", bad(func(m *DistributedDGauss) { m.Colluders = -1 }), 0.1, 1, 1e-5},
+		{"colluders = n_min", bad(func(m *DistributedDGauss) { m.Colluders = m.MinSurvivors }), 0.1, 1, 1e-5},
 		{"d′ 0", bad(func(m *DistributedDGauss) { m.Dim = 0 }), 0.1, 1, 1e-5},
 		{"d′ < 0", bad(func(m *DistributedDGauss) { m.Dim = -4 }), 0.1, 1, 1e-5},
 		{"scale 0", bad(func(m *DistributedDGauss) { m.Scale = 0 }), 0.1, 1, 1e-5},

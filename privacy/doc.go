@@ -29,9 +29,10 @@
 // Distributed DP (distributed.go, discrete.go): under secure aggregation
 // each device adds discrete Gaussian noise (an exact sampler, Canonne,
 // Kamath and Steinke 2020) to its integer vector, and the accountants bound
-// the sum of the fewest survivors' noise: RDP by Kairouz, Liu and Steinke
-// 2021, subsampled by Zhu and Wang 2019; PLD as the Gaussian mechanism the
-// sum is, pointwise, within a stated slack of (GaussianBound).
+// the sum of the fewest honest survivors' noise: RDP by Kairouz, Liu and
+// Steinke 2021, subsampled by Zhu and Wang 2019; PLD as the Gaussian
+// mechanism the sum is, pointwise, within a stated slack of
+// (GaussianBound).
 //
 // What an application uses: an Accountant (NewAccountant,
 // RestoreAccountant) composing Spends, as the coordinator does; RDPEpsilon,

@@ -95,7 +95,7 @@ func TestGaussianBoundSums(t *testing.T) {
 		}
 		half := (len(sum) - 1) / 2
 		g, gm := dgaussPMF(math.Sqrt(float64(c.n)) * c.sigma)
-		tau := DistributedDGauss{LocalStd: c.sigma, MinSurvivors: c.n}.tau()
+		tau := DistributedDGauss{LocalStd: c.sigma}.tau(c.n)
 		var worst float64
 		for k := -15; k <= 15; k++ {
 			worst = max(worst, math.Abs(math.Log(sum[k+half])-math.Log(g[k+gm])))
