@@ -283,7 +283,7 @@ func (ws *Workspace) encode(u codec.UpdateCodec, mech *privacy.DistributedDGauss
 // and stochastic rounding keep every honest vector within it; the check
 // makes that a fact on the device rather than an assumption.
 func checkSensitivity(enc []uint32, modBits int, mech *privacy.DistributedDGauss) error {
-	l2, _ := mech.Sensitivity()
+	l2 := mech.Sensitivity()
 	var ss float64
 	for _, v := range enc {
 		k := float64(codec.Signed(v, modBits))

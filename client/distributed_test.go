@@ -57,11 +57,11 @@ func TestCheckSensitivity(t *testing.T) {
 	} {
 		err := checkSensitivity(c.v, m, mech)
 		if (err == nil) != c.ok || (err != nil && !errors.Is(err, ErrUpdateTooLarge)) {
-			l2, _ := mech.Sensitivity()
+			l2 := mech.Sensitivity()
 			t.Errorf("%v (bound %v): %v", c.v, l2, err)
 		}
 	}
-	if l2, _ := mech.Sensitivity(); math.Abs(l2-12.0001) > 1e-9 {
+	if l2 := mech.Sensitivity(); math.Abs(l2-12.0001) > 1e-9 {
 		t.Fatalf("bound %v, want 12.0001", l2)
 	}
 }

@@ -13,20 +13,19 @@ import (
 // (Noise.AddDiscreteGaussian, σ in those scaled units); SecAgg sums the
 // vectors modulo 2^b and the coordinator sees only the sum.
 //
-// Two accountings, both under the assumptions below: the RDP accountant
-// composes KLS21's Prop. 14, subsampled by Zhu and Wang's general theorem;
-// the PLD accountant composes the Gaussian mechanism that dominates the
-// rounds up to a slack (GaussianBound), which is exact in the limit of fine
-// quantization: in the synthetic sweep (1% a round, 150 rounds, ε = 2) it
-// needs z = 0.822 where RDP needs 0.956. A
-// deployment that breaks an assumption does not get the ε it reports.
+// The RDP accountant composes a bound on the Rényi divergence between a
+// round's two neighbouring outputs, the device's own noise share coming and
+// going with it (roundRDP), subsampled by Zhu and Wang's general theorem,
+// under the assumptions below. The PLD accountant composes the Gaussian
+// mechanism that dominates the rounds up to a slack (GaussianBound), which
+// does not count the own share. A deployment that breaks an assumption does
+// not get the ε it reports.
 //
-//   - Adjacency is user-level add/remove of one device's update, the noise
-//     shares being the same in both neighbours: the relation Prop. 14 of
-//     KLS21 bounds and Google's distributed_dp accounting uses. A device's
-//     own noise share comes and goes with it, which this does not cover:
-//     the number of shares shows in the spread of the sum, so the noise
-//     does not hide participation itself.
+//   - Adjacency is user-level add/remove of one device, which takes its
+//     noise share with it. The number of shares shows in the spread of the
+//     sum, so the share itself reveals that the device took part, and the
+//     bound counts that. (Google's distributed_dp accounting, KLS21's
+//     Prop. 14, keeps the share in both neighbours.)
 //   - Sampling is Poisson: each device takes part in a round independently
 //     with probability q. The amplification (Zhu and Wang 2019) holds only
 //     against parties who do not learn who was sampled. The coordinator
@@ -46,7 +45,7 @@ import (
 //     can be subtracted.
 //   - Each device checks its integer vector x̃ against the bound,
 //     Σ x̃ᵢ² ≤ l2² for l2 from Sensitivity (the sum exact in integers), and
-//     does not send a vector that exceeds it; ‖x̃‖₁ ≤ l1 then follows.
+//     does not send a vector that exceeds it.
 //
 // Wrapping modulo 2^b is a function of the sum, so it costs accuracy, not
 // privacy.
@@ -134,40 +133,97 @@ func (m DistributedDGauss) WithNoiseMultiplier(z float64) DistributedDGauss {
 // colluder knows.
 func (m DistributedDGauss) honest() int { return m.MinSurvivors - m.Colluders }
 
-// Sensitivity is the L2 and L1 norm bound of one device's integer vector,
-// in scaled units. The L2 bound is KLS21 Thm 1's after stochastic rounding
-// at granularity γ = 1/s: C + γ√d′, or with conditional rounding the
-// smaller of that and √(C² + γ²d′/4 + √(2 ln(1/β))·γ·(C + γ√d′/2)), plus
-// TFF's slack of 1e−5, all times s. The L1 bound is ⌈l2·min(√d′, l2)⌉:
-// Cauchy–Schwarz, and |x| ≤ x² for integers.
-func (m DistributedDGauss) Sensitivity() (l2, l1 float64) {
+// Sensitivity is the L2 norm bound of one device's integer vector, in
+// scaled units: KLS21 Thm 1's after stochastic rounding at granularity
+// γ = 1/s, C + γ√d′, or with conditional rounding the smaller of that and
+// √(C² + γ²d′/4 + √(2 ln(1/β))·γ·(C + γ√d′/2)), plus TFF's slack of 1e−5,
+// all times s.
+func (m DistributedDGauss) Sensitivity() float64 {
 	g, d := 1/m.Scale, float64(m.Dim)
 	b := m.Clip + g*math.Sqrt(d)
 	if m.Beta > 0 {
 		b = math.Min(b, math.Sqrt(m.Clip*m.Clip+g*g*d/4+math.Sqrt(2*math.Log(1/m.Beta))*g*(m.Clip+g*math.Sqrt(d)/2)))
 	}
-	l2 = (b + roundingSlack) * m.Scale
-	return l2, math.Ceil(l2 * math.Min(math.Sqrt(d), l2))
+	return (b + roundingSlack) * m.Scale
 }
 
-// roundRDP is the RDP of one round at an integer order α ≥ 2: KLS21
-// Prop. 14 for the sum of the H honest devices' noise, and where q < 1 the
-// smaller of that and its amplification by Poisson sampling.
+// roundRDP is the RDP of one round at an integer order α ≥ 2 and, where
+// q < 1, the smaller of that and its amplification by Poisson sampling
+// (zhuWang, which takes any mechanism's add/remove RDP at the orders up to
+// α, and keeps +Inf).
+//
+// Unsubsampled, the other devices' updates are the same in both
+// neighbours and the colluders' shares known, so what the two neighbouring
+// outputs differ in is P = x̃ + (a sum of H+1 shares), the device's own
+// among them, against Q = (a sum of H shares), with ‖x̃‖₂ ≤ Δ₂
+// (Sensitivity). More honest survivors add the same independent noise to
+// both, a post-processing. The bound is the larger of sharesRDP's bounds on
+// D_α(P‖Q) and D_α(Q‖P); the first is +Inf from α = H+1 on, where the
+// wider P's tails outweigh Q's.
+//
+// It replaces KLS21's Prop. 14, which bounds x̃ + N against N with the
+// same shares in both: the device's update removed but its share kept,
+// which is not the add/remove pair and misses what the share reveals. It
+// loses nothing of Prop. 14 either: its P‖Q bound has the mean term
+// αΔ₂²/(2(H+1−α)σ²) ≥ αΔ₂²/(2Hσ²), the rest is non-negative and includes
+// d′τ_H, so it is at least Prop. 14's first form for the H honest shares,
+// and so bounds that pair too.
 func (m DistributedDGauss) roundRDP(q float64) func(alpha int) float64 {
-	l2, l1 := m.Sensitivity()
-	sd := math.Sqrt(float64(m.honest())) * m.LocalStd // of the noise sum
-	l2, l1 = l2/sd, l1/sd
-	d := float64(m.Dim)
-	tau := m.tau(m.honest())
-	r := l2 + math.Sqrt(d)*tau
+	l2 := m.Sensitivity()
+	h := m.honest()
+	with, without := m.noiseSum(h+1), m.noiseSum(h)
 	eps := func(alpha int) float64 {
 		a := float64(alpha)
-		return min(a*l2*l2/2+tau*d, a/2*(l2*l2+2*l1*tau+tau*tau*d), a/2*r*r)
+		return max(m.sharesRDP(a, with, without, l2), m.sharesRDP(a, without, with, l2))
 	}
 	if q == 1 {
 		return eps
 	}
 	return func(alpha int) float64 { return min(eps(alpha), zhuWang(alpha, q, eps)) }
+}
+
+// noiseSum is a sum of n of a mechanism's noise shares, per coordinate,
+// with what sharesRDP needs of it: τ(n) (pointwise, the sum is within a
+// factor e^{±τ} of N_Z(0, nσ²); see GaussianBound) and ln(1 + ζ) at the
+// standard deviation √n·σ (thetaSlack).
+type noiseSum struct{ n, tau, logZeta float64 }
+
+func (m DistributedDGauss) noiseSum(n int) noiseSum {
+	return noiseSum{float64(n), m.tau(n), math.Log1p(thetaSlack(math.Sqrt(float64(n)) * m.LocalStd))}
+}
+
+// sharesRDP bounds D_α(A‖B) for A and B sums of a.n and b.n of m's shares
+// on each of the d′ coordinates, one of them shifted by an integer vector
+// of norm at most l2.
+//
+// For continuous Gaussians of variances vₐ, v_b per coordinate (Gil,
+// Alajaji and Linder 2013), with v_α = α·v_b + (1−α)·vₐ,
+// D_α = (d′/2)·ln(v_b/vₐ) + d′·ln(v_b/v_α)/(2(α−1)) + α·l2²/(2v_α)
+// if v_α > 0, and +Inf otherwise; here vₐ = a.n·σ², v_b = b.n·σ².
+//
+// For the sums of discrete Gaussians: pointwise A ≤ e^{τ_A}·gₐ and
+// B ≥ e^{−τ_B}·g_b for the discrete Gaussians gₐ, g_b of the same centres
+// and variances, so, α > 1, the Rényi sum Σ A^α B^{1−α} is at most
+// e^{α·τ_A + (α−1)·τ_B} times Σ gₐ^α g_b^{1−α}. On a coordinate that is
+// Nₐ^{−α}·N_b^{α−1} times a sum over the integers of a Gaussian of
+// variance v* = vₐv_b/v_α, where N are the normalizers and the continuous
+// case has √(2πv) in their place. By Poisson summation a normalizer is at
+// least √(2πv) and at most √(2πv)(1 + ζ(v)) (the centres are integers),
+// and the Gaussian's sum at most its integral times 1 + ζ(v*). So
+// D_α(A‖B) ≤ D_α(continuous) + d′·(α·τ_A/(α−1) + τ_B
+// + ln(1+ζ(v*))/(α−1) + ln(1+ζ(v_b))). The tests check each inequality
+// against exact convolutions.
+func (m DistributedDGauss) sharesRDP(alpha float64, a, b noiseSum, l2 float64) float64 {
+	nAlpha := alpha*b.n + (1-alpha)*a.n // v_α/σ²
+	if !(nAlpha > 0) {
+		return math.Inf(1)
+	}
+	v, d := m.LocalStd*m.LocalStd, float64(m.Dim)
+	// ln(v_b/v_α) = ln(1 + (α−1)(a.n − b.n)/(v_α/σ²)), exact in the counts.
+	gauss := d*(math.Log1p((b.n-a.n)/a.n)/2+math.Log1p((alpha-1)*(a.n-b.n)/nAlpha)/(2*(alpha-1))) +
+		alpha*l2*l2/(2*nAlpha*v)
+	star := math.Log1p(thetaSlack(math.Sqrt(a.n * b.n / nAlpha * v)))
+	return gauss + d*(alpha*a.tau/(alpha-1)+b.tau+star/(alpha-1)+b.logZeta)
 }
 
 // tau is KLS21's τ = 10·Σ_{k=1}^{n−1} exp(−2π²σ²·k/(k+1)), what summing
@@ -248,10 +304,9 @@ const gaussianBulkTail = 1e-40
 // wide in integer units (fine quantization: 5.5e−9 a round at 16 bits in the
 // synthetic sweep). Δ₂ ≥ √d′, so it is at most about 1/(12Z²), and it is
 // added every round whatever the sampling rate: where the rounding makes
-// most of Δ₂ (coarse quantization) it adds up, and the RDP accountant's
-// bound (KLS21 Prop. 14) is the one to use. At scale 1 on 65,536
-// coordinates, RDP calibrates 150 rounds at 1% to ε = 2 with Z = 0.956,
-// where the slack alone would be 0.094 a round, 14 in all.
+// most of Δ₂ (coarse quantization) it adds up: at scale 1 on 65,536
+// coordinates and Z = 0.956 the slack alone would be 0.094 a round, 14 over
+// 150 rounds.
 type GaussianBound struct {
 	Z              float64 // noise multiplier of the dominating Gaussian
 	Up, Down, Tail float64 // the slack of one round, as above
@@ -259,17 +314,9 @@ type GaussianBound struct {
 
 // GaussianBound is m's GaussianBound; m must pass Check.
 func (m DistributedDGauss) GaussianBound() GaussianBound {
-	l2, _ := m.Sensitivity()
+	l2 := m.Sensitivity()
 	s := math.Sqrt(float64(m.honest())) * m.LocalStd
-	d, tau := float64(m.Dim), m.tau(m.honest())
-	var zeta float64
-	for k := 1.0; ; k++ {
-		e := 2 * math.Exp(-2*math.Pi*math.Pi*k*k*s*s)
-		if e == 0 || e < zeta*1e-17 {
-			break
-		}
-		zeta += e
-	}
+	d, tau, zeta := float64(m.Dim), m.tau(m.honest()), thetaSlack(s)
 	u := chiSquareBulk(d, gaussianBulkTail)
 	r := math.Sqrt(1+u) + 1/(2*s)
 	return GaussianBound{
@@ -278,6 +325,21 @@ func (m DistributedDGauss) GaussianBound() GaussianBound {
 		Down: d*(tau+math.Log1p(zeta)) + d*r*r/(24*s*s),
 		Tail: math.Exp(-d / 2 * (u - math.Log1p(u))),
 	}
+}
+
+// thetaSlack is ζ = 2Σ_{m≥1} exp(−2π²m²s²): by Poisson summation, the sum
+// over the integers of a Gaussian density of standard deviation s, at any
+// centre, is at most 1 + ζ, and at an integer centre at least 1.
+func thetaSlack(s float64) float64 {
+	var zeta float64
+	for k := 1.0; ; k++ {
+		e := 2 * math.Exp(-2*math.Pi*math.Pi*k*k*s*s)
+		if e == 0 || e < zeta*1e-17 {
+			break
+		}
+		zeta += e
+	}
+	return zeta
 }
 
 // chiSquareBulk is a u > 0, within 1e−12 relative of the smallest, with

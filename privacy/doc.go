@@ -28,11 +28,13 @@
 //
 // Distributed DP (distributed.go, discrete.go): under secure aggregation
 // each device adds discrete Gaussian noise (an exact sampler, Canonne,
-// Kamath and Steinke 2020) to its integer vector, and the accountants bound
-// the sum of the fewest honest survivors' noise: RDP by Kairouz, Liu and
-// Steinke 2021, subsampled by Zhu and Wang 2019; PLD as the Gaussian
-// mechanism the sum is, pointwise, within a stated slack of
-// (GaussianBound).
+// Kamath and Steinke 2020) to its integer vector. The RDP accountant
+// bounds the divergence between a round's two neighbouring outputs, the
+// fewest honest survivors' noise with and without the device's own share
+// (the discrete Gaussians after Kairouz, Liu and Steinke 2021), subsampled
+// by Zhu and Wang 2019. The PLD accountant composes the Gaussian mechanism
+// the sum is, pointwise, within a stated slack of (GaussianBound), which
+// does not count the own share.
 //
 // What an application uses: an Accountant (NewAccountant,
 // RestoreAccountant) composing Spends, as the coordinator does; RDPEpsilon,
