@@ -16,10 +16,9 @@ import (
 // The RDP accountant composes a bound on the Rényi divergence between a
 // round's two neighbouring outputs, the device's own noise share coming and
 // going with it (roundRDP), subsampled by Zhu and Wang's general theorem,
-// under the assumptions below. The PLD accountant composes the Gaussian
-// mechanism that dominates the rounds up to a slack (GaussianBound), which
-// does not count the own share. A deployment that breaks an assumption does
-// not get the ε it reports.
+// under the assumptions below. The PLD accountant does not count the own
+// share, and refuses the mechanism (CheckDistributedAccountant). A
+// deployment that breaks an assumption does not get the ε it reports.
 //
 //   - Adjacency is user-level add/remove of one device, which takes its
 //     noise share with it. The number of shares shows in the spread of the
@@ -264,11 +263,12 @@ func zhuWang(alpha int, q float64, eps func(int) float64) float64 {
 // the slack it costs, can be as small as that allows.
 const gaussianBulkTail = 1e-40
 
-// GaussianBound relates a round of the distributed discrete Gaussian to the
-// Gaussian mechanism with noise multiplier Z, so that the PLD accountant can
-// compose it (PLD.ComposeDistributedDGauss). Let S = √H·σ be the
-// standard deviation of the honest devices' noise sum and Δ₂ the L2 sensitivity
-// (Sensitivity); Z = S/Δ₂. Per coordinate, with p the law of the noise sum,
+// GaussianBound relates a round of the distributed discrete Gaussian, with
+// the device's noise share in both neighbours, to the Gaussian mechanism
+// with noise multiplier Z, so that a PLD can compose it
+// (PLD.ComposeDistributedDGauss). Let S = √H·σ be the standard deviation of
+// the honest devices' noise sum and Δ₂ the L2 sensitivity (Sensitivity);
+// Z = S/Δ₂. Per coordinate, with p the law of the noise sum,
 // g that of N_Z(0, S²) and r that of a continuous N(0, S²) rounded to the
 // nearest integer:
 //
@@ -420,15 +420,15 @@ func DistributedDGaussEpsilon(m DistributedDGauss, q float64, rounds int, delta 
 // CalibrateDistributedDGauss finds the smallest central noise multiplier z
 // for which `rounds` rounds of m.WithNoiseMultiplier(z) at rate q spend at
 // most target at δ by the named accountant (an Accountant, as the
-// coordinator's), to relative precision 1e−6 (see Calibrate); m's LocalStd
-// is ignored. The local noise is at least 1/2, so z is at least
+// coordinator's; see CheckDistributedAccountant), to relative precision
+// 1e−6 (see Calibrate); m's LocalStd is ignored. The local noise is at least 1/2, so z is at least
 // √H/(2·C·s).
 func CalibrateDistributedDGauss(m DistributedDGauss, accountant string, target, delta, q float64, rounds int) (float64, error) {
 	m.LocalStd = minLocalStd
 	if err := m.Check(); err != nil {
 		return 0, err
 	}
-	if _, err := NewAccountant(accountant); err != nil {
+	if err := CheckDistributedAccountant(accountant); err != nil {
 		return 0, err
 	}
 	eps := func(q, z float64, rounds int, delta float64) (float64, error) {

@@ -32,9 +32,11 @@
 // bounds the divergence between a round's two neighbouring outputs, the
 // fewest honest survivors' noise with and without the device's own share
 // (the discrete Gaussians after Kairouz, Liu and Steinke 2021), subsampled
-// by Zhu and Wang 2019. The PLD accountant composes the Gaussian mechanism
-// the sum is, pointwise, within a stated slack of (GaussianBound), which
-// does not count the own share.
+// by Zhu and Wang 2019. The PLD accountant does not count the own share and
+// refuses distributed DP (CheckDistributedAccountant); a PLD can still
+// compose the rounds with the share in both neighbours as the Gaussian
+// mechanism the sum is, pointwise, within a stated slack of
+// (GaussianBound).
 //
 // What an application uses: an Accountant (NewAccountant,
 // RestoreAccountant) composing Spends, as the coordinator does; RDPEpsilon,
