@@ -168,6 +168,10 @@ func (m *Machine) endSecurePhase(now time.Time) {
 			m.abandon(now, fmt.Sprintf("%d masked inputs, %d needed", sr.survivors, m.minReports()))
 			return
 		}
+		if reason := m.tooFewHonest(sr.survivors); reason != "" {
+			m.abandon(now, reason)
+			return
+		}
 		m.commit(now, "secure aggregation complete")
 		return
 	}
