@@ -27,7 +27,7 @@ func TestModelDigestIsPinned(t *testing.T) {
 		{"SecAgg, 12 bits", func(c *Config) { c.QuantBits, c.SecAgg = 12, true }, "be9e27ca72568c238631f2ff159f6008f9b234393f8739590e71ed6074ef3f47"},
 		{"SecAgg, rotated, distributed DP", func(c *Config) {
 			c.QuantBits, c.Rotate, c.SecAgg, c.DP, c.NoiseMultiplier = 16, true, true, "distributed", 1
-		}, "4a5f560ab271662292f8bbca0abb0d7308ee0d64d0c5610817f25e9d0ee690f9"},
+		}, "4bb500dc575777d5aa875b2ab73f1e67b4ee1e0e3d940caf73d0b15a60cbb911"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := smallConfig()
