@@ -206,12 +206,13 @@ func (m DistributedDGauss) noiseSum(n int) noiseSum {
 // e^{α·τ_A + (α−1)·τ_B} times Σ gₐ^α g_b^{1−α}. On a coordinate that is
 // Nₐ^{−α}·N_b^{α−1} times a sum over the integers of a Gaussian of
 // variance v* = vₐv_b/v_α, where N are the normalizers and the continuous
-// case has √(2πv) in their place. By Poisson summation a normalizer is at
-// least √(2πv) and at most √(2πv)(1 + ζ(v)) (the centres are integers),
-// and the Gaussian's sum at most its integral times 1 + ζ(v*). So
-// D_α(A‖B) ≤ D_α(continuous) + d′·(α·τ_A/(α−1) + τ_B
-// + ln(1+ζ(v*))/(α−1) + ln(1+ζ(v_b))). The tests check each inequality
-// against exact convolutions.
+// case has √(2πv) in their place. By Poisson summation, with ζ(v) =
+// thetaSlack(√v), a normalizer is at least √(2πv) and at most
+// √(2πv)(1 + ζ(v)) (the centres are integers), and the Gaussian's sum at
+// most its integral times 1 + ζ(v*). So D_α(A‖B) ≤ D_α(continuous)
+// + d′·(α·τ_A/(α−1) + τ_B + ln(1+ζ(v*))/(α−1) + ln(1+ζ(v_b))). The tests
+// check τ, the discrete Gaussians' step and the whole bound against exact
+// convolutions.
 func (m DistributedDGauss) sharesRDP(alpha float64, a, b noiseSum, l2 float64) float64 {
 	nAlpha := alpha*b.n + (1-alpha)*a.n // v_α/σ²
 	if !(nAlpha > 0) {
