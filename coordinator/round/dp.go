@@ -14,10 +14,10 @@ func (m *Machine) distributed() bool { return m.cfg.DP != nil && m.cfg.DP.Distri
 // cfg (with DP.Distributed) run with clip norm clip on a model of d
 // parameters over population devices, before its noise is set
 // (WithNoiseMultiplier): the scale of the round's quantizer, the clip, the
-// encoded length, the fewest survivors a round accepts and how many of
-// them may collude with the coordinator, the adversary rate secure
-// aggregation is sized for of the expected reports. Calibration uses it;
-// so do the machine's accountant and its devices' noise.
+// encoded length, the fewest survivors a round accepts, and how many of
+// those may collude with the coordinator (colluders of the expected
+// reports). Calibration uses it; so do the machine's accountant and its
+// devices' noise.
 func DistributedMechanism(cfg Config, d, population int, clip float64) privacy.DistributedDGauss {
 	u := codec.UpdateCodec{Bits: cfg.Codec.Bits, Rotate: cfg.Codec.Rotate}
 	length := u.EncodedLen(d)
