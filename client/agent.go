@@ -283,7 +283,7 @@ func (ws *Workspace) encode(u codec.UpdateCodec, mech *privacy.DistributedDGauss
 // and stochastic rounding keep every honest vector within it; the check
 // makes that a fact on the device rather than an assumption.
 func checkSensitivity(enc []uint32, modBits int, mech *privacy.DistributedDGauss) error {
-	l2, _ := mech.Sensitivity()
+	l2 := mech.Sensitivity()
 	var ss float64
 	for _, v := range enc {
 		k := float64(codec.Signed(v, modBits))
@@ -297,8 +297,8 @@ func checkSensitivity(enc []uint32, modBits int, mech *privacy.DistributedDGauss
 
 // distributedMechanism is the distributed discrete Gaussian a round of plan
 // runs on a model of d parameters, read from the plan's codec (nil without
-// distributed DP): what the device's ledger counts and its noise must
-// meet.
+// distributed DP), colluders included: what the device's ledger counts, as
+// the coordinator's accountant does, and its noise must meet.
 func distributedMechanism(plan Plan, d int) (*privacy.DistributedDGauss, error) {
 	u := plan.Codec
 	if u == nil || u.LocalNoise == 0 {
@@ -309,7 +309,7 @@ func distributedMechanism(plan Plan, d int) (*privacy.DistributedDGauss, error) 
 		return nil, err
 	}
 	m := &privacy.DistributedDGauss{LocalStd: u.LocalNoise, Scale: q.Scale(), Clip: plan.ClipNorm, Dim: u.EncodedLen(d),
-		MinSurvivors: u.MinSurvivors}
+		MinSurvivors: u.MinSurvivors, Colluders: u.Colluders}
 	return m, m.Check()
 }
 

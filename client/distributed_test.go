@@ -13,27 +13,57 @@ import (
 
 // TestDistributedMechanismFromPlan: the device reads the round's
 // distributed discrete Gaussian off its plan (the quantizer's scale, the
-// clip, the rotated length and the survivors the noise is sized for), and
-// refuses local noise the accounting does not cover.
+// clip, the rotated length, the survivors the noise is sized for and the
+// colluders among them), and refuses local noise the accounting does not
+// cover.
 func TestDistributedMechanismFromPlan(t *testing.T) {
-	u := &codec.UpdateCodec{Bits: 16, ModBits: 26, Range: 0.25, Rotate: true, LocalNoise: 40, MinSurvivors: 90}
+	u := &codec.UpdateCodec{Bits: 16, ModBits: 26, Range: 0.25, Rotate: true, LocalNoise: 40, MinSurvivors: 90, Colluders: 5}
 	plan := Plan{ClipNorm: 2, Codec: u}
 	got, err := distributedMechanism(plan, 1000)
-	want := privacy.DistributedDGauss{LocalStd: 40, Scale: 32767 / 0.25, Clip: 2, Dim: 1024, MinSurvivors: 90}
+	want := privacy.DistributedDGauss{LocalStd: 40, Scale: 32767 / 0.25, Clip: 2, Dim: 1024, MinSurvivors: 90, Colluders: 5}
 	if err != nil || *got != want {
 		t.Fatalf("%+v, %v, want %+v", got, err, want)
 	}
 	for _, c := range []struct {
-		local float64
-		surv  int
-	}{{0.25, 90}, {40, 0}} {
-		u.LocalNoise, u.MinSurvivors = c.local, c.surv
+		local      float64
+		surv, coll int
+	}{{0.25, 90, 0}, {40, 0, 0}, {40, 90, 90}} {
+		u.LocalNoise, u.MinSurvivors, u.Colluders = c.local, c.surv, c.coll
 		if _, err := distributedMechanism(plan, 1000); !errors.Is(err, privacy.ErrBadParameter) {
-			t.Errorf("local noise %v for %d survivors: %v", c.local, c.surv, err)
+			t.Errorf("local noise %v for %d survivors, %d colluding: %v", c.local, c.surv, c.coll, err)
 		}
 	}
 	if m, err := distributedMechanism(Plan{Codec: &codec.UpdateCodec{Bits: 8}}, 1000); m != nil || err != nil {
 		t.Errorf("without local noise: %+v, %v", m, err)
+	}
+}
+
+// TestLedgerMatchesTheAccountant: a device counts a distributed round in
+// its ledger as the coordinator's accountant does at q = 1: the mechanism
+// the plan states, its colluders subtracted and the device's own noise
+// share counted. Ignoring the colluders would have counted less.
+func TestLedgerMatchesTheAccountant(t *testing.T) {
+	const z, delta = 1.0, 1e-5
+	coordinator := privacy.DistributedDGauss{Scale: 32767 / 0.25, Clip: 2, Dim: 1024, MinSurvivors: 90, Colluders: 5}.WithNoiseMultiplier(z)
+	plan := Plan{ClipNorm: 2, NoiseMultiplier: z, Codec: &codec.UpdateCodec{Bits: 16, ModBits: 26, Range: 0.25, Rotate: true,
+		LocalNoise: coordinator.LocalStd, MinSurvivors: 90, Colluders: 5}}
+	mech, err := distributedMechanism(plan, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := privacy.NewAccountant(privacy.AccountantRDP)
+	want, err := a.EpsilonAfterSpend(privacy.Spend{Q: 1, Sigma: z, Count: 1, Distributed: &coordinator}, delta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var l Ledger
+	if got := l.EpsilonIf(z, mech, delta); got != want {
+		t.Fatalf("ledger ε %v, the accountant's %v", got, want)
+	}
+	blind := *mech
+	blind.Colluders = 0
+	if e := l.EpsilonIf(z, &blind, delta); !(e < want) {
+		t.Fatalf("ε %v without the colluders, %v with them", e, want)
 	}
 }
 
@@ -57,11 +87,11 @@ func TestCheckSensitivity(t *testing.T) {
 	} {
 		err := checkSensitivity(c.v, m, mech)
 		if (err == nil) != c.ok || (err != nil && !errors.Is(err, ErrUpdateTooLarge)) {
-			l2, _ := mech.Sensitivity()
+			l2 := mech.Sensitivity()
 			t.Errorf("%v (bound %v): %v", c.v, l2, err)
 		}
 	}
-	if l2, _ := mech.Sensitivity(); math.Abs(l2-12.0001) > 1e-9 {
+	if l2 := mech.Sensitivity(); math.Abs(l2-12.0001) > 1e-9 {
 		t.Fatalf("bound %v, want 12.0001", l2)
 	}
 }

@@ -20,9 +20,10 @@ import (
 // full strength, without the coordinator's sampling amplification, an
 // upper bound on what the person revealed. A round counts as the Gaussian
 // mechanism of its noise multiplier, or under distributed DP as the
-// distributed discrete Gaussian the plan states (the devices' own noise,
-// summed over the fewest survivors the round accepts, and the rounding's
-// cost), whose ε is the higher.
+// distributed discrete Gaussian the plan states (the devices' noise, summed
+// over the fewest survivors the round accepts less the colluders it
+// counts, with this device's own share coming and going with it, and the
+// rounding's cost), whose ε is the higher.
 type Ledger struct {
 	path    string
 	Entries []LedgerEntry

@@ -20,6 +20,10 @@ type UpdateCodec struct {
 	// MinSurvivors is, with LocalNoise, the fewest devices whose noise a
 	// sum the round accepts holds: what the guarantee counts on.
 	MinSurvivors int
+	// Colluders is, with LocalNoise, the most of those survivors that may
+	// collude with the coordinator and subtract their noise: the noise is
+	// sized for the other MinSurvivors − Colluders.
+	Colluders int
 }
 
 // EncodedLen is the number of values an update of d parameters encodes to:
@@ -99,8 +103,9 @@ func (u UpdateCodec) Unrotate(dst, rotated []float32, d int) ([]float32, error) 
 }
 
 // Check refuses a codec no device could follow: a bad quantizer, local
-// noise that is negative, not finite or beyond 2^28 integer units, or noise
-// without the survivors it is sized for (or survivors without noise).
+// noise that is negative, not finite or beyond 2^28 integer units, noise
+// without the survivors it is sized for (or survivors or colluders without
+// noise), or colluders that leave no honest survivor.
 func (u UpdateCodec) Check() error {
 	if _, err := u.Quantizer(); err != nil {
 		return err
@@ -110,6 +115,9 @@ func (u UpdateCodec) Check() error {
 	}
 	if u.MinSurvivors < 0 || (u.LocalNoise > 0) != (u.MinSurvivors > 0) {
 		return fmt.Errorf("%w: local noise %v for a sum of at least %d devices", ErrQuantizer, u.LocalNoise, u.MinSurvivors)
+	}
+	if u.Colluders < 0 || (u.Colluders > 0 && u.Colluders >= u.MinSurvivors) {
+		return fmt.Errorf("%w: %d colluders among at least %d devices", ErrQuantizer, u.Colluders, u.MinSurvivors)
 	}
 	return nil
 }

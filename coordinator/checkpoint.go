@@ -39,9 +39,10 @@ import (
 // uint64 count and that many (float64 q, float64 noise multiplier, uint64
 // rounds, uint8 kind), kind 1 (distributed discrete Gaussian) followed by
 // float64 local noise, scale, clip, β and uint64 dimension, minimum
-// survivors; kind 0 is the Gaussian; participation a uint64 count and that
-// many (uint16 + bytes device id, uint64 rounds), in device order. All
-// integers are little-endian.
+// survivors, kind 2 (the same with colluders, which readers before it
+// refuse) by those and uint64 colluders; kind 0 is the Gaussian;
+// participation a uint64 count and that many (uint16 + bytes device id,
+// uint64 rounds), in device order. All integers are little-endian.
 //
 // Version 5 adds the selection key: cohorts were a hash of the public seed
 // before it, so a checkpoint of version 4 or older has none, and resuming
@@ -86,12 +87,19 @@ func AppendSnapshot(b []byte, s round.Snapshot) []byte {
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x.Sigma))
 		b = binary.LittleEndian.AppendUint64(b, uint64(x.Count))
 		if d := x.Distributed; d != nil {
-			b = append(b, 1)
+			kind := byte(1)
+			if d.Colluders > 0 {
+				kind = 2
+			}
+			b = append(b, kind)
 			for _, f := range []float64{d.LocalStd, d.Scale, d.Clip, d.Beta} {
 				b = binary.LittleEndian.AppendUint64(b, math.Float64bits(f))
 			}
 			b = binary.LittleEndian.AppendUint64(b, uint64(d.Dim))
 			b = binary.LittleEndian.AppendUint64(b, uint64(d.MinSurvivors))
+			if kind == 2 {
+				b = binary.LittleEndian.AppendUint64(b, uint64(d.Colluders))
+			}
 		} else {
 			b = append(b, 0)
 		}
@@ -270,9 +278,12 @@ func (r *reader) spends() []privacy.Spend {
 		s.Count = r.int32()
 		switch kind := r.bytes(1); {
 		case kind == nil:
-		case kind[0] == 1:
+		case kind[0] == 1 || kind[0] == 2:
 			d := &privacy.DistributedDGauss{LocalStd: r.f64(), Scale: r.f64(), Clip: r.f64(), Beta: r.f64()}
 			d.Dim, d.MinSurvivors = r.int32(), r.int32()
+			if kind[0] == 2 {
+				d.Colluders = r.int32()
+			}
 			s.Distributed = d
 		case kind[0] != 0:
 			r.err = fmt.Errorf("%w: spend of kind %d", ErrCorruptCheckpoint, kind[0])

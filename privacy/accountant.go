@@ -26,6 +26,25 @@ func EpsilonFuncFor(name string) (EpsilonFunc, error) {
 	return nil, fmt.Errorf("%w: unknown accountant %q (want %s)", ErrBadParameter, name, strings.Join(Accountants(), " or "))
 }
 
+// errPLDDistributed is why the PLD accountant refuses distributed DP.
+var errPLDDistributed = fmt.Errorf("%w: the PLD accountant does not count a device's own noise share under distributed DP; use %s",
+	ErrBadParameter, AccountantRDP)
+
+// CheckDistributedAccountant refuses, with an error wrapping
+// ErrBadParameter, an accountant that cannot follow the distributed
+// discrete Gaussian (DistributedDGauss): an unknown one, and PLD, which
+// does not count a device's own noise share (PLD.ComposeDistributedDGauss
+// bounds a round with the share in both neighbours).
+func CheckDistributedAccountant(name string) error {
+	if _, err := EpsilonFuncFor(name); err != nil {
+		return err
+	}
+	if name == AccountantPLD {
+		return errPLDDistributed
+	}
+	return nil
+}
+
 // Spend is a run of Count identical rounds at sampling rate Q: of the
 // Gaussian mechanism with noise multiplier Sigma or, when Distributed is
 // set, of that distributed discrete Gaussian (Sigma then records the
@@ -55,7 +74,8 @@ func (s Spend) Check() error {
 }
 
 // Accountant follows the privacy a training spends, round by round, with
-// the RDP or the PLD accountant. It keeps the history of mechanisms as
+// the RDP or the PLD accountant (the RDP one alone for distributed DP; see
+// CheckDistributedAccountant). It keeps the history of mechanisms as
 // well, run-length encoded: that history (Spends) is what a checkpoint
 // stores, whichever accountant reads it, and replaying it restores the
 // accountant exactly.
@@ -104,10 +124,18 @@ func RestoreAccountant(name string, spends []Spend) (*Accountant, error) {
 // Spends is the history of composed mechanisms, oldest first.
 func (a *Accountant) Spends() []Spend { return append([]Spend(nil), a.spends...) }
 
+// check refuses a spend a does not cover.
+func (a *Accountant) check(s Spend) error {
+	if s.Distributed != nil && a.pld != nil {
+		return errPLDDistributed
+	}
+	return s.Check()
+}
+
 // ComposeSpend adds the rounds of s. A Gaussian spend with Sigma 0 (no
 // noise) makes ε infinite from then on. On error nothing changes.
 func (a *Accountant) ComposeSpend(s Spend) error {
-	if err := s.Check(); err != nil {
+	if err := a.check(s); err != nil {
 		return err
 	}
 	switch {
@@ -124,7 +152,7 @@ func (a *Accountant) ComposeSpend(s Spend) error {
 	case a.next != nil && a.nextSpend.sameMechanism(s) && a.nextSpend.Count == s.Count:
 		a.pld = a.next
 	default:
-		if err := s.composePLD(a.pld); err != nil {
+		if err := a.pld.ComposePoissonGaussian(s.Q, s.Sigma, s.Count); err != nil {
 			return err
 		}
 	}
@@ -155,7 +183,7 @@ func (a *Accountant) Epsilon(delta float64) (float64, error) {
 // EpsilonAfterSpend is the ε at delta if s were composed, without
 // composing it.
 func (a *Accountant) EpsilonAfterSpend(s Spend, delta float64) (float64, error) {
-	if err := s.Check(); err != nil {
+	if err := a.check(s); err != nil {
 		return 0, err
 	}
 	switch {
@@ -167,17 +195,9 @@ func (a *Accountant) EpsilonAfterSpend(s Spend, delta float64) (float64, error) 
 		return a.rdp.EpsilonAfter(s.Q, s.Sigma, s.Count, delta)
 	}
 	next := a.pld.Clone()
-	if err := s.composePLD(next); err != nil {
+	if err := next.ComposePoissonGaussian(s.Q, s.Sigma, s.Count); err != nil {
 		return 0, err
 	}
 	a.next, a.nextSpend = next, s
 	return next.Epsilon(delta)
-}
-
-// composePLD adds the rounds of s to p.
-func (s Spend) composePLD(p *PLD) error {
-	if s.Distributed != nil {
-		return p.ComposeDistributedDGauss(*s.Distributed, s.Q, s.Count)
-	}
-	return p.ComposePoissonGaussian(s.Q, s.Sigma, s.Count)
 }

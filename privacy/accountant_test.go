@@ -127,7 +127,8 @@ func BenchmarkAccountantRound(b *testing.B) {
 
 // TestAccountantDistributedRounds: distributed discrete Gaussian rounds
 // compose, run-length encode and restore like Gaussian ones in the RDP
-// accountant, and by the PLD accountant through their GaussianBound.
+// accountant. The PLD accountant, which does not count a device's own
+// noise share, refuses them, and nothing changes.
 func TestAccountantDistributedRounds(t *testing.T) {
 	mech := DistributedDGauss{Scale: 1e4, Clip: 1, Dim: 1 << 10, MinSurvivors: 50}.WithNoiseMultiplier(1)
 	s := Spend{Q: 0.01, Sigma: 1, Count: 1, Distributed: &mech}
@@ -154,25 +155,29 @@ func TestAccountantDistributedRounds(t *testing.T) {
 	if e, _ := b.Epsilon(1e-5); e != got {
 		t.Fatalf("restored ε %v, want %v", e, got)
 	}
-	// The PLD accountant composes them as the Gaussian of their
-	// GaussianBound, plus its slack.
 	p, _ := NewAccountant(AccountantPLD)
-	if err := p.ComposeSpend(Spend{Q: 0.01, Sigma: 1, Count: 20, Distributed: &mech}); err != nil {
+	if err := p.ComposeSpend(Spend{Q: 0.01, Sigma: 1, Count: 1}); err != nil {
 		t.Fatal(err)
 	}
-	gb := mech.GaussianBound()
-	g := NewPLD(0)
-	if err := g.ComposePoissonGaussian(0.01, gb.Z, 20); err != nil {
-		t.Fatal(err)
+	before, _ := p.Epsilon(1e-5)
+	if err := p.ComposeSpend(s); !errors.Is(err, ErrBadParameter) {
+		t.Errorf("PLD ComposeSpend of a distributed round: %v", err)
 	}
-	ge, _ := g.Epsilon(1e-5 * math.Exp(-20*gb.Up) * (1 - pldSlackShare))
-	pe, _ := p.Epsilon(1e-5)
-	if want := ge + 20*(gb.Up+gb.Down); math.Abs(pe-want) > 1e-12 || !(pe < got) {
-		t.Fatalf("PLD ε %v, want %v (and below RDP's %v)", pe, want, got)
+	if _, err := p.EpsilonAfterSpend(s, 1e-5); !errors.Is(err, ErrBadParameter) {
+		t.Errorf("PLD EpsilonAfterSpend of a distributed round: %v", err)
 	}
-	if r, err := RestoreAccountant(AccountantPLD, p.Spends()); err != nil {
-		t.Fatal(err)
-	} else if e, _ := r.Epsilon(1e-5); e != pe {
-		t.Fatalf("restored PLD ε %v, want %v", e, pe)
+	if e, _ := p.Epsilon(1e-5); e != before || len(p.Spends()) != 1 {
+		t.Errorf("refused rounds changed the PLD accountant: ε %v, was %v; spends %+v", e, before, p.Spends())
+	}
+	if _, err := RestoreAccountant(AccountantPLD, a.Spends()); !errors.Is(err, ErrBadParameter) {
+		t.Errorf("PLD restored distributed rounds: %v", err)
+	}
+	if _, err := CalibrateDistributedDGauss(mech, AccountantPLD, 3, 1e-5, 0.01, 20); !errors.Is(err, ErrBadParameter) {
+		t.Errorf("PLD calibrated distributed rounds: %v", err)
+	}
+	for name, ok := range map[string]bool{AccountantRDP: true, AccountantPLD: false, "": false} {
+		if err := CheckDistributedAccountant(name); (err == nil) != ok || (err != nil && !errors.Is(err, ErrBadParameter)) {
+			t.Errorf("CheckDistributedAccountant(%q): %v", name, err)
+		}
 	}
 }

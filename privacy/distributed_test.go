@@ -8,18 +8,16 @@ import (
 )
 
 // The tiny cases of the by-hand tests. Their expected values were computed
-// from the formulas of privacy-vectors.md §2.3 written out independently
-// (Python, double precision), not with this code: the inflated bound, Δ₂,
-// Δ₁, τ, the three terms of Prop. 14 and Zhu–Wang's sum. Each of the three
-// terms is the minimum at some order below.
+// from the formulas written out independently (Python, mpmath), not with
+// this code: the inflated bound Δ₂, τ, ζ, sharesRDP's bound in both
+// directions and Zhu–Wang's sum.
 var (
 	// C 1, s 2, d′ 4, n 2, σ 1: bound 1 + √4/2 = 2, Δ₂ = 2.00001·2,
-	// Δ₁ = ⌈4.00002·2⌉ = 9, τ = 10·e^{−π²}. The first term wins.
+	// τ(2) = 10·e^{−π²}. H + 1 = 3: from order 3 on the bound is +Inf.
 	tiny = DistributedDGauss{LocalStd: 1, Scale: 2, Clip: 1, Dim: 4, MinSurvivors: 2}
-	// C 1, s 4, d′ 10⁴, n 100, σ 1: the third term wins up to α = 8.
+	// C 1, s 4, d′ 10⁴, n 100, σ 1.
 	wide = DistributedDGauss{LocalStd: 1, Scale: 4, Clip: 1, Dim: 10000, MinSurvivors: 100}
-	// The same with conditional rounding at β = e^{−1/2}: Δ₂ < √d′, and
-	// the second term wins up to α = 20.
+	// The same with conditional rounding at β = e^{−1/2}: Δ₂ < √d′.
 	wideBeta = DistributedDGauss{LocalStd: 1, Scale: 4, Clip: 1, Dim: 10000, MinSurvivors: 100, Beta: math.Exp(-0.5)}
 )
 
@@ -27,24 +25,20 @@ func TestDistributedDGaussSensitivity(t *testing.T) {
 	tinyBeta := tiny
 	tinyBeta.Beta = math.Exp(-0.5) // √(2 ln(1/β)) = 1: bound √(1 + ¼ + ½·(1 + ½)) = √2
 	for _, c := range []struct {
-		name   string
-		m      DistributedDGauss
-		l2, l1 float64
+		name string
+		m    DistributedDGauss
+		l2   float64
 	}{
-		{"tiny", tiny, 4.00002, 9},
-		{"tiny β", tinyBeta, 2.8284471247461904, 6},
-		{"wide", wide, 104.00004, 10401},
-		{"wide β", wideBeta, 50.695207422546304, 2571},
+		{"tiny", tiny, 4.00002},
+		{"tiny β", tinyBeta, 2.8284471247461904},
+		{"wide", wide, 104.00004},
+		{"wide β", wideBeta, 50.695207422546304},
 	} {
-		l2, l1 := c.m.Sensitivity()
-		near(t, c.name+" Δ₂", l2, c.l2, 1e-14)
-		if l1 != c.l1 {
-			t.Errorf("%s Δ₁ = %v, want %v", c.name, l1, c.l1)
-		}
+		near(t, c.name+" Δ₂", c.m.Sensitivity(), c.l2, 1e-14)
 	}
-	near(t, "tiny τ", tiny.tau(), 10*math.Exp(-math.Pi*math.Pi), 1e-14)
-	near(t, "wide τ", wide.tau(), 0.000547788699060149, 1e-12)
-	if (DistributedDGauss{LocalStd: 30, MinSurvivors: 1000}).tau() != 0 {
+	near(t, "tiny τ", tiny.tau(tiny.MinSurvivors), 10*math.Exp(-math.Pi*math.Pi), 1e-14)
+	near(t, "wide τ", wide.tau(wide.MinSurvivors), 0.000547788699060149, 1e-12)
+	if (DistributedDGauss{LocalStd: 30}).tau(1000) != 0 {
 		t.Error("τ at σ 30 should underflow to 0")
 	}
 }
@@ -52,14 +46,22 @@ func TestDistributedDGaussSensitivity(t *testing.T) {
 func TestDistributedDGaussByHand(t *testing.T) {
 	orders := []float64{2, 3, 8, 20, 256}
 	const rounds = 3
+	inf := math.Inf(1)
 	for _, c := range []struct {
 		name string
 		m    DistributedDGauss
 		want []float64 // one round, q = 1
+		// KLS21 Prop. 14 for the same n shares in both neighbours
+		// (Google's distributed_dp accounting), which the bound must
+		// not undercut.
+		prop14 []float64
 	}{
-		{"tiny", tiny, []float64{8.002148927648152, 12.002188927748152, 32.002388928248145, 80.00286892944814, 1024.012308953048}},
-		{"wide", wide, []float64{109.30248485688023, 163.95372728532033, 437.2099394275209, 1087.0787189907612, 13849.968536592647}},
-		{"wide β", wideBeta, []float64{25.984714229794843, 38.97707134469226, 103.93885691917937, 259.84714229794844, 3295.083078177793}},
+		{"tiny", tiny, []float64{16.581885098999816, inf, inf, inf, inf},
+			[]float64{8.002148927648152, 12.002188927748152, 32.002388928248145, 80.00286892944814, 1024.012308953048}},
+		{"wide", wide, []float64{126.18694581248302, 180.00146716913819, 479.02791483288311, 1352.255344063443, inf},
+			[]float64{109.30248485688023, 163.95372728532033, 437.2099394275209, 1087.0787189907612, 13849.968536592647}},
+		{"wide β", wideBeta, []float64{42.893973444941541, 53.787116183628909, 124.36106475173876, 334.23012623793603, inf},
+			[]float64{25.984714229794843, 38.97707134469226, 103.93885691917937, 259.84714229794844, 3295.083078177793}},
 	} {
 		got, err := DistributedDGaussRDP(c.m, 1, rounds, orders)
 		if err != nil {
@@ -67,24 +69,69 @@ func TestDistributedDGaussByHand(t *testing.T) {
 		}
 		for i := range orders {
 			near(t, c.name+" RDP", got[i], rounds*c.want[i], 1e-12)
+			if !(got[i] >= rounds*c.prop14[i]) {
+				t.Errorf("%s at order %v: RDP %v below Prop. 14's %v", c.name, orders[i], got[i], rounds*c.prop14[i])
+			}
 		}
 	}
-	// Poisson sampling, Zhu–Wang Thm 5, tiny case, one round: all below
-	// the unsubsampled values above.
+	// Poisson sampling, Zhu–Wang Thm 5, one round: below the unsubsampled
+	// values, and +Inf (not NaN) where those are.
 	for _, c := range []struct {
+		m    DistributedDGauss
 		q    float64
 		want []float64 // at α = 2, 3, 4
 	}{
-		{0.1, []float64{3.4295809751305684, 9.097617943960676, 13.298319567197431}},
-		{0.01, []float64{0.2613153097282467, 5.643751613588429, 10.228206114391794}},
+		{tiny, 0.1, []float64{11.976721139062305, inf, inf}},
+		{tiny, 0.01, []float64{7.3721733624571755, inf, inf}},
+		{wide, 0.1, []float64{121.58177562649493, 177.09689567398117, 234.10243301446074}},
+		{wide, 0.01, []float64{116.97660544050683, 173.6430180344901, 231.03231955713534}},
 	} {
-		got, err := DistributedDGaussRDP(tiny, c.q, 1, []float64{2, 3, 4})
+		got, err := DistributedDGaussRDP(c.m, c.q, 1, []float64{2, 3, 4})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for i := range got {
-			near(t, "tiny subsampled RDP", got[i], c.want[i], 1e-12)
+			near(t, "subsampled RDP", got[i], c.want[i], 1e-12)
 		}
+	}
+}
+
+// TestDistributedDGaussOwnShare: a round's RDP is at least the divergence
+// between the two neighbouring outputs, computed directly: with the device,
+// its vector (here 30 on one coordinate, within Δ₂ = 32.6) plus the sum of
+// H+1 shares; without it, the sum of H. Over d′ = 1000 coordinates the
+// change of variance alone costs about d′·α/(4H²), and the mean term has
+// H+1−α in place of H: at H = 4 both far exceed KLS21 Prop. 14's
+// αΔ₂²/(2Hσ²), which keeps the device's share in both. From order H+1 on
+// the divergence is infinite.
+func TestDistributedDGaussOwnShare(t *testing.T) {
+	const h, shift = 4, 30
+	m := DistributedDGauss{LocalStd: 5, Scale: 1, Clip: 1, Dim: 1000, MinSurvivors: h}
+	with, wh := sumPMF(m.LocalStd, h+1)
+	without, woh := sumPMF(m.LocalStd, h)
+	d := float64(m.Dim)
+	orders := []float64{2, 3, 4, 5, 8}
+	got, err := DistributedDGaussRDP(m, 1, 1, orders)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range orders {
+		if a >= h+1 {
+			if !math.IsInf(got[i], 1) {
+				t.Errorf("order %v: RDP %v, want +Inf", a, got[i])
+			}
+			continue
+		}
+		// Coordinates are independent: the divergences add up.
+		pq := renyiPMF(with, wh, without, woh, shift, a) + (d-1)*renyiPMF(with, wh, without, woh, 0, a)
+		qp := renyiPMF(without, woh, with, wh, -shift, a) + (d-1)*renyiPMF(without, woh, with, wh, 0, a)
+		exact := max(pq, qp)
+		l2 := m.Sensitivity()
+		prop14 := a * l2 * l2 / (2 * h * m.LocalStd * m.LocalStd)
+		if !(got[i] >= exact) || !(exact > 2*prop14) {
+			t.Errorf("order %v: RDP %v, the neighbours' divergence %v, Prop. 14 %v", a, got[i], exact, prop14)
+		}
+		t.Logf("order %v: RDP %.4g ≥ the neighbours' divergence %.4g (P‖Q %.4g, Q‖P %.4g); Prop. 14 %.4g", a, got[i], exact, pq, qp, prop14)
 	}
 }
 
@@ -99,10 +146,12 @@ func gaussianEpsilon(q, z float64, rounds int, delta float64) (float64, error) {
 	return eps, err
 }
 
-// fine is fine quantization with many devices: s = 10⁶ inflates the bound
-// by γ√d′ + 1e−5 = 2.7e−4 of C, and the local noise is far too large for τ.
+// fine is fine quantization with many devices for the dimension: s = 10⁶
+// inflates the bound by γ√d′ + 1e−5 = 2.7e−4 of C, the local noise is far
+// too large for τ, and H² ≫ d′, so that the variance a device's own share
+// adds costs little (about d′·α/(4H²) = 1.6e−6·α a round).
 func fine(z float64) DistributedDGauss {
-	return DistributedDGauss{Scale: 1e6, Clip: 1, Dim: 1 << 16, MinSurvivors: 1000}.WithNoiseMultiplier(z)
+	return DistributedDGauss{Scale: 1e6, Clip: 1, Dim: 1 << 16, MinSurvivors: 100000}.WithNoiseMultiplier(z)
 }
 
 func TestDistributedDGaussContinuousLimit(t *testing.T) {
@@ -240,7 +289,7 @@ func TestDistributedDGaussComposes(t *testing.T) {
 
 func TestDistributedDGaussCalibrate(t *testing.T) {
 	const target, delta, q, rounds = 3.0, 1e-5, 0.01, 1000
-	m := DistributedDGauss{Scale: 1e4, Clip: 1, Dim: 1 << 16, MinSurvivors: 100}
+	m := DistributedDGauss{Scale: 1e4, Clip: 1, Dim: 1 << 16, MinSurvivors: 1000}
 	z, err := CalibrateDistributedDGauss(m, AccountantRDP, target, delta, q, rounds)
 	if err != nil {
 		t.Fatal(err)
@@ -266,7 +315,7 @@ func TestDistributedDGaussCalibrate(t *testing.T) {
 	t.Logf("z %.6f (σ %.1f scaled), Gaussian at the same orders %.6f", z, m.WithNoiseMultiplier(z).LocalStd, central)
 
 	// A loose target is met by the smallest local noise the bound allows.
-	m.Scale = 2
+	m.Scale, m.MinSurvivors = 2, 10
 	z, err = CalibrateDistributedDGauss(m, AccountantRDP, 1e6, delta, q, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -277,15 +326,15 @@ func TestDistributedDGaussCalibrate(t *testing.T) {
 }
 
 // TestDistributedDGaussPLD: by PLD, rounds of the distributed discrete
-// Gaussian cost the ε of the Gaussian with the noise multiplier of the
-// inflated sensitivity, plus the slack of GaussianBound (about d′/(12S²) a
-// round: 0.0587 over the two rounds at the coarser scale here, 5.86e−6 at
-// the finer), and less than by RDP; calibration by PLD finds the z that meets the target.
+// Gaussian with the device's share in both neighbours cost the ε of the
+// Gaussian with the noise multiplier of the inflated sensitivity, plus the
+// slack of GaussianBound (about d′/(12S²) a round: 0.0587 over the two
+// rounds at the coarser scale here, 5.86e−6 at the finer).
 func TestDistributedDGaussPLD(t *testing.T) {
 	const delta, q, rounds = 1e-5, 1.0, 2
 	for _, c := range []struct{ scale, slack float64 }{{1e2, 0.0587}, {1e4, 5.86e-6}} {
 		m := DistributedDGauss{Scale: c.scale, Clip: 1, Dim: 1 << 16, MinSurvivors: 100}.WithNoiseMultiplier(4.4)
-		l2, _ := m.Sensitivity()
+		l2 := m.Sensitivity()
 		zg := 4.4 * m.Clip * m.Scale / l2 // the inflated sensitivity's multiplier
 		b := m.GaussianBound()
 		p := NewPLD(0)
@@ -298,31 +347,44 @@ func TestDistributedDGaussPLD(t *testing.T) {
 			t.Fatal(err)
 		}
 		g, _ := gp.Epsilon(delta * math.Exp(-rounds*b.Up) * (1 - pldSlackShare))
-		r, _ := DistributedDGaussEpsilon(m, q, rounds, delta)
 		sl := rounds * (b.Up + b.Down)
-		if math.Abs(b.Z/zg-1) > 1e-12 || math.Abs(eps-g-sl) > 1e-12 || math.Abs(sl/c.slack-1) > 0.02 || eps >= r {
-			t.Errorf("scale %v: ε %v, Gaussian at z %v %v, slack %v, RDP %v", c.scale, eps, zg, g, sl, r)
+		if math.Abs(b.Z/zg-1) > 1e-12 || math.Abs(eps-g-sl) > 1e-12 || math.Abs(sl/c.slack-1) > 0.02 {
+			t.Errorf("scale %v: ε %v, Gaussian at z %v %v, slack %v", c.scale, eps, zg, g, sl)
 		}
-		t.Logf("scale %v: ε %.6f = Gaussian %.6f + slack %.3g; RDP %.6f", c.scale, eps, g, sl, r)
+		t.Logf("scale %v: ε %.6f = Gaussian %.6f + slack %.3g", c.scale, eps, g, sl)
 	}
+}
 
-	m := DistributedDGauss{Scale: 1e4, Clip: 1, Dim: 1 << 16, MinSurvivors: 100}
-	z, err := CalibrateDistributedDGauss(m, AccountantPLD, 3, delta, q, 1)
-	if err != nil {
+// TestDistributedDGaussColluders: colluders subtract their noise shares,
+// so only H = n_min − c count: the same local noise buys the ε of H
+// survivors without colluders, more than that of n_min, and a noise
+// multiplier takes √(n_min/H) times the local noise.
+func TestDistributedDGaussColluders(t *testing.T) {
+	const q, rounds, delta = 0.01, 1000, 1e-5
+	all := DistributedDGauss{LocalStd: 316, Scale: 1e4, Clip: 1, Dim: 1 << 16, MinSurvivors: 1000}
+	colluding := all
+	colluding.Colluders = 200
+	honest := all
+	honest.MinSurvivors = 800
+	eAll, err1 := DistributedDGaussEpsilon(all, q, rounds, delta)
+	eColluding, err2 := DistributedDGaussEpsilon(colluding, q, rounds, delta)
+	eHonest, err3 := DistributedDGaussEpsilon(honest, q, rounds, delta)
+	if err := errors.Join(err1, err2, err3); err != nil {
 		t.Fatal(err)
 	}
-	at, below := NewPLD(0), NewPLD(0)
-	if err := at.ComposeDistributedDGauss(m.WithNoiseMultiplier(z), q, 1); err != nil {
+	if !(eColluding > eAll*1.05) || eColluding != eHonest {
+		t.Errorf("ε %v with 200 of 1000 colluding, %v without, %v with 800 honest alone", eColluding, eAll, eHonest)
+	}
+	near(t, "local noise for z", colluding.WithNoiseMultiplier(1).LocalStd, all.WithNoiseMultiplier(1).LocalStd*math.Sqrt(1000.0/800), 1e-14)
+	zAll, err1 := CalibrateDistributedDGauss(all, AccountantRDP, 3, delta, q, rounds)
+	zColluding, err2 := CalibrateDistributedDGauss(colluding, AccountantRDP, 3, delta, q, rounds)
+	if err := errors.Join(err1, err2); err != nil {
 		t.Fatal(err)
 	}
-	if err := below.ComposeDistributedDGauss(m.WithNoiseMultiplier(z*(1-2e-6)), q, 1); err != nil {
-		t.Fatal(err)
+	if sa, sc := all.WithNoiseMultiplier(zAll).LocalStd, colluding.WithNoiseMultiplier(zColluding).LocalStd; !(sc > sa*1.1) {
+		t.Errorf("calibrated local noise %v with colluders, %v without", sc, sa)
 	}
-	ea, _ := at.Epsilon(delta)
-	eb, _ := below.Epsilon(delta)
-	if ea > 3 || eb <= 3 {
-		t.Fatalf("PLD calibration: z %v gives ε %v, and %v just below", z, ea, eb)
-	}
+	t.Logf("ε %.4f → %.4f with 200 of 1000 colluding; z %.4f → %.4f", eAll, eColluding, zAll, zColluding)
 }
 
 func TestDistributedDGaussRefuses(t *testing.T) {
@@ -349,6 +411,8 @@ func TestDistributedDGaussRefuses(t *testing.T) {
 		{"noise below ½", bad(func(m *DistributedDGauss) { m.LocalStd = 0.4 }), 0.1, 1, 1e-5},
 		{"infinite noise", bad(func(m *DistributedDGauss) { m.LocalStd = math.Inf(1) }), 0.1, 1, 1e-5},
 		{"n_min 0", bad(func(m *DistributedDGauss) { m.MinSurvivors = 0 }), 0.1, 1, 1e-5},
+		{"colluders < 0", bad(func(m *DistributedDGauss) { m.Colluders = -1 }), 0.1, 1, 1e-5},
+		{"colluders = n_min", bad(func(m *DistributedDGauss) { m.Colluders = m.MinSurvivors }), 0.1, 1, 1e-5},
 		{"d′ 0", bad(func(m *DistributedDGauss) { m.Dim = 0 }), 0.1, 1, 1e-5},
 		{"d′ < 0", bad(func(m *DistributedDGauss) { m.Dim = -4 }), 0.1, 1, 1e-5},
 		{"scale 0", bad(func(m *DistributedDGauss) { m.Scale = 0 }), 0.1, 1, 1e-5},

@@ -28,10 +28,15 @@
 //
 // Distributed DP (distributed.go, discrete.go): under secure aggregation
 // each device adds discrete Gaussian noise (an exact sampler, Canonne,
-// Kamath and Steinke 2020) to its integer vector, and the accountants bound
-// the sum of the fewest survivors' noise: RDP by Kairouz, Liu and Steinke
-// 2021, subsampled by Zhu and Wang 2019; PLD as the Gaussian mechanism the
-// sum is, pointwise, within a stated slack of (GaussianBound).
+// Kamath and Steinke 2020) to its integer vector. The RDP accountant
+// bounds the divergence between a round's two neighbouring outputs, the
+// fewest honest survivors' noise with and without the device's own share
+// (the discrete Gaussians after Kairouz, Liu and Steinke 2021), subsampled
+// by Zhu and Wang 2019. The PLD accountant does not count the own share and
+// refuses distributed DP (CheckDistributedAccountant); a PLD can still
+// compose the rounds with the share in both neighbours as the Gaussian
+// mechanism the sum is, pointwise, within a stated slack of
+// (GaussianBound).
 //
 // What an application uses: an Accountant (NewAccountant,
 // RestoreAccountant) composing Spends, as the coordinator does; RDPEpsilon,

@@ -10,8 +10,9 @@ import (
 
 // Privacy-loss-distribution (PLD) accounting for the Poisson-subsampled
 // Gaussian mechanism (sensitivity 1, add/remove-one adjacency), and for
-// the distributed discrete Gaussian as the Gaussian of its GaussianBound
-// with the bound's slack added to ε and δ.
+// the distributed discrete Gaussian with the device's noise share in both
+// neighbours, as the Gaussian of its GaussianBound with the bound's slack
+// added to ε and δ.
 //
 // A pair of output distributions (P, Q) of a mechanism on neighbouring
 // inputs is summarised by the law of its privacy loss L = ln(P(o)/Q(o)) with
@@ -167,6 +168,11 @@ func (p *PLD) ComposePoissonGaussian(q, sigma float64, count int) error {
 // Gaussian m on a Poisson sample at rate q: as the Gaussian of
 // m.GaussianBound, whose slack Epsilon and Delta then add. On error the
 // accountant is unchanged.
+//
+// The neighbours it bounds differ in the device's update and keep its
+// noise share in both; under add/remove the share comes and goes with the
+// device, which this does not count (see DistributedDGauss.roundRDP), so
+// the Accountant does not use it (CheckDistributedAccountant).
 func (p *PLD) ComposeDistributedDGauss(m DistributedDGauss, q float64, count int) error {
 	if err := m.Check(); err != nil {
 		return err

@@ -109,6 +109,7 @@ func logErfc(x float64) float64 {
 	return -math.Log(math.Pi)/2 - math.Log(x) - x*x - 0.5*r + 0.625*r*r - 37.0/24*r*r*r + 353.0/64*r*r*r*r
 }
 
+// logAdd is log(e^a + e^b), +Inf if either is.
 func logAdd(a, b float64) float64 {
 	if math.IsInf(a, -1) {
 		return b
@@ -117,6 +118,9 @@ func logAdd(a, b float64) float64 {
 		return a
 	}
 	hi, lo := math.Max(a, b), math.Min(a, b)
+	if math.IsInf(hi, 1) {
+		return hi
+	}
 	return hi + math.Log1p(math.Exp(lo-hi))
 }
 

@@ -38,7 +38,7 @@ func UpdateCodecPB(u *codec.UpdateCodec) *tacitpb.UpdateCodec {
 		return nil
 	}
 	pb := &tacitpb.UpdateCodec{Bits: uint32(u.Bits), Range: u.Range, ModBits: uint32(u.ModBits), LocalNoise: u.LocalNoise,
-		MinSurvivors: uint32(u.MinSurvivors)}
+		MinSurvivors: uint32(u.MinSurvivors), Colluders: uint32(u.Colluders)}
 	if u.Rotate {
 		pb.RotationSeed = append([]byte(nil), u.RotationSeed[:]...)
 	}
@@ -51,7 +51,7 @@ func FromUpdateCodecPB(pb *tacitpb.UpdateCodec) (*codec.UpdateCodec, error) {
 		return nil, nil
 	}
 	u := &codec.UpdateCodec{Bits: int(min(pb.Bits, 64)), Range: pb.Range, ModBits: int(min(pb.ModBits, 64)), LocalNoise: pb.LocalNoise,
-		MinSurvivors: int(min(pb.MinSurvivors, secagg.MaxClients+1))}
+		MinSurvivors: int(min(pb.MinSurvivors, secagg.MaxClients+1)), Colluders: int(min(pb.Colluders, secagg.MaxClients+1))}
 	switch len(pb.RotationSeed) {
 	case 0:
 	case len(u.RotationSeed):

@@ -96,10 +96,12 @@ func TestSecAggWireRefusals(t *testing.T) {
 }
 
 // TestUpdateCodecWire: a codec survives the wire, and a plan with a codec
-// that makes no quantizer, or local noise without the survivors it counts
-// on (or the reverse), is refused.
+// that makes no quantizer, local noise without the survivors it counts on
+// (or the reverse), colluders without noise, or as many colluders as
+// survivors, is refused.
 func TestUpdateCodecWire(t *testing.T) {
-	u := &codec.UpdateCodec{Bits: 12, ModBits: 20, Range: 0.01, Rotate: true, RotationSeed: [32]byte{5}, LocalNoise: 3.5, MinSurvivors: 90}
+	u := &codec.UpdateCodec{Bits: 12, ModBits: 20, Range: 0.01, Rotate: true, RotationSeed: [32]byte{5}, LocalNoise: 3.5, MinSurvivors: 90,
+		Colluders: 5}
 	got, err := FromUpdateCodecPB(UpdateCodecPB(u))
 	if err != nil || *got != *u {
 		t.Fatalf("%+v, %v", got, err)
@@ -109,6 +111,8 @@ func TestUpdateCodecWire(t *testing.T) {
 		{Bits: 8, Range: 1, ModBits: 8, RotationSeed: []byte{1}}, {Bits: 8, Range: 1, ModBits: 8, LocalNoise: -1},
 		{Bits: 8, Range: 1, ModBits: 8, LocalNoise: 2}, {Bits: 8, Range: 1, ModBits: 8, MinSurvivors: 5},
 		{Bits: 8, Range: 1, ModBits: 8, LocalNoise: 2, MinSurvivors: 2e6},
+		{Bits: 8, Range: 1, ModBits: 8, Colluders: 1}, {Bits: 8, Range: 1, ModBits: 8, LocalNoise: 2, MinSurvivors: 5, Colluders: 5},
+		{Bits: 8, Range: 1, ModBits: 8, LocalNoise: 2, MinSurvivors: 5, Colluders: 1 << 31},
 	} {
 		if _, err := FromUpdateCodecPB(pb); err == nil {
 			t.Errorf("codec %d accepted", i)

@@ -38,11 +38,12 @@ func (p *Privacy) Bind(fs *flag.FlagSet) {
 	fs.Float64Var(&p.NoiseMultiplier, "noise", p.NoiseMultiplier, "noise multiplier z: N(0, (z·C)²) on each round's sum (with --dp)")
 	fs.Var(clipFlag{p}, "clip", "L2 norm C each device's update is clipped to, or adaptive: from 0.1 toward the median norm (with --dp)")
 	fs.Float64Var(&p.Delta, "delta", p.Delta, "δ of the (ε, δ) guarantee (with --dp)")
-	fs.StringVar(&p.Accountant, "accountant", p.Accountant, "accountant of ε (with --dp): rdp, or pld (tighter: a smaller ε for the same noise)")
+	fs.StringVar(&p.Accountant, "accountant", p.Accountant, "accountant of ε (with --dp): rdp, or pld (tighter: a smaller ε for the same noise; not with --dp distributed)")
 }
 
-// Validate reports the first nonsense value. Whether the noise is given or
-// calibrated is each command's to check.
+// Validate reports the first nonsense value, and distributed DP with an
+// accountant that cannot count it (privacy.CheckDistributedAccountant).
+// Whether the noise is given or calibrated is each command's to check.
 func (p Privacy) Validate() error {
 	switch {
 	case p.DP != "" && p.DP != DPCentral && p.DP != DPDistributed:
@@ -55,6 +56,8 @@ func (p Privacy) Validate() error {
 		return fmt.Errorf("noise multiplier must be non-negative, got %v", p.NoiseMultiplier)
 	case p.DP != "" && p.Accountant != privacy.AccountantRDP && p.Accountant != privacy.AccountantPLD:
 		return fmt.Errorf("accountant must be %s or %s, got %q", privacy.AccountantRDP, privacy.AccountantPLD, p.Accountant)
+	case p.DP == DPDistributed:
+		return privacy.CheckDistributedAccountant(p.Accountant)
 	}
 	return nil
 }

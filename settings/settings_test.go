@@ -139,6 +139,7 @@ func TestValidateNamesTheProblem(t *testing.T) {
 		{[]string{"--quant-norm", "0"}, "quantization norm must be positive, got 0"},
 		{[]string{"--secagg-dropout", "1"}, "SecAgg adversary and dropout rates must be in [0, 1), got 0.05 and 1"},
 		{[]string{"--dp", "distributed", "--quant-bits", "8"}, "distributed DP needs --secagg"},
+		{[]string{"--dp", "distributed", "--accountant", "pld", "--quant-bits", "8", "--secagg"}, "the PLD accountant does not count a device's own noise share"},
 		{[]string{"--secagg"}, "secure aggregation needs quantized updates (--quant-bits)"},
 	} {
 		f := Defaults()

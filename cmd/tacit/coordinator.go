@@ -35,7 +35,8 @@ SIGTERM drains: exchanges in flight finish, then it exits.
 The model, training, privacy, quantization and SecAgg flags are those of
 tacit simulate. A positive --noise alone turns on --dp central; with --dp
 distributed the devices' noise is sized for --min-fraction of the expected
-reports.
+reports, less the --secagg-adversary share of them that may collude, and
+accounted by RDP.
 `)
 		printFlags(w, newCoordinatorFlags().flagSet())
 	},

@@ -28,8 +28,9 @@ in the data set, a cohort of them training locally each round and the server
 optimizer applying their mean update. Prints a table of the rounds and the
 final HR@10 and NDCG@10 (full ranking, each person's latest interaction held
 out). With --dp distributed the devices' noise is sized for the fewest
-survivors a round accepts: 1 − 1.5 × --secagg-dropout of the expected
-reports, at least half.`,
+survivors a round accepts, 1 − 1.5 × --secagg-dropout of the expected
+reports (at least half), less the --secagg-adversary share of the expected
+reports that may collude, and accounted by RDP.`,
 	train:   simulate.Run,
 	columns: federatedColumns,
 }.command("run a federated simulation on a data set and report HR@10 and NDCG@10")

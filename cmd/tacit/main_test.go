@@ -59,6 +59,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"simulate", "--dropout", "1.5"}, "tacit simulate", "dropout must be in [0, 1), got 1.5"},
 		{[]string{"simulate", "--secagg"}, "tacit simulate", "secure aggregation needs quantized updates (--quant-bits)"},
 		{[]string{"simulate", "--dp", "distributed", "--quant-bits", "8"}, "tacit simulate", "distributed DP needs --secagg"},
+		{[]string{"simulate", "--dp", "distributed", "--accountant", "pld", "--quant-bits", "8", "--secagg"}, "tacit simulate",
+			"the PLD accountant does not count a device's own noise share"},
 		{[]string{"simulate", "--quant-bits", "30"}, "tacit simulate", "--quant-bits: bad quantizer parameters: 30 bits, want 2..24"},
 		{[]string{"simulate", "--config", missing}, "tacit simulate", "absent.yaml"},
 		{[]string{"central", "--rounds", "3"}, "tacit central", "flag provided but not defined: -rounds"},
@@ -219,6 +221,8 @@ func TestCoordinatorAndAgentUsageErrors(t *testing.T) {
 	wantUsageError(t, []string{"coordinator", "--tokens", "x", "--distributed-dp", "--quant-bits", "16", "--secagg"}, "tacit coordinator", "differential privacy needs --noise")
 	wantUsageError(t, []string{"coordinator", "--tokens", "x", "--dp", "central"}, "tacit coordinator", "differential privacy needs --noise")
 	wantUsageError(t, []string{"coordinator", "--tokens", "x", "--noise", "1", "--distributed-dp"}, "tacit coordinator", "distributed DP needs --secagg")
+	wantUsageError(t, []string{"coordinator", "--tokens", "x", "--noise", "1", "--dp", "distributed", "--accountant", "pld", "--quant-bits", "16", "--secagg"},
+		"tacit coordinator", "the PLD accountant does not count a device's own noise share")
 	wantUsageError(t, []string{"coordinator", "--tokens", "x", "--dp", "sideways"}, "tacit coordinator", `dp must be central, distributed or empty, got "sideways"`)
 	wantUsageError(t, []string{"coordinator", "--tokens", "x", "--noise", "-1"}, "tacit coordinator", "noise multiplier must be non-negative")
 	wantUsageError(t, []string{"coordinator", "--tokens", "x", "--quant-bits", "30"}, "tacit coordinator", "--quant-bits: bad quantizer parameters")

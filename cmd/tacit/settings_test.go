@@ -204,7 +204,7 @@ func TestCoordinatorFlagsReachTheRoundMachine(t *testing.T) {
 	got, err := o.parse([]string{"--tokens", "t",
 		"--goal", "30", "--over-selection", "1", "--min-fraction", "0.6", "--selection-timeout", "10s",
 		"--report-window", "1m", "--retry-min", "2s", "--seed", "7",
-		"--dp", "distributed", "--noise", "1.2", "--clip", "2", "--delta", "1e-6", "--accountant", "pld", "--privacy-budget", "4",
+		"--dp", "distributed", "--noise", "1.2", "--clip", "2", "--delta", "1e-6", "--accountant", "rdp", "--privacy-budget", "4",
 		"--quant-bits", "16", "--rotate", "--quant-norm", "5", "--down-bits", "8",
 		"--secagg", "--secagg-adversary", "0.1", "--secagg-dropout", "0.2", "--secagg-window", "45s"})
 	if err != nil {
@@ -212,7 +212,7 @@ func TestCoordinatorFlagsReachTheRoundMachine(t *testing.T) {
 	}
 	want := round.Config{Goal: 30, OverSelection: 1, MinFraction: 0.6, SelectionTimeout: 10 * time.Second,
 		ReportWindow: time.Minute, RetryMin: 2 * time.Second, Seed: 7,
-		DP:     &round.DPConfig{NoiseMultiplier: 1.2, ClipNorm: 2, Delta: 1e-6, Accountant: "pld", Budget: 4, Distributed: true},
+		DP:     &round.DPConfig{NoiseMultiplier: 1.2, ClipNorm: 2, Delta: 1e-6, Accountant: "rdp", Budget: 4, Distributed: true},
 		Codec:  &round.CodecConfig{Bits: 16, Rotate: true, Norm: 5},
 		SecAgg: round.SemiHonestSecAgg(0.1, 0.2, 45*time.Second),
 	}

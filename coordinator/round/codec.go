@@ -46,7 +46,10 @@ func (m *Machine) setupCodec() error {
 	u.ModBits = codec.RequiredModBits(k.Bits, n)
 	if m.distributed() {
 		mech := m.spend().Distributed
-		u.LocalNoise, u.MinSurvivors = mech.LocalStd, mech.MinSurvivors
+		if err := mech.Check(); err != nil {
+			return err
+		}
+		u.LocalNoise, u.MinSurvivors, u.Colluders = mech.LocalStd, mech.MinSurvivors, mech.Colluders
 		for u.ModBits <= codec.MaxModBits {
 			q, err := u.Quantizer()
 			if err == nil && q.CheckNoise(n, u.LocalNoise, codec.TailBound(tailWrap)) == nil {

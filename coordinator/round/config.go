@@ -88,7 +88,8 @@ type DPConfig struct {
 	ClipNorm        float64 // C, or with Adaptive the initial C
 	Delta           float64
 	// Accountant is privacy.AccountantRDP (the default if empty) or
-	// privacy.AccountantPLD: the tighter ε, a little more work per round.
+	// privacy.AccountantPLD: the tighter ε, a little more work per round,
+	// but not with Distributed (privacy.CheckDistributedAccountant).
 	Accountant string
 	// Adaptive, if set, moves the clip norm toward a quantile of the update
 	// norms each round, with a noised count; the total noise stays z.
@@ -98,8 +99,9 @@ type DPConfig struct {
 	Budget float64
 	// Distributed has the devices add the noise, as discrete Gaussian noise
 	// on their quantized updates, so that the secure sum of the fewest
-	// survivors a round accepts carries z (needs SecAgg). The coordinator
-	// then never holds an un-noised sum.
+	// survivors a round accepts, less as many as may collude
+	// (SecAggConfig.AdversaryRate), carries z (needs SecAgg). The
+	// coordinator then never holds an un-noised sum.
 	Distributed bool
 }
 
@@ -172,6 +174,11 @@ func (c Config) Validate() error {
 		}
 		if _, err := privacy.EpsilonFuncFor(d.accountant()); err != nil {
 			return err
+		}
+		if d.Distributed {
+			if err := privacy.CheckDistributedAccountant(d.accountant()); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

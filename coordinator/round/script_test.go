@@ -120,6 +120,9 @@ func (h *harness) describePlan(b *strings.Builder, dev string, p *Plan) {
 		if u.LocalNoise > 0 {
 			fmt.Fprintf(b, ", local noise σ %.4g for ≥ %d survivors", u.LocalNoise, u.MinSurvivors)
 		}
+		if u.Colluders > 0 {
+			fmt.Fprintf(b, ", %d of them colluding", u.Colluders)
+		}
 		b.WriteString("\n")
 	}
 	if c := p.SecAgg; c != nil {
@@ -376,17 +379,7 @@ func (h *harness) epsilon(t *testing.T, b *strings.Builder) {
 	fmt.Fprintf(b, "ε spent %.4g at δ %g by %s after %d committed rounds", st.Spent.Observers, st.Delta, st.Accountant, rounds)
 	if dp := h.cfg.DP; dp.Distributed && rounds > 0 {
 		mech := DistributedMechanism(h.cfg, len(h.last.Params), len(h.population), dp.ClipNorm).WithNoiseMultiplier(dp.NoiseMultiplier)
-		q := samplingRate(h.cfg, len(h.population))
-		var eps float64
-		var err error
-		if st.Accountant == privacy.AccountantPLD {
-			p := privacy.NewPLD(0)
-			if err = p.ComposeDistributedDGauss(mech, q, rounds); err == nil {
-				eps, err = p.Epsilon(dp.Delta)
-			}
-		} else {
-			eps, err = privacy.DistributedDGaussEpsilon(mech, q, rounds, dp.Delta)
-		}
+		eps, err := privacy.DistributedDGaussEpsilon(mech, samplingRate(h.cfg, len(h.population)), rounds, dp.Delta)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -173,6 +173,10 @@ func (m *Machine) endSecurePhase(now time.Time) {
 			m.abandon(now, fmt.Sprintf("%d masked inputs, %d needed", len(sr.survivors), m.minReports()))
 			return
 		}
+		if reason := m.tooFewHonest(len(sr.survivors)); reason != "" {
+			m.abandon(now, reason)
+			return
+		}
 		m.commit(now, "secure aggregation complete")
 		return
 	}

@@ -170,9 +170,15 @@ func runSecureRound(t *testing.T, m *Machine, now time.Time, devs []*secureDevic
 // the round's mean update) with a zero model over the devices.
 func newSecureMachine(t *testing.T, cfg Config, ids []string) (*Machine, time.Time) {
 	t.Helper()
+	return newKeyedSecureMachine(t, cfg, ids, testSelectionKey)
+}
+
+// newKeyedSecureMachine is newSecureMachine with cohorts drawn by key.
+func newKeyedSecureMachine(t *testing.T, cfg Config, ids []string, key [32]byte) (*Machine, time.Time) {
+	t.Helper()
 	opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedavg"})
 	now := time.Unix(1000, 0)
-	m, err := NewMachine(cfg, Parts{Population: ids, Snapshot: Snapshot{Params: make([]float32, secureDim), SelectionKey: testSelectionKey}, Optimizer: opt}, now)
+	m, err := NewMachine(cfg, Parts{Population: ids, Snapshot: Snapshot{Params: make([]float32, secureDim), SelectionKey: key}, Optimizer: opt}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,33 +303,77 @@ func isRejection(err error, code RejectCode) bool {
 // TestDistributedDPRound: with distributed DP the devices' plan carries the
 // local noise that gives the fewest accepted survivors' sum the central
 // multiplier, and a committed round is composed as a distributed discrete
-// Gaussian, by either accountant.
+// Gaussian by the RDP accountant. The PLD accountant, which does not count
+// a device's own noise share, is refused.
 func TestDistributedDPRound(t *testing.T) {
-	for _, acc := range privacy.Accountants() {
-		devs, ids := newSecureDevices(8, 7)
-		cfg := secureConfig()
-		cfg.Codec.Bits = 16
-		cfg.DP = &DPConfig{NoiseMultiplier: 1, ClipNorm: 1, Delta: 1e-5, Distributed: true, Accountant: acc}
-		cfg.MinFraction = 0.75
-		m, now := newSecureMachine(t, cfg, ids)
-		mech := DistributedMechanism(cfg, secureDim, len(ids), cfg.DP.ClipNorm).WithNoiseMultiplier(1)
-		if mech.MinSurvivors != 6 {
-			t.Fatalf("noise calibrated for %d survivors, want 6 (0.75 of 8)", mech.MinSurvivors)
+	devs, ids := newSecureDevices(8, 7)
+	cfg := secureConfig()
+	cfg.Codec.Bits = 16
+	cfg.DP = &DPConfig{NoiseMultiplier: 1, ClipNorm: 1, Delta: 1e-5, Distributed: true}
+	cfg.MinFraction = 0.75
+	m, now := newSecureMachine(t, cfg, ids)
+	mech := DistributedMechanism(cfg, secureDim, len(ids), cfg.DP.ClipNorm).WithNoiseMultiplier(1)
+	if mech.MinSurvivors != 6 || mech.Colluders != 0 {
+		t.Fatalf("noise calibrated for %d survivors, %d colluding, want 6 (0.75 of 8) and none", mech.MinSurvivors, mech.Colluders)
+	}
+	o, _ := runSecureRound(t, m, now, devs)
+	if u := devs[0].plan.Codec; !o.Committed || u.LocalNoise != mech.LocalStd || u.MinSurvivors != 6 {
+		t.Fatalf("committed %v (%s), local noise %v for %d survivors, want %v for 6", o.Committed, o.Reason, u.LocalNoise, u.MinSurvivors, mech.LocalStd)
+	}
+	want, _ := privacy.DistributedDGaussEpsilon(mech, 1, 1, 1e-5)
+	if o.Observers != want || math.IsInf(want, 0) {
+		t.Fatalf("ε %v, want the distributed discrete Gaussian's %v", o.Observers, want)
+	}
+	cfg.DP.Accountant = privacy.AccountantPLD
+	if err := cfg.Validate(); !errors.Is(err, privacy.ErrBadParameter) {
+		t.Fatalf("distributed DP with the PLD accountant: %v", err)
+	}
+}
+
+// TestDistributedDPColluders: with devices that may collude (the adversary
+// rate SecAgg is sized for), the plan's local noise is sized for the
+// honest shares H = n_min − ⌈rate·expected⌉, and the plan says how many
+// colluders it counts. A cohort larger than expected may hold more
+// colluders, ⌈rate·cohort⌉: a round whose survivors, less those, fall
+// below H is abandoned, and one more survivor lets it commit.
+func TestDistributedDPColluders(t *testing.T) {
+	const population, goal = 12, 8
+	cfg := secureConfig()
+	cfg.Codec.Bits = 16
+	cfg.SecAgg = SemiHonestSecAgg(0.25, 0.4, time.Minute)
+	cfg.DP = &DPConfig{NoiseMultiplier: 1, ClipNorm: 1, Delta: 1e-5, Distributed: true}
+	cfg.Goal, cfg.MinFraction = goal, 0.75
+	// n_min = ⌈0.75·8⌉ = 6, of which ⌈0.25·8⌉ = 2 may collude: H = 4.
+	mech := DistributedMechanism(cfg, secureDim, population, cfg.DP.ClipNorm).WithNoiseMultiplier(1)
+	honest := mech
+	honest.MinSurvivors, honest.Colluders = 4, 0
+	if mech.MinSurvivors != 6 || mech.Colluders != 2 || mech.LocalStd != honest.WithNoiseMultiplier(1).LocalStd {
+		t.Fatalf("mechanism %+v: want 6 survivors, 2 colluding, and the noise of 4", mech)
+	}
+	for _, survivors := range []int{6, 7} {
+		devs, ids := newSecureDevices(population, 5)
+		// A cohort of at least 10, where ⌈0.25·10⌉ = 3 may collude.
+		var m *Machine
+		var now time.Time
+		for key := byte(1); m == nil || len(m.Cohort()) < 10; key++ {
+			m, now = newKeyedSecureMachine(t, cfg, ids, [32]byte{key})
 		}
-		o, _ := runSecureRound(t, m, now, devs)
-		if u := devs[0].plan.Codec; !o.Committed || u.LocalNoise != mech.LocalStd || u.MinSurvivors != 6 {
-			t.Fatalf("committed %v (%s), local noise %v for %d survivors, want %v for 6", o.Committed, o.Reason, u.LocalNoise, u.MinSurvivors, mech.LocalStd)
-		}
-		want, _ := privacy.DistributedDGaussEpsilon(mech, 1, 1, 1e-5)
-		if acc == privacy.AccountantPLD {
-			p := privacy.NewPLD(0)
-			if err := p.ComposeDistributedDGauss(mech, 1, 1); err != nil {
-				t.Fatal(err)
+		var cohort []*secureDevice
+		for _, d := range devs {
+			if slices.Contains(m.Cohort(), d.id) {
+				if len(cohort) >= survivors {
+					d.dropAt = secagg.PhaseMaskedInput
+				}
+				cohort = append(cohort, d)
 			}
-			want, _ = p.Epsilon(1e-5)
 		}
-		if o.Observers != want || math.IsInf(want, 0) {
-			t.Fatalf("%s: ε %v, want the distributed discrete Gaussian's %v", acc, o.Observers, want)
+		o, _ := runSecureRound(t, m, now, cohort)
+		if u := cohort[0].plan.Codec; u.LocalNoise != mech.LocalStd || u.MinSurvivors != 6 || u.Colluders != 2 {
+			t.Fatalf("plan's codec %+v, want local noise %v for 6 survivors, 2 colluding", u, mech.LocalStd)
+		}
+		if commit := survivors-3 >= 4; o.Committed != commit || o.Reports != survivors ||
+			(!commit && o.Reason != "6 masked inputs, of which 3 may collude: fewer than the 4 honest ones the noise is sized for") {
+			t.Fatalf("%d survivors of %d: committed %v (%s) with %d reports, want committed %v", survivors, len(cohort), o.Committed, o.Reason, o.Reports, commit)
 		}
 	}
 }

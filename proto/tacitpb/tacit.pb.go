@@ -838,7 +838,10 @@ type UpdateCodec struct {
 	LocalNoise float64 `protobuf:"fixed64,5,opt,name=local_noise,json=localNoise,proto3" json:"local_noise,omitempty"`
 	// With distributed DP: the fewest devices whose noise a sum the round
 	// accepts holds, which the guarantee (and the device's ledger) counts on.
-	MinSurvivors  uint32 `protobuf:"varint,6,opt,name=min_survivors,json=minSurvivors,proto3" json:"min_survivors,omitempty"`
+	MinSurvivors uint32 `protobuf:"varint,6,opt,name=min_survivors,json=minSurvivors,proto3" json:"min_survivors,omitempty"`
+	// With distributed DP: the most of those survivors that may collude with
+	// the coordinator, whose noise does not count; fewer than min_survivors.
+	Colluders     uint32 `protobuf:"varint,7,opt,name=colluders,proto3" json:"colluders,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -911,6 +914,13 @@ func (x *UpdateCodec) GetLocalNoise() float64 {
 func (x *UpdateCodec) GetMinSurvivors() uint32 {
 	if x != nil {
 		return x.MinSurvivors
+	}
+	return 0
+}
+
+func (x *UpdateCodec) GetColluders() uint32 {
+	if x != nil {
+		return x.Colluders
 	}
 	return 0
 }
@@ -2444,7 +2454,7 @@ const file_proto_tacit_proto_rawDesc = "" +
 	"\x05delta\x18\t \x01(\x01R\x05delta\x12+\n" +
 	"\x05codec\x18\n" +
 	" \x01(\v2\x15.tacit.v1.UpdateCodecR\x05codec\x12,\n" +
-	"\x06secagg\x18\v \x01(\v2\x14.tacit.v1.SecAggPlanR\x06secagg\"\xbd\x01\n" +
+	"\x06secagg\x18\v \x01(\v2\x14.tacit.v1.SecAggPlanR\x06secagg\"\xdb\x01\n" +
 	"\vUpdateCodec\x12\x12\n" +
 	"\x04bits\x18\x01 \x01(\rR\x04bits\x12\x14\n" +
 	"\x05range\x18\x02 \x01(\x01R\x05range\x12\x19\n" +
@@ -2452,7 +2462,8 @@ const file_proto_tacit_proto_rawDesc = "" +
 	"\rrotation_seed\x18\x04 \x01(\fR\frotationSeed\x12\x1f\n" +
 	"\vlocal_noise\x18\x05 \x01(\x01R\n" +
 	"localNoise\x12#\n" +
-	"\rmin_survivors\x18\x06 \x01(\rR\fminSurvivors\"\xe5\x01\n" +
+	"\rmin_survivors\x18\x06 \x01(\rR\fminSurvivors\x12\x1c\n" +
+	"\tcolluders\x18\a \x01(\rR\tcolluders\"\xe5\x01\n" +
 	"\n" +
 	"SecAggPlan\x12\x18\n" +
 	"\asession\x18\x01 \x01(\x04R\asession\x12\x1f\n" +
