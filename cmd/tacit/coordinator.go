@@ -80,7 +80,7 @@ func (o *coordinatorFlags) flagSet() *flag.FlagSet {
 	fs.DurationVar(&r.SelectionTimeout, "selection-timeout", r.SelectionTimeout, "how long selected devices have to check in")
 	fs.DurationVar(&r.ReportWindow, "report-window", r.ReportWindow, "how long after selection devices have to report")
 	fs.DurationVar(&r.RetryMin, "retry-min", r.RetryMin, "shortest retry window for a device turned away")
-	fs.Uint64Var(&r.Seed, "seed", r.Seed, "seeds selection, jitter and the initial model")
+	fs.Uint64Var(&r.Seed, "seed", r.Seed, "seeds the initial model, retry jitter and the rounds' public randomness (cohorts are drawn with a secret key kept in --state)")
 	o.shared.Bind(fs)
 	fs.Float64Var(&o.budget, "privacy-budget", o.budget, "with --dp: the ε the whole training may spend; training stops before exceeding it (0: no limit)")
 	fs.BoolFunc("distributed-dp", "the same as --dp distributed", func(s string) error {

@@ -31,7 +31,7 @@ type Config struct {
 	// RetryMin is the shortest retry window given to a device turned away;
 	// windows are jittered up by to a quarter so returns spread out.
 	RetryMin time.Duration
-	Seed     uint64 // seeds selection and jitter
+	Seed     uint64 // seeds retry jitter and each round's public randomness (rotation, SecAgg graph); never the cohorts (Snapshot.SelectionKey)
 	// DP, if set, makes every committed round (ε, δ)-differentially private
 	// at the user level, with the noise added centrally, or by the devices
 	// (DPConfig.Distributed).

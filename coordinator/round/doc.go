@@ -11,13 +11,16 @@
 // which is what lets scenario tests script stragglers, dropouts and restarts
 // and lets the simulator run it faster than wall time.
 //
-// Selection is Poisson sampling by a seeded hash: device d takes part in
-// round r if H(seed, r, d) < q, with q = Goal·OverSelection / population.
-// The cohort of a round is then a function of (seed, round, population),
-// not of the order devices arrive in, so a simulation and a deployment over
-// the network select the same devices; and each device is sampled
-// independently with probability q, the assumption of the privacy
-// accountant's amplification by sampling.
+// Selection is Poisson sampling by a keyed hash: device d takes part in
+// round r if HMAC-SHA256(key, r, d) < q, with q = Goal·OverSelection /
+// population and key the run's secret selection key (Snapshot). The cohort
+// of a round is then a function of (key, round, population), not of the
+// order devices arrive in, so a simulation and a deployment over the
+// network select the same devices given the same key; each device is
+// sampled independently with probability q; and nobody without the key can
+// tell who was sampled, the assumptions of the privacy accountant's
+// amplification by sampling. The key is random and secret, never the
+// public seed.
 //
 // With Config.Codec devices quantize their updates (codec.UpdateCodec)
 // and with Config.SecAgg a round aggregates securely (secagg.go): the
