@@ -13,7 +13,10 @@ import (
 //	C ← C · exp(−LR · (b̄ − TargetQuantile))
 //
 // The count is itself differentially private: each update contributes
-// 1[‖Δ‖ ≤ C] − ½ (sensitivity ½), summed with N(0, CountStd²) noise. The
+// 1[‖Δ‖ ≤ C] − ½ (sensitivity ½), summed with N(0, CountStd²) noise,
+// drawn on the count's own grid of halves as an exact discrete Gaussian
+// (a float sample added to it would leak through its floats, as central
+// noise would; see the round machine's noisedSum). The
 // update noise is then scaled so the round's two Gaussians together are
 // one Gaussian with the configured multiplier (see UpdateNoise).
 type AdaptiveClip struct {
@@ -48,14 +51,21 @@ func (a AdaptiveClip) UpdateNoise(z float64) (float64, error) {
 	if z >= 2*a.CountStd {
 		return 0, fmt.Errorf("%w: adaptive clipping needs the noise multiplier %v below twice the count noise %v", ErrBadParameter, z, 2*a.CountStd)
 	}
+	if _, err := newDGauss(2 * a.CountStd); err != nil {
+		return 0, fmt.Errorf("adaptive clipping's count noise: %w", err)
+	}
 	return 1 / math.Sqrt(1/(z*z)-1/(4*a.CountStd*a.CountStd)), nil
 }
 
 // Next is the clip norm after a round in which unclipped of the reports
 // were within clip (before the noise), given the expected number of
 // reports, drawing the count noise from noise.
+// Count noise that UpdateNoise accepted cannot fail; any other is not
+// drawn.
 func (a AdaptiveClip) Next(clip float64, unclipped, reports int, expectedReports float64, noise *Noise) float64 {
-	sum := float64(unclipped) - 0.5*float64(reports) + noise.Gaussian(a.CountStd)
+	halves := []int64{2*int64(unclipped) - int64(reports)} // the count, in halves
+	noise.AddDiscreteGaussianInt64(halves, 2*a.CountStd)
+	sum := float64(halves[0]) / 2
 	frac := math.Min(1, math.Max(0, sum/expectedReports+0.5))
 	return clip * math.Exp(-a.LR*(frac-a.TargetQuantile))
 }

@@ -21,12 +21,14 @@ func TestClipL2(t *testing.T) {
 	}
 }
 
-func TestNoiseIsGaussianAndSeeded(t *testing.T) {
+func TestNoiseIsSeeded(t *testing.T) {
 	const n, std = 200000, 2.5
 	draw := func(noise *Noise, n int) []float64 {
+		ints := make([]int64, n)
+		noise.AddDiscreteGaussianInt64(ints, std)
 		v := make([]float64, n)
-		for i := range v {
-			v[i] = noise.Gaussian(std)
+		for i, x := range ints {
+			v[i] = float64(x)
 		}
 		return v
 	}

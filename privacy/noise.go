@@ -5,8 +5,9 @@ import (
 	mrand "math/rand/v2"
 )
 
-// Noise draws the noise of differential privacy (the discrete Gaussian for
-// integer vectors, and Gaussian draws for noised counts) from ChaCha8, a
+// Noise draws the noise of differential privacy, exact discrete Gaussians
+// for integer vectors (a model's sum on a grid, a device's quantized
+// update, a count), from ChaCha8, a
 // cryptographically secure generator: its output cannot be predicted, so
 // the noise cannot be subtracted. NewNoise seeds it from the operating
 // system; a fixed seed (NewSeededNoise) is for reproducible simulations
@@ -24,6 +25,3 @@ func NewNoise() *Noise {
 func NewSeededNoise(seed [32]byte) *Noise {
 	return &Noise{r: mrand.New(mrand.NewChaCha8(seed))}
 }
-
-// Gaussian is one N(0, std²) draw.
-func (n *Noise) Gaussian(std float64) float64 { return n.r.NormFloat64() * std }
