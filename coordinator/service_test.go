@@ -19,6 +19,26 @@ import (
 
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// serveHTTP serves s's HTTP endpoints for the test and returns a GET of a
+// path that must answer 200.
+func serveHTTP(t *testing.T, s *Service, reg *prometheus.Registry) func(path string) string {
+	srv := httptest.NewServer(HTTPHandler(s, reg))
+	t.Cleanup(srv.Close)
+	return func(path string) string {
+		t.Helper()
+		resp, err := srv.Client().Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: status %d", path, resp.StatusCode)
+		}
+		return string(b)
+	}
+}
+
 // fakeClock is a clock tests move by hand.
 type fakeClock struct{ t time.Time }
 
@@ -68,20 +88,7 @@ func TestServiceCheckpointsEveryCommitAndServesStatus(t *testing.T) {
 		t.Fatalf("checkpoints %+v, want round 1 with params [2 2]", ckpt.saved)
 	}
 
-	srv := httptest.NewServer(HTTPHandler(s, reg))
-	defer srv.Close()
-	get := func(path string) string {
-		resp, err := srv.Client().Get(srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 {
-			t.Fatalf("%s: status %d", path, resp.StatusCode)
-		}
-		return string(b)
-	}
+	get := serveHTTP(t, s, reg)
 	var st StatusReport
 	if err := json.Unmarshal([]byte(get("/status")), &st); err != nil {
 		t.Fatal(err)
@@ -187,17 +194,7 @@ func TestServiceShowsBothEpsilons(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	srv := httptest.NewServer(HTTPHandler(s, reg))
-	defer srv.Close()
-	get := func(path string) string {
-		resp, err := srv.Client().Get(srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return string(b)
-	}
+	get := serveHTTP(t, s, reg)
 	var st StatusReport
 	status := get("/status")
 	if err := json.Unmarshal([]byte(status), &st); err != nil {
