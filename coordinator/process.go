@@ -45,7 +45,9 @@ type ProcessOptions struct {
 
 // RunProcess serves until ctx ends, then drains: it stops accepting, lets
 // exchanges in flight finish, and returns. Every commit was checkpointed
-// when it happened, so nothing is lost.
+// when it happened, so nothing is lost. If a checkpoint fails, it stops the
+// same way, serving no newer model, and returns the error (wrapping
+// ErrStopped).
 func RunProcess(ctx context.Context, o ProcessOptions) error {
 	log := o.Log
 	if log == nil {
@@ -111,13 +113,12 @@ func RunProcess(ctx context.Context, o ProcessOptions) error {
 		httpSrv = &http.Server{Handler: HTTPHandler(svc, reg), ReadHeaderTimeout: 5 * time.Second}
 		go httpSrv.Serve(ln)
 	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, pc) }()
-	devAddr := <-srv.Ready()
-	if o.Listening != nil {
-		o.Listening(devAddr, httpAddr)
-	}
-	err = <-served
+	err = serveUntilStopped(ctx, svc, func(ctx context.Context) error { return srv.Serve(ctx, pc) }, func() {
+		devAddr := <-srv.Ready()
+		if o.Listening != nil {
+			o.Listening(devAddr, httpAddr)
+		}
+	})
 	if httpSrv != nil {
 		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -125,4 +126,24 @@ func RunProcess(ctx context.Context, o ProcessOptions) error {
 	}
 	log.Info("coordinator stopped", "round", svc.Status().Round)
 	return err
+}
+
+// serveUntilStopped runs serve until ctx ends or svc stops (a checkpoint
+// failed), calling started once serve is under way, and returns serve's
+// error joined with svc's.
+func serveUntilStopped(ctx context.Context, svc *Service, serve func(context.Context) error, started func()) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	served := make(chan error, 1)
+	go func() { served <- serve(ctx) }()
+	go func() {
+		select {
+		case <-svc.Done():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	started()
+	err := <-served
+	return errors.Join(svc.Err(), err)
 }

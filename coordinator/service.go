@@ -1,9 +1,11 @@
 package coordinator
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -13,7 +15,9 @@ import (
 )
 
 // Checkpointer persists a committed round's snapshot. Save must be durable
-// when it returns: the new model is served only afterwards.
+// when it returns: the new model is served only afterwards. A Save that
+// fails stops the Service (Err): the commit's model is never served and its
+// ε is not lost, since nothing after it runs.
 type Checkpointer interface {
 	Save(round.Snapshot) error
 }
@@ -30,7 +34,18 @@ type Service struct {
 	log     *slog.Logger
 	history []round.Outcome // the most recent rounds, oldest first
 	watch   func(round.Outcome)
+	// version and params are the model served: the last one checkpointed
+	// (or, before any commit, the machine's first).
+	version int64
+	params  []float32
+	failed  error         // why the Service stopped; nil while it runs
+	done    chan struct{} // closed when it stops
 }
+
+// ErrStopped is what every event gets once a checkpoint has failed: the
+// Service refuses to go on rather than serve a model, or spend privacy,
+// that a restart would not know of.
+var ErrStopped = errors.New("coordinator stopped: a checkpoint failed")
 
 // historyLen is how many finished rounds Status keeps.
 const historyLen = 50
@@ -48,7 +63,9 @@ type ServiceOptions struct {
 
 // NewService wraps m.
 func NewService(m *round.Machine, o ServiceOptions) *Service {
-	s := &Service{m: m, now: o.Now, ckpt: o.Checkpointer, metrics: o.Metrics, log: o.Log, watch: o.Watch}
+	s := &Service{m: m, now: o.Now, ckpt: o.Checkpointer, metrics: o.Metrics, log: o.Log, watch: o.Watch, done: make(chan struct{})}
+	v, p := m.Model()
+	s.version, s.params = v, slices.Clone(p)
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -58,10 +75,24 @@ func NewService(m *round.Machine, o ServiceOptions) *Service {
 	return s
 }
 
+// Done is closed when the Service stops: a checkpoint failed (Err says
+// which). Its driver then stops serving.
+func (s *Service) Done() <-chan struct{} { return s.done }
+
+// Err is why the Service stopped, wrapping ErrStopped; nil while it runs.
+func (s *Service) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failed
+}
+
 // CheckIn asks the machine to take a device into the current round.
 func (s *Service) CheckIn(device string, cachedVersion int64) (round.CheckInResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.failed != nil {
+		return round.CheckInResult{}, s.failed
+	}
 	res, err := s.m.CheckIn(s.now(), device, cachedVersion)
 	if s.metrics != nil {
 		s.metrics.checkIn(res, err)
@@ -74,6 +105,9 @@ func (s *Service) CheckIn(device string, cachedVersion int64) (round.CheckInResu
 func (s *Service) Report(device string, r round.Report) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.failed != nil {
+		return s.failed
+	}
 	err := s.m.Report(s.now(), device, r)
 	if s.metrics != nil {
 		s.metrics.report(err)
@@ -89,6 +123,9 @@ func (s *Service) Report(device string, r round.Report) error {
 func (s *Service) SecAggSend(device string, round int64, msg secagg.ClientMessage) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.failed != nil {
+		return s.failed
+	}
 	err := s.m.SecAggSend(s.now(), device, round, msg)
 	if err != nil {
 		s.log.Info("SecAgg message refused", "device", device, "round", round, "type", fmt.Sprintf("%T", msg), "reason", err)
@@ -105,6 +142,9 @@ func (s *Service) SecAggSend(device string, round int64, msg secagg.ClientMessag
 func (s *Service) SecAggFetch(device string, round int64, phase secagg.Phase) (secagg.ServerMessage, time.Duration, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.failed != nil {
+		return nil, 0, s.failed
+	}
 	msg, wait, err := s.m.SecAggFetch(s.now(), device, round, phase)
 	s.drain()
 	return msg, wait, err
@@ -137,6 +177,9 @@ func (s *Service) Codec() *codec.UpdateCodec {
 func (s *Service) Tick() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.failed != nil {
+		return
+	}
 	s.m.Tick(s.now())
 	s.drain()
 }
@@ -149,22 +192,33 @@ func (s *Service) Cohort() []string {
 }
 
 // Model calls f with the current model version and parameters, under the
-// lock: f must not keep params.
+// lock: f must not keep params. The model is the last one checkpointed:
+// once a checkpoint fails, no newer one is ever served.
 func (s *Service) Model(f func(version int64, params []float32)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f(s.m.Model())
+	f(s.version, s.params)
 }
 
 // drain carries out the rounds the machine finished. A commit is
-// checkpointed before the lock is released, so no device sees a model that
-// a restart could lose.
+// checkpointed before the lock is released and before its model is served,
+// so no device sees a model, and nobody a round's ε, that a restart could
+// lose. A failed checkpoint stops the Service: the rest is not carried out.
 func (s *Service) drain() {
+	if s.failed != nil {
+		return
+	}
 	for _, o := range s.m.Ready() {
 		if o.Committed && s.ckpt != nil {
 			if err := s.ckpt.Save(*o.Snapshot); err != nil {
-				s.log.Error("checkpoint failed; a restart will resume from the previous one", "round", o.Round, "err", err)
+				s.failed = fmt.Errorf("%w: round %d committed (model version %d) but was not persisted: %w", ErrStopped, o.Round, o.Snapshot.Version, err)
+				s.log.Error("checkpoint failed; the coordinator stops, a restart resumes from the previous checkpoint", "round", o.Round, "err", err)
+				close(s.done)
+				return
 			}
+		}
+		if o.Committed {
+			s.version, s.params = o.Snapshot.Version, o.Snapshot.Params // the snapshot's own copy
 		}
 		if s.metrics != nil {
 			s.metrics.outcome(o)
@@ -246,7 +300,10 @@ func (s *Service) Status() StatusReport {
 	defer s.mu.Unlock()
 	st := s.m.Status()
 	r := StatusReport{Round: st.Round, Phase: st.Phase.String(), Selected: st.Selected, CheckedIn: st.CheckedIn,
-		Reports: st.Reports, Opened: st.Opened, Deadline: st.Deadline, ModelVersion: st.ModelVersion, Stopped: st.Stopped}
+		Reports: st.Reports, Opened: st.Opened, Deadline: st.Deadline, ModelVersion: s.version, Stopped: st.Stopped}
+	if s.failed != nil {
+		r.Phase, r.Stopped = "stopped", s.failed.Error()
+	}
 	if st.DP {
 		r.Privacy = NewPrivacyReport(st.Spent, st.Delta, st.Accountant)
 	}

@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -111,16 +112,83 @@ func TestServiceCheckpointsEveryCommitAndServesStatus(t *testing.T) {
 	}
 }
 
-func TestServiceGoesOnWhenACheckpointFails(t *testing.T) {
-	s, _ := newTestService(t, &memCheckpoints{fail: true}, prometheus.NewRegistry())
-	s.CheckIn("a", -1)
-	s.CheckIn("b", -1)
-	s.Report("a", round.Report{Round: 1, Update: []float32{1, 1}, Weight: 1})
-	if err := s.Report("b", round.Report{Round: 1, Update: []float32{1, 1}, Weight: 1}); err != nil {
-		t.Fatal(err)
+// TestServiceStopsWhenACheckpointFails: round 1 is checkpointed, round 2's
+// checkpoint fails. The Service stops: its driver is told (Done, Err), no
+// event reaches the machine any more, and the model served stays version 1,
+// the last one persisted; /status says why.
+func TestServiceStopsWhenACheckpointFails(t *testing.T) {
+	ckpt := &memCheckpoints{}
+	s, _ := newTestService(t, ckpt, prometheus.NewRegistry())
+	served := func() (version int64, params []float32) {
+		s.Model(func(v int64, p []float32) { version, params = v, append(params, p...) })
+		return
 	}
-	if st := s.Status(); st.Round != 2 {
-		t.Fatalf("round %d, want 2", st.Round)
+	for r := int64(1); r <= 2; r++ {
+		if r == 2 {
+			ckpt.fail = true
+		}
+		s.CheckIn("a", -1)
+		s.CheckIn("b", -1)
+		s.Report("a", round.Report{Round: r, Update: []float32{1, 1}, Weight: 1})
+		err := s.Report("b", round.Report{Round: r, Update: []float32{3, 3}, Weight: 1})
+		if err != nil {
+			t.Fatalf("round %d: %v", r, err)
+		}
+		if v, _ := served(); v != 1 {
+			t.Fatalf("after round %d the model served is version %d, want 1 (the last persisted)", r, v)
+		}
+	}
+	select {
+	case <-s.Done():
+	default:
+		t.Fatal("Done is not closed after a failed checkpoint")
+	}
+	if err := s.Err(); !errors.Is(err, ErrStopped) || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("Err %v, want ErrStopped with the cause", err)
+	}
+	if _, err := s.CheckIn("a", 1); !errors.Is(err, ErrStopped) {
+		t.Fatalf("check-in after the failure: %v", err)
+	}
+	if err := s.Report("a", round.Report{Round: 3, Update: []float32{1, 1}, Weight: 1}); !errors.Is(err, ErrStopped) {
+		t.Fatalf("report after the failure: %v", err)
+	}
+	if _, _, err := s.SecAggFetch("a", 3, 1); !errors.Is(err, ErrStopped) {
+		t.Fatalf("SecAgg fetch after the failure: %v", err)
+	}
+	s.Tick()
+	if v, p := served(); v != 1 || p[0] != 2 || p[1] != 2 {
+		t.Fatalf("model served %d %v, want version 1 [2 2]", v, p)
+	}
+	if st := s.Status(); st.ModelVersion != 1 || st.Phase != "stopped" || !strings.Contains(st.Stopped, "disk full") || len(st.Recent) != 1 {
+		t.Fatalf("status %+v", st)
+	}
+	if len(ckpt.saved) != 1 {
+		t.Fatalf("%d checkpoints, want 1", len(ckpt.saved))
+	}
+}
+
+// TestServeStopsWhenTheServiceStops: the driver loop RunProcess uses ends
+// serving when a checkpoint fails and returns the failure.
+func TestServeStopsWhenTheServiceStops(t *testing.T) {
+	ckpt := &memCheckpoints{fail: true}
+	s, _ := newTestService(t, ckpt, prometheus.NewRegistry())
+	err := serveUntilStopped(context.Background(), s, func(ctx context.Context) error {
+		<-ctx.Done() // a server: it serves until told to stop
+		return nil
+	}, func() {
+		s.CheckIn("a", -1)
+		s.CheckIn("b", -1)
+		s.Report("a", round.Report{Round: 1, Update: []float32{1, 1}, Weight: 1})
+		s.Report("b", round.Report{Round: 1, Update: []float32{1, 1}, Weight: 1})
+	})
+	if !errors.Is(err, ErrStopped) {
+		t.Fatalf("serve returned %v, want ErrStopped", err)
+	}
+	// Stopped by its context, it returns nothing.
+	ctx, cancel := context.WithCancel(context.Background())
+	s, _ = newTestService(t, &memCheckpoints{}, prometheus.NewRegistry())
+	if err := serveUntilStopped(ctx, s, func(ctx context.Context) error { <-ctx.Done(); return nil }, cancel); err != nil {
+		t.Fatal(err)
 	}
 }
 

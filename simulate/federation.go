@@ -158,6 +158,11 @@ func (c Config) roundConfig(params, people int) (round.Config, error) {
 	rc := round.Config{Goal: c.ClientsPerRound, OverSelection: 1, MinFraction: 1e-9,
 		SelectionTimeout: selectionTimeout, ReportWindow: reportWindow, RetryMin: time.Second, Seed: c.Seed,
 		DP: c.Privacy.Config(c.TargetEpsilon), Codec: c.Quantization.Config(), SecAgg: c.SecureAggregation.Config(selectionTimeout)}
+	if rc.SecAgg != nil && c.Dropout > rc.SecAgg.DropoutRate {
+		// The coordinator unmasks only within the dropout rate secure
+		// aggregation is sized for: size it for the simulated dropouts.
+		rc.SecAgg.DropoutRate = c.Dropout
+	}
 	if rc.DP == nil {
 		return rc, nil
 	}

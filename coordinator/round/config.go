@@ -42,6 +42,24 @@ type Config struct {
 	// SecAgg, if set, aggregates every round securely (aggregate/secagg):
 	// the coordinator learns only the sum of the surviving devices' updates.
 	SecAgg *SecAggConfig
+	// MaxUpdateNorm bounds the L2 norm of a plain update, without DP or a
+	// codec (which clip to DPConfig.ClipNorm, and to CodecConfig.Norm plus
+	// the quantization's rounding): a larger one is scaled down to it, so
+	// no device moves the mean by more than MaxUpdateNorm/reports. 0 means
+	// DefaultMaxUpdateNorm.
+	MaxUpdateNorm float64
+}
+
+// DefaultMaxUpdateNorm is MaxUpdateNorm's default: above every honest
+// update measured (at most 69 on ml-latest-small at the default settings),
+// so it changes no honest round, yet a bound on what one device can do.
+const DefaultMaxUpdateNorm = 100
+
+func (c Config) maxUpdateNorm() float64 {
+	if c.MaxUpdateNorm == 0 {
+		return DefaultMaxUpdateNorm
+	}
+	return c.MaxUpdateNorm
 }
 
 // CodecConfig is the quantization of updates on the devices: Bits per
@@ -126,6 +144,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("report window must be positive, got %v", c.ReportWindow)
 	case c.RetryMin <= 0:
 		return fmt.Errorf("retry window must be positive, got %v", c.RetryMin)
+	case !(c.MaxUpdateNorm >= 0) || math.IsInf(c.MaxUpdateNorm, 1):
+		return fmt.Errorf("largest update norm must be non-negative (0: the default), got %v", c.MaxUpdateNorm)
 	}
 	if k := c.Codec; k != nil {
 		if err := codec.CheckBits(k.Bits); err != nil {

@@ -75,9 +75,11 @@ type Report struct {
 	// codec, Encoded is its encoding (codec.UpdateCodec, b-bit values).
 	Update  []float32
 	Encoded []uint32
-	Weight  float64
-	Loss    float64
-	Eval    *Evaluation // the device's metrics on the model it trained from, if it evaluated
+	// Weight must be in (0, 2^22) but is not used: every person counts
+	// alike.
+	Weight float64
+	Loss   float64
+	Eval   *Evaluation // the device's metrics on the model it trained from, if it evaluated
 	// Clipped says the device scaled its update down to the plan's clip
 	// norm (the coordinator, seeing only the result, cannot tell).
 	Clipped bool
@@ -184,6 +186,7 @@ type Machine struct {
 
 	codec     *codec.UpdateCodec // this round's, with Config.Codec
 	encoded   []float32          // a report's decoded (rotated) values; the rotated mean
+	clipBuf   []float32          // a plain report scaled down to its norm limit
 	sec       *secureRound       // this round's, with Config.SecAgg
 	setupErr  error              // why this round cannot run; it is abandoned at selection's end
 	secParams map[int][2]int     // SecAgg (degree, threshold) by cohort size
@@ -460,7 +463,14 @@ func (m *Machine) Report(now time.Time, device string, r Report) error {
 		return reject(BadUpdate, "loss %v is not in [0, %d)", r.Loss, aggregate.MaxAbsValue)
 	case r.Eval != nil && !(r.Eval.HR >= 0 && r.Eval.HR <= 1 && r.Eval.NDCG >= 0 && r.Eval.NDCG <= 1):
 		return reject(BadUpdate, "evaluation %+v is outside [0, 1]", *r.Eval)
+	case !(r.Weight > 0 && r.Weight < aggregate.MaxAbsValue):
+		return reject(BadUpdate, "aggregate: update rejected: weight %v is not in (0, %d)", r.Weight, aggregate.MaxAbsValue)
 	}
+	// Every person counts alike: a device's declared weight is checked as
+	// the wire has always required, then not used (one device declaring a
+	// huge weight would otherwise put the mean where it liked). And no
+	// update counts for more than the largest norm an honest one has.
+	limit := m.cfg.maxUpdateNorm()
 	if m.codec != nil {
 		// Decoded but left rotated: the mean is taken in the rotated space
 		// (the clip too: rotation keeps norms) and rotated back once.
@@ -475,8 +485,23 @@ func (m *Machine) Report(now time.Time, device string, r Report) error {
 			return reject(BadUpdate, "%v", err)
 		}
 		r.Update = m.encoded
+		// Devices clip to the codec's norm before they quantize, and
+		// rounding adds under one level to each of the d′ values: an
+		// honest update is never longer (the sensitivity's argument).
+		d := math.Sqrt(float64(len(r.Encoded)))
+		limit = min(m.cfg.Codec.Norm+d/q.Scale(), m.codec.Range*d)
 	}
-	weight := r.Weight
+	weight := 1.0
+	tooLarge := func(v float32) bool { return !(math.Abs(float64(v)) < aggregate.MaxAbsValue) } // refused below, unscaled
+	if norm := privacy.L2Norm(r.Update); m.cfg.DP == nil && norm > limit && !slices.ContainsFunc(r.Update, tooLarge) {
+		// Scaled, not down-weighted: the mean is over the reports, and a
+		// clipped device still counts as one person.
+		m.clipBuf = append(m.clipBuf[:0], r.Update...)
+		for i, v := range m.clipBuf {
+			m.clipBuf[i] = float32(float64(v) * limit / norm)
+		}
+		r.Update = m.clipBuf
+	}
 	if d := m.cfg.DP; d != nil {
 		// Every person counts alike, and no more than the clip norm: the
 		// clip is a scale on the update, applied as its weight. Devices

@@ -3,6 +3,7 @@ package round
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/tacitfl/tacit/aggregate/secagg"
@@ -159,6 +160,12 @@ func secAggRejection(err error) *Rejection {
 func (m *Machine) endSecurePhase(now time.Time) {
 	sr := m.sec
 	ending := sr.server.Phase()
+	if ending == secagg.PhaseMaskedInput {
+		if reason := m.refuseUnmask(); reason != "" {
+			m.abandon(now, reason)
+			return
+		}
+	}
 	out, err := sr.server.EndPhase()
 	if err != nil {
 		m.abandon(now, fmt.Sprintf("secure aggregation stopped after %v: %v", ending, err))
@@ -194,6 +201,54 @@ func (m *Machine) endSecurePhase(now time.Time) {
 	if out.Phase == secagg.PhaseMaskedInput && sr.expected < m.minReports() {
 		m.abandon(now, fmt.Sprintf("%d devices left to send masked inputs, %d needed", sr.expected, m.minReports()))
 	}
+}
+
+// refuseUnmask is why the masked-input phase must not end in unmasking,
+// or "" if it may. Unmasking reveals the sum of the devices that sent
+// masked inputs, and of each connected component of their neighbour graph
+// on its own (the pairwise masks cancel within one), so it needs, before a
+// single unmask request goes out: as many of them as a round commits with
+// (with distributed DP, the honest shares the noise is sized for), no more
+// dropouts than secure aggregation was sized for, and no component smaller
+// than that minimum.
+func (m *Machine) refuseUnmask() string {
+	sr := m.sec
+	var survivors []secagg.ClientID
+	for id, dev := range sr.devices {
+		if m.accepted[dev] {
+			survivors = append(survivors, secagg.ClientID(id))
+		}
+	}
+	n, need := len(survivors), m.minReports()
+	if n < need {
+		return fmt.Sprintf("%d masked inputs, %d needed: nothing unmasked", n, need)
+	}
+	if reason := m.tooFewHonest(n); reason != "" {
+		return reason
+	}
+	cohort := sr.cfg.NumClients
+	if most := int(math.Floor(m.cfg.SecAgg.DropoutRate * float64(cohort))); cohort-n > most {
+		return fmt.Sprintf("%d of %d selected devices dropped out before their masked input, more than the %d (dropout rate %g) secure aggregation is sized for: nothing unmasked",
+			cohort-n, cohort, most, m.cfg.SecAgg.DropoutRate)
+	}
+	return smallComponent(sr.cfg, survivors, func(size int) bool { return size >= need && m.tooFewHonest(size) == "" })
+}
+
+// smallComponent is why survivors' neighbour graph in the round cfg must
+// not be unmasked, a component whose size is not enough, or "" if every
+// component's is.
+func smallComponent(cfg secagg.Config, survivors []secagg.ClientID, enough func(size int) bool) string {
+	comps, err := cfg.Components(survivors)
+	if err != nil {
+		return fmt.Sprintf("the survivors' neighbour graph: %v: nothing unmasked", err)
+	}
+	for _, c := range comps {
+		if !enough(len(c)) {
+			return fmt.Sprintf("the survivors' neighbour graph has components %v: the sum of the %d devices of one alone would be revealed: nothing unmasked",
+				comps, len(c))
+		}
+	}
+	return ""
 }
 
 // secureSum writes the round's sum of updates into m.step (which holds d

@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -412,5 +413,73 @@ func TestCodecRangeFollowsTheRotation(t *testing.T) {
 		if got := res.Plan.Codec.Range; math.Abs(got-want) > 1e-12*want {
 			t.Errorf("rotate %v: range %v, want %v", rotate, got, want)
 		}
+	}
+}
+
+// TestTooFewMaskedInputsUnmaskNothing: 8 of 10 devices send masked inputs
+// (within the dropout rate) where 9 are needed. The round is abandoned at
+// the end of the masked-input phase, before the SecAgg server hands out a
+// single unmask request: the sum of the 8 is never learnt.
+func TestTooFewMaskedInputsUnmaskNothing(t *testing.T) {
+	devs, ids := newSecureDevices(10, 4)
+	for _, d := range devs[:2] {
+		d.dropAt = secagg.PhaseMaskedInput
+	}
+	cfg := secureConfig()
+	cfg.MinFraction = 0.9
+	m, now := newSecureMachine(t, cfg, ids)
+	sr := m.sec
+	o, _ := runSecureRound(t, m, now, devs)
+	if o.Committed || o.Reason != "8 masked inputs, 9 needed: nothing unmasked" {
+		t.Fatalf("committed %v (%s), want abandoned for too few masked inputs", o.Committed, o.Reason)
+	}
+	if n := len(sr.out[secagg.PhaseUnmask]); n != 0 || sr.server.Phase() != secagg.PhaseMaskedInput {
+		t.Fatalf("%d unmask requests handed out, server in %v", n, sr.server.Phase())
+	}
+}
+
+// TestTooManyDropoutsUnmaskNothing: with secure aggregation sized for 30%
+// dropouts, 4 of 10 devices dropping before their masked input (6 left,
+// 5 needed) abandons the round before any unmask request.
+func TestTooManyDropoutsUnmaskNothing(t *testing.T) {
+	devs, ids := newSecureDevices(10, 5)
+	for _, d := range devs[:4] {
+		d.dropAt = secagg.PhaseMaskedInput
+	}
+	m, now := newSecureMachine(t, secureConfig(), ids)
+	sr := m.sec
+	o, _ := runSecureRound(t, m, now, devs)
+	if o.Committed || !strings.Contains(o.Reason, "4 of 10 selected devices dropped out before their masked input, more than the 3") {
+		t.Fatalf("committed %v (%s), want abandoned for too many dropouts", o.Committed, o.Reason)
+	}
+	if n := len(sr.out[secagg.PhaseUnmask]); n != 0 || sr.server.Phase() != secagg.PhaseMaskedInput {
+		t.Fatalf("%d unmask requests handed out, server in %v", n, sr.server.Phase())
+	}
+}
+
+// TestSmallSurvivorComponentIsRefused: in a sparse neighbour graph, the
+// survivors left when a device's neighbours all drop split into that
+// device alone and the rest; unmasking would reveal its input, so it is
+// refused, and a connected survivor set is not.
+func TestSmallSurvivorComponentIsRefused(t *testing.T) {
+	cfg := secagg.Config{NumClients: 20, Degree: 4, Threshold: 2, Bits: 16, Length: 1, GraphSeed: [32]byte{9}}
+	var survivors, all []secagg.ClientID
+	for v := range secagg.ClientID(20) {
+		all = append(all, v)
+		if comps, err := cfg.Components([]secagg.ClientID{0, v}); err != nil {
+			t.Fatal(err)
+		} else if v == 0 || len(comps) == 2 { // 0 itself, or not its neighbour
+			survivors = append(survivors, v)
+		}
+	}
+	if len(survivors) != 16 {
+		t.Fatalf("%d survivors, want 16 (client 0 and the 15 not its neighbours)", len(survivors))
+	}
+	enough := func(size int) bool { return size >= 5 }
+	if r := smallComponent(cfg, survivors, enough); !strings.Contains(r, "[[0] ") || !strings.Contains(r, "the 1 devices of one alone") {
+		t.Fatalf("refusal %q, want client 0 alone", r)
+	}
+	if r := smallComponent(cfg, all, enough); r != "" {
+		t.Fatalf("every client survived, but %q", r)
 	}
 }
