@@ -42,7 +42,7 @@ var statusPage = template.Must(template.New("status").Parse(`<!doctype html>
 <p><a href="/status">/status</a> (JSON) · <a href="/metrics">/metrics</a> (Prometheus) · <a href="/healthz">/healthz</a></p>
 <table><tr><th>round</th><th>result</th><th>selected</th><th>reports</th><th>seconds</th><th>loss</th><th>HR@10</th><th>NDCG@10</th><th>reason</th></tr>
 {{range .Recent}}<tr><td>{{.Round}}</td><td>{{if .Committed}}committed{{else}}abandoned{{end}}</td><td>{{.Selected}}</td><td>{{.Reports}}</td>
-<td>{{printf "%.2f" .Seconds}}</td><td>{{printf "%.4g" .TrainLoss}}</td><td>{{with .HR}}{{printf "%.4f" .}}{{else}}-{{end}}</td><td>{{with .NDCG}}{{printf "%.4f" .}}{{else}}-{{end}}</td><td style="text-align:left">{{.Reason}}</td></tr>
+<td>{{printf "%.2f" .Seconds}}</td><td>{{with .TrainLoss}}{{printf "%.4g" .}}{{else}}-{{end}}</td><td>{{with .HR}}{{printf "%.4f" .}}{{else}}-{{end}}</td><td>{{with .NDCG}}{{printf "%.4f" .}}{{else}}-{{end}}</td><td style="text-align:left">{{.Reason}}</td></tr>
 {{end}}</table>
 </body></html>
 `))

@@ -289,7 +289,7 @@ type RoundSummary struct {
 	Selected  int      `json:"selected"`
 	Reports   int      `json:"reports"`
 	Seconds   float64  `json:"seconds"`
-	TrainLoss float64  `json:"train_loss"`
+	TrainLoss *float64 `json:"train_loss,omitempty"` // absent below the round's minimum of reports
 	HR        *float64 `json:"hr_at_10,omitempty"`
 	NDCG      *float64 `json:"ndcg_at_10,omitempty"`
 }
@@ -313,7 +313,10 @@ func (s *Service) Status() StatusReport {
 	for i := len(s.history) - 1; i >= 0; i-- {
 		o := s.history[i]
 		rs := RoundSummary{Round: o.Round, Committed: o.Committed, Reason: o.Reason, Selected: o.Selected,
-			Reports: o.Reports, Seconds: o.Ended.Sub(o.Opened).Seconds(), TrainLoss: o.TrainLoss}
+			Reports: o.Reports, Seconds: o.Ended.Sub(o.Opened).Seconds()}
+		if o.Losses > 0 {
+			rs.TrainLoss = &o.TrainLoss
+		}
 		if o.Evaluated > 0 {
 			rs.HR, rs.NDCG = &o.HR, &o.NDCG
 		}

@@ -58,11 +58,12 @@ func (c *memCheckpoints) Save(s round.Snapshot) error {
 	return nil
 }
 
-func newTestService(t *testing.T, ckpt Checkpointer, reg *prometheus.Registry) (*Service, *fakeClock) {
+func newTestService(t *testing.T, ckpt Checkpointer, reg *prometheus.Registry, minMeans int) (*Service, *fakeClock) {
 	t.Helper()
 	clock := &fakeClock{t: epoch}
 	opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedavg"})
 	cfg := round.DefaultConfig()
+	cfg.MinReportsForMeans = minMeans
 	m, err := round.NewMachine(cfg, round.Parts{Population: []string{"a", "b"}, Snapshot: round.Snapshot{Params: []float32{0, 0}, SelectionKey: [32]byte{1}}, Optimizer: opt}, clock.t)
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +74,7 @@ func newTestService(t *testing.T, ckpt Checkpointer, reg *prometheus.Registry) (
 func TestServiceCheckpointsEveryCommitAndServesStatus(t *testing.T) {
 	ckpt := &memCheckpoints{}
 	reg := prometheus.NewRegistry()
-	s, clock := newTestService(t, ckpt, reg)
+	s, clock := newTestService(t, ckpt, reg, 1)
 	for _, d := range []string{"a", "b"} {
 		if res, err := s.CheckIn(d, -1); err != nil || res.Plan == nil {
 			t.Fatalf("%s: %+v %v", d, res, err)
@@ -118,7 +119,7 @@ func TestServiceCheckpointsEveryCommitAndServesStatus(t *testing.T) {
 // the last one persisted; /status says why.
 func TestServiceStopsWhenACheckpointFails(t *testing.T) {
 	ckpt := &memCheckpoints{}
-	s, _ := newTestService(t, ckpt, prometheus.NewRegistry())
+	s, _ := newTestService(t, ckpt, prometheus.NewRegistry(), 1)
 	served := func() (version int64, params []float32) {
 		s.Model(func(v int64, p []float32) { version, params = v, append(params, p...) })
 		return
@@ -171,7 +172,7 @@ func TestServiceStopsWhenACheckpointFails(t *testing.T) {
 // serving when a checkpoint fails and returns the failure.
 func TestServeStopsWhenTheServiceStops(t *testing.T) {
 	ckpt := &memCheckpoints{fail: true}
-	s, _ := newTestService(t, ckpt, prometheus.NewRegistry())
+	s, _ := newTestService(t, ckpt, prometheus.NewRegistry(), 1)
 	err := serveUntilStopped(context.Background(), s, func(ctx context.Context) error {
 		<-ctx.Done() // a server: it serves until told to stop
 		return nil
@@ -186,7 +187,7 @@ func TestServeStopsWhenTheServiceStops(t *testing.T) {
 	}
 	// Stopped by its context, it returns nothing.
 	ctx, cancel := context.WithCancel(context.Background())
-	s, _ = newTestService(t, &memCheckpoints{}, prometheus.NewRegistry())
+	s, _ = newTestService(t, &memCheckpoints{}, prometheus.NewRegistry(), 1)
 	if err := serveUntilStopped(ctx, s, func(ctx context.Context) error { <-ctx.Done(); return nil }, cancel); err != nil {
 		t.Fatal(err)
 	}
@@ -285,5 +286,31 @@ func TestServiceShowsBothEpsilons(t *testing.T) {
 		if strings.Contains(out, hex.EncodeToString(key[:])) || strings.Contains(out, string(key[:3])) {
 			t.Fatal("the selection key is shown")
 		}
+	}
+}
+
+// TestRoundMeansNeedEnoughReports: a round's mean loss and HR/NDCG are not
+// noised, so below the minimum of reports (one device's own values, here
+// two devices') neither /status, the page nor /metrics shows them.
+func TestRoundMeansNeedEnoughReports(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s, _ := newTestService(t, &memCheckpoints{}, reg, 0) // the default minimum, 10
+	for _, d := range []string{"a", "b"} {
+		s.CheckIn(d, -1)
+		if err := s.Report(d, round.Report{Round: 1, Update: []float32{1, 1}, Weight: 1, Loss: 0.25, Eval: &round.Evaluation{HR: 1, NDCG: 1}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	get := serveHTTP(t, s, reg)
+	status := get("/status")
+	var st StatusReport
+	if err := json.Unmarshal([]byte(status), &st); err != nil || len(st.Recent) != 1 || !st.Recent[0].Committed {
+		t.Fatalf("status %s (%v)", status, err)
+	}
+	if r := st.Recent[0]; r.TrainLoss != nil || r.HR != nil || r.NDCG != nil {
+		t.Fatalf("two reports' means shown: %s", status)
+	}
+	if metrics := get("/metrics"); !strings.Contains(metrics, "tacit_federated_hr_at_10 0") {
+		t.Error("/metrics shows two reports' HR@10")
 	}
 }

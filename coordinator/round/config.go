@@ -48,7 +48,15 @@ type Config struct {
 	// no device moves the mean by more than MaxUpdateNorm/reports. 0 means
 	// DefaultMaxUpdateNorm.
 	MaxUpdateNorm float64
+	// MinReportsForMeans is the fewest values a round's mean training loss,
+	// or mean HR@10 and NDCG@10, is shown with: these means are not noised,
+	// and with one report the mean is that device's own value. Below it the
+	// round's outcome has none. 0 means DefaultMinReportsForMeans.
+	MinReportsForMeans int
 }
+
+// DefaultMinReportsForMeans is MinReportsForMeans' default.
+const DefaultMinReportsForMeans = 10
 
 // DefaultMaxUpdateNorm is MaxUpdateNorm's default: above every honest
 // update measured (at most 69 on ml-latest-small at the default settings),
@@ -146,6 +154,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("retry window must be positive, got %v", c.RetryMin)
 	case !(c.MaxUpdateNorm >= 0) || math.IsInf(c.MaxUpdateNorm, 1):
 		return fmt.Errorf("largest update norm must be non-negative (0: the default), got %v", c.MaxUpdateNorm)
+	case c.MinReportsForMeans < 0:
+		return fmt.Errorf("minimum reports for means must be non-negative (0: the default), got %d", c.MinReportsForMeans)
 	}
 	if k := c.Codec; k != nil {
 		if err := codec.CheckBits(k.Bits); err != nil {

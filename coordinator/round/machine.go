@@ -115,10 +115,14 @@ type Outcome struct {
 	Reason                       string
 	Selected, CheckedIn, Reports int
 	Opened, Ended                time.Time
-	TrainLoss                    float64   // mean over reports
-	Evaluated                    int       // reports that carried an evaluation
-	HR, NDCG                     float64   // means over those
-	Snapshot                     *Snapshot // the new state, when Committed
+	// TrainLoss is the mean over Losses reports; Evaluated reports carried
+	// an evaluation, whose means are HR and NDCG. Both counts are 0, and
+	// the means absent, below Config.MinReportsForMeans.
+	Losses    int
+	TrainLoss float64
+	Evaluated int
+	HR, NDCG  float64   // means over those
+	Snapshot  *Snapshot // the new state, when Committed
 	// With differential privacy: reports clipped, the sensitivity Δ (the
 	// largest norm one device's contribution could have: the clip norm, or
 	// more under SecAgg), the noise's standard deviation on the sum (z·Δ
@@ -621,14 +625,18 @@ func (m *Machine) abandon(now time.Time, reason string) {
 
 func (m *Machine) outcome(now time.Time, committed bool, reason string) Outcome {
 	o := Outcome{Round: m.round, Committed: committed, Reason: reason, Selected: len(m.cohort),
-		CheckedIn: len(m.accepted), Reports: m.reports, Opened: m.opened, Ended: now, Evaluated: m.evals.Count(),
+		CheckedIn: len(m.accepted), Reports: m.reports, Opened: m.opened, Ended: now,
 		Clipped: m.clipped, ClipNorm: m.clip, Epsilons: m.epsilons()}
-	var v [2]float32
-	if m.losses.Mean(v[:1]) == nil {
-		o.TrainLoss = float64(v[0])
+	least := m.cfg.MinReportsForMeans
+	if least == 0 {
+		least = DefaultMinReportsForMeans
 	}
-	if m.evals.Mean(v[:]) == nil {
-		o.HR, o.NDCG = float64(v[0]), float64(v[1])
+	var v [2]float32
+	if n := m.losses.Count(); n >= least && m.losses.Mean(v[:1]) == nil {
+		o.Losses, o.TrainLoss = n, float64(v[0])
+	}
+	if n := m.evals.Count(); n >= least && m.evals.Mean(v[:]) == nil {
+		o.Evaluated, o.HR, o.NDCG = n, float64(v[0]), float64(v[1])
 	}
 	return o
 }
