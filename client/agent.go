@@ -75,7 +75,8 @@ type Agent struct {
 	log   *slog.Logger
 
 	ledger *Ledger
-	budget float64 // the person's ε budget; 0: no limit
+	policy Policy // what the device accepts, with a ledger
+	now    func() time.Time
 
 	seed *[32]byte    // seeds the round's coins, in simulations only
 	sec  *secureRound // the secure round the device is in, between Steps
@@ -116,14 +117,23 @@ func NewAgent(data Data, coord Coordinator, ws *Workspace, log *slog.Logger) *Ag
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Agent{data: data, coord: coord, ws: ws, log: log}
+	return &Agent{data: data, coord: coord, ws: ws, log: log, now: time.Now}
 }
 
-// KeepLedger makes the agent record every round it takes part in, and
-// decline a round that would take its own ε past budget (0: no limit). A
-// round without differential privacy counts as unbounded ε.
-func (a *Agent) KeepLedger(l *Ledger, budget float64) *Agent {
-	a.ledger, a.budget = l, budget
+// KeepLedger makes the agent check every plan against the device's policy
+// p (which must be valid) and record in l every round it takes part in, at
+// p's δ, and every plan it declines, with the reason. A round without
+// differential privacy counts as unbounded ε. Without a ledger an agent
+// (a simulation's virtual device) takes part in whatever it is asked to.
+func (a *Agent) KeepLedger(l *Ledger, p Policy) *Agent {
+	a.ledger, a.policy = l, p
+	return a
+}
+
+// WithClock makes the agent read the time, which its ledger records and
+// its policy's rounds a day count, from now rather than the system clock.
+func (a *Agent) WithClock(now func() time.Time) *Agent {
+	a.now = now
 	return a
 }
 
@@ -185,10 +195,7 @@ func (a *Agent) Step(ctx context.Context) (time.Duration, error) {
 	if err != nil || plan == nil {
 		return wait, err
 	}
-	if err := ws.ensureModel(ctx, a.coord, plan); err != nil {
-		return 0, err
-	}
-	mech, err := distributedMechanism(*plan, len(ws.mf.Params))
+	mech, err := distributedMechanism(*plan, model.ParamCount(plan.Items, plan.Model.Factors))
 	if err == nil && mech != nil && plan.SecAgg == nil {
 		// Its share of the noise protects the device only inside a sum.
 		err = errors.New("distributed DP without secure aggregation")
@@ -198,17 +205,13 @@ func (a *Agent) Step(ctx context.Context) (time.Duration, error) {
 	}
 	var entry LedgerEntry
 	if a.ledger != nil {
-		delta := plan.Delta
-		if delta == 0 {
-			delta = 1e-5
+		var why string
+		if entry, why = a.admit(*plan, mech); why != "" {
+			return a.decline(*plan, why)
 		}
-		eps := a.ledger.EpsilonIf(plan.NoiseMultiplier, mech, delta)
-		if a.budget > 0 && eps > a.budget {
-			a.log.Warn("declining a round: it would take this device past its privacy budget", "round", plan.Round, "epsilon", eps, "budget", a.budget)
-			return time.Hour, nil
-		}
-		entry = LedgerEntry{Round: plan.Round, NoiseMultiplier: plan.NoiseMultiplier, ClipNorm: plan.ClipNorm, Delta: delta,
-			Distributed: mech, Epsilon: eps}
+	}
+	if err := ws.ensureModel(ctx, a.coord, plan); err != nil {
+		return 0, err
 	}
 	if plan.SecAgg != nil {
 		return a.startSecure(ctx, *plan, mech, entry)
@@ -243,13 +246,44 @@ func (a *Agent) Step(ctx context.Context) (time.Duration, error) {
 	return 0, nil
 }
 
+// admit checks plan, with distributed mechanism mech, against the device's
+// policy and budget: the ledger entry of the round if the device takes
+// part, or why it declines.
+func (a *Agent) admit(plan Plan, mech *privacy.DistributedDGauss) (LedgerEntry, string) {
+	p := a.policy
+	if why := p.decline(plan, mech, a.ledger.roundsSince(a.now().Add(-24*time.Hour))); why != "" {
+		return LedgerEntry{}, why
+	}
+	eps := a.ledger.EpsilonIf(plan.NoiseMultiplier, mech, p.Delta)
+	if p.Budget > 0 && eps > p.Budget {
+		return LedgerEntry{}, fmt.Sprintf("it would take this device's ε to %.4g at δ = %g, past its budget of %g", eps, p.Delta, p.Budget)
+	}
+	return LedgerEntry{Round: plan.Round, NoiseMultiplier: plan.NoiseMultiplier, ClipNorm: plan.ClipNorm, Delta: p.Delta,
+		Distributed: mech, Epsilon: eps}, ""
+}
+
+// decline records in the ledger that the device declines plan, and why,
+// once a round, and waits out the round: the coordinator learns nothing
+// but that the device does not report.
+func (a *Agent) decline(plan Plan, why string) (time.Duration, error) {
+	a.log.Warn("declining a round", "round", plan.Round, "reason", why)
+	if n := len(a.ledger.Entries); n == 0 || a.ledger.Entries[n-1].Kind != EntryDeclined || a.ledger.Entries[n-1].Round != plan.Round {
+		err := a.record(LedgerEntry{Kind: EntryDeclined, Round: plan.Round, Reason: why, Delta: a.policy.Delta,
+			Epsilon: a.ledger.epsilon(a.policy.Delta)}, 0)
+		if err != nil {
+			return 0, err
+		}
+	}
+	return max(plan.Deadline.Sub(a.now()), time.Minute), nil
+}
+
 // record writes the round's ledger entry before anything is sent: an upload
 // the ledger lacks must not exist.
 func (a *Agent) record(entry LedgerEntry, bytesSent int) error {
 	if a.ledger == nil {
 		return nil
 	}
-	entry.Time, entry.BytesSent = time.Now().UTC(), bytesSent
+	entry.Time, entry.BytesSent = a.now().UTC(), bytesSent
 	if err := a.ledger.Record(entry); err != nil {
 		return fmt.Errorf("client: ledger: %w", err)
 	}

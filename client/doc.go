@@ -9,6 +9,11 @@
 //
 // What an application uses: NewAgent with the device's Data, a Coordinator
 // (a *QUIC for a real one) and a Workspace (NewWorkspace), then Run, or
-// Step under its own scheduler; KeepLedger with OpenLedger to keep the
-// device's privacy ledger and budget.
+// Step under its own scheduler; KeepLedger with OpenLedger and a Policy
+// (DefaultPolicy, or LoadPolicy from the person's file) to keep the
+// device's privacy ledger and check every plan: a device that keeps a
+// ledger declines a plan outside its policy, writing why in the ledger, and
+// accounts every round at its own δ. Plain, unmasked updates need the
+// policy's AllowPlain; an agent without a ledger (a simulation's virtual
+// device) takes part in whatever it is asked to.
 package client

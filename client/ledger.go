@@ -14,8 +14,8 @@ import (
 )
 
 // Ledger is the device's own record of what it gave away: one entry per
-// round it took part in, kept in a file the person can read (`tacit agent
-// ledger`). From it the device computes its own ε, trusting nothing of the
+// round it took part in or declined, kept in a file the person can read
+// (`tacit agent ledger`). From it the device computes its own ε, trusting nothing of the
 // coordinator but the noise it promises: each round it joined counts at
 // full strength, without the coordinator's sampling amplification, an
 // upper bound on what the person revealed. A round counts as the Gaussian
@@ -29,17 +29,67 @@ type Ledger struct {
 	Entries []LedgerEntry
 }
 
-// LedgerEntry is one round the device took part in.
+// LedgerEntry is one round the device took part in or, by its Kind, declined
+// or cannot account for.
 type LedgerEntry struct {
-	Time            time.Time `json:"time"`
-	Round           int64     `json:"round"`
-	NoiseMultiplier float64   `json:"noise_multiplier"` // 0: no differential privacy
-	ClipNorm        float64   `json:"clip_norm"`
+	Time  time.Time `json:"time"`
+	Kind  string    `json:"kind,omitempty"` // "": a round the device took part in
+	Round int64     `json:"round"`
+	// Reason says why the device declined the round, or why its cost is
+	// unknown.
+	Reason          string  `json:"reason,omitempty"`
+	NoiseMultiplier float64 `json:"noise_multiplier"` // 0: no differential privacy
+	ClipNorm        float64 `json:"clip_norm"`
 	// Distributed is the round's mechanism under distributed DP.
 	Distributed *privacy.DistributedDGauss `json:"distributed,omitempty"`
 	Delta       float64                    `json:"delta"`
 	BytesSent   int                        `json:"bytes_sent"`
-	Epsilon     float64                    `json:"epsilon"` // the device's ε after this round, at Delta
+	// Epsilon is the device's ε after this entry, at Delta: +Inf once it
+	// took part in a round without noise, written as null.
+	Epsilon float64 `json:"epsilon"`
+}
+
+// The kinds of ledger entry other than a round the device took part in.
+const (
+	// EntryDeclined is a plan the device declined: it spent nothing.
+	EntryDeclined = "declined"
+	// EntryUnknown stands for a torn last line, repaired when the ledger
+	// was opened: a round whose cost the device cannot know, counted as
+	// unbounded ε.
+	EntryUnknown = "unknown"
+)
+
+// ledgerJSON is how an entry is written: ε null when unbounded, which JSON
+// has no number for.
+type ledgerJSON struct {
+	ledgerFields
+	Epsilon *float64 `json:"epsilon"`
+}
+
+// ledgerFields is LedgerEntry without its methods.
+type ledgerFields LedgerEntry
+
+// MarshalJSON writes the entry, an unbounded ε as null.
+func (e LedgerEntry) MarshalJSON() ([]byte, error) {
+	j := ledgerJSON{ledgerFields: ledgerFields(e)}
+	if !math.IsInf(e.Epsilon, 1) {
+		j.Epsilon = &e.Epsilon
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads an entry, a null ε as +Inf.
+func (e *LedgerEntry) UnmarshalJSON(b []byte) error {
+	var j ledgerJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*e = LedgerEntry(j.ledgerFields)
+	e.Epsilon = math.Inf(1)
+	if j.Epsilon != nil {
+		e.Epsilon = *j.Epsilon
+	}
+	return nil
 }
 
 // maxLedgerLine bounds a ledger line; the file is the device's own, but a
@@ -47,6 +97,14 @@ type LedgerEntry struct {
 const maxLedgerLine = 4096
 
 // OpenLedger reads the ledger at path; a missing file is an empty ledger.
+//
+// A last line that does not parse is a write the device did not finish:
+// OpenLedger cuts it off and records in its place an entry of kind
+// EntryUnknown, which counts as unbounded ε. The device writes a round's
+// line, and syncs it, before it sends anything of the round, so a torn line
+// should be a round that sent nothing; but the file cannot prove that, nor
+// say what the round would have cost, and a figure would be a guess
+// presented as a bound. A damaged line before the last is an error.
 func OpenLedger(path string) (*Ledger, error) {
 	l := &Ledger{path: path}
 	f, err := os.Open(path)
@@ -57,33 +115,92 @@ func OpenLedger(path string) (*Ledger, error) {
 		return nil, err
 	}
 	defer f.Close()
+	var read, good int64 // bytes read, and up to the end of the last good line
+	newline := true      // the last line read ended with one
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 0, 512), maxLedgerLine)
+	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
+		n, tok, err := bufio.ScanLines(data, atEOF)
+		if n > 0 {
+			read += int64(n)
+			newline = data[n-1] == '\n'
+		}
+		return n, tok, err
+	})
+	var torn error
 	for line := 1; sc.Scan(); line++ {
+		if torn != nil {
+			return nil, torn // the damaged line was not the last
+		}
 		var e LedgerEntry
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+			torn = fmt.Errorf("%s:%d: %w", path, line, err)
+			continue
 		}
 		l.Entries = append(l.Entries, e)
+		good = read
 	}
-	return l, sc.Err()
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	switch {
+	case torn != nil:
+		fi, err := f.Stat()
+		if err != nil {
+			return nil, err
+		}
+		if err := os.Truncate(path, good); err != nil {
+			return nil, fmt.Errorf("repairing %w", torn)
+		}
+		delta := 0.0
+		if n := len(l.Entries); n > 0 {
+			delta = l.Entries[n-1].Delta
+		}
+		err = l.Record(LedgerEntry{Time: fi.ModTime().UTC(), Kind: EntryUnknown, Delta: delta, Epsilon: math.Inf(1),
+			Reason: "a torn line, repaired when the ledger was opened: counted as a round of unbounded ε"})
+		if err != nil {
+			return nil, err
+		}
+	case !newline:
+		// The last entry is whole but its newline was lost: restore it so
+		// the next entry starts a line of its own.
+		if err := appendSync(path, []byte{'\n'}); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
 }
 
 // EpsilonIf is the device's ε at delta if it also took part in a round with
-// noise multiplier z (and, under distributed DP, mechanism mech): +Inf for
-// a round without noise.
+// noise multiplier z (and, under distributed DP, mechanism mech): +Inf once
+// a round without noise, or of unknown cost, is among them. Declined
+// rounds spend nothing.
 func (l *Ledger) EpsilonIf(z float64, mech *privacy.DistributedDGauss, delta float64) float64 {
+	return l.epsilon(delta, LedgerEntry{NoiseMultiplier: z, Distributed: mech})
+}
+
+// epsilon is the device's ε at delta over its rounds and more: 0 with no
+// round at all.
+func (l *Ledger) epsilon(delta float64, more ...LedgerEntry) float64 {
 	a, err := privacy.NewAccountant(privacy.AccountantRDP)
 	if err != nil {
 		return math.Inf(1)
 	}
-	for _, e := range append(l.Entries, LedgerEntry{NoiseMultiplier: z, Distributed: mech}) {
+	rounds := 0
+	for _, e := range append(l.Entries[:len(l.Entries):len(l.Entries)], more...) {
+		if e.Kind == EntryDeclined {
+			continue
+		}
 		if e.NoiseMultiplier <= 0 {
 			return math.Inf(1)
 		}
 		if err := a.ComposeSpend(privacy.Spend{Q: 1, Sigma: e.NoiseMultiplier, Count: 1, Distributed: e.Distributed}); err != nil {
 			return math.Inf(1)
 		}
+		rounds++
+	}
+	if rounds == 0 {
+		return 0
 	}
 	eps, err := a.Epsilon(delta)
 	if err != nil {
@@ -99,11 +216,20 @@ func (l *Ledger) Record(e LedgerEntry) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err := appendSync(l.path, append(b, '\n')); err != nil {
+		return err
+	}
+	l.Entries = append(l.Entries, e)
+	return nil
+}
+
+// appendSync appends b to the file at path and syncs it.
+func appendSync(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(append(b, '\n')); err != nil {
+	if _, err := f.Write(b); err != nil {
 		f.Close()
 		return err
 	}
@@ -111,11 +237,7 @@ func (l *Ledger) Record(e LedgerEntry) error {
 		f.Close()
 		return err
 	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	l.Entries = append(l.Entries, e)
-	return nil
+	return f.Close()
 }
 
 // Print writes the ledger for the person to read.
@@ -125,12 +247,22 @@ func (l *Ledger) Print(w io.Writer) {
 		return
 	}
 	fmt.Fprintf(w, "%-20s %8s %8s %8s %10s %12s\n", "time", "round", "noise", "clip", "bytes", "ε so far")
-	bytes := 0
+	rounds, declined, bytes := 0, 0, 0
 	for _, e := range l.Entries {
+		when := e.Time.Format("2006-01-02 15:04:05")
+		if e.Kind != "" {
+			fmt.Fprintf(w, "%-20s %8d %s: %s\n", when, e.Round, e.Kind, e.Reason)
+		} else {
+			fmt.Fprintf(w, "%-20s %8d %8.3g %8.3g %10d %12.4g\n", when, e.Round, e.NoiseMultiplier, e.ClipNorm, e.BytesSent, e.Epsilon)
+		}
 		bytes += e.BytesSent
-		fmt.Fprintf(w, "%-20s %8d %8.3g %8.3g %10d %12.4g\n", e.Time.Format("2006-01-02 15:04:05"), e.Round, e.NoiseMultiplier, e.ClipNorm, e.BytesSent, e.Epsilon)
+		if e.Kind == EntryDeclined {
+			declined++
+		} else {
+			rounds++
+		}
 	}
 	last := l.Entries[len(l.Entries)-1]
-	fmt.Fprintf(w, "\n%d rounds, %d bytes sent; ε = %.4g at δ = %g (each round counted without sampling, as a Gaussian or\n"+
-		"under distributed DP a distributed discrete Gaussian mechanism)\n", len(l.Entries), bytes, last.Epsilon, last.Delta)
+	fmt.Fprintf(w, "\n%d rounds, %d bytes sent, %d declined; ε = %.4g at δ = %g (each round counted without sampling,\n"+
+		"as a Gaussian or under distributed DP a distributed discrete Gaussian mechanism)\n", rounds, bytes, declined, last.Epsilon, last.Delta)
 }

@@ -27,7 +27,8 @@ func TestLedgerRecordsAndEnforcesTheDeviceBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := NewAgent(Data{Train: model.Positives{Items: []int32{1, 5}}, Test: -1}, f, NewWorkspace(), nil).KeepLedger(l, 6)
+	policy := Policy{AllowPlain: true, Delta: 1e-5, MaxRoundsPerDay: 24, Budget: 6}
+	a := NewAgent(Data{Train: model.Positives{Items: []int32{1, 5}}, Test: -1}, f, NewWorkspace(), nil).KeepLedger(l, policy)
 	for r := int64(1); r <= 2; r++ {
 		f.plan.Round = r
 		if _, err := a.Step(context.Background()); err != nil {
@@ -38,7 +39,7 @@ func TestLedgerRecordsAndEnforcesTheDeviceBudget(t *testing.T) {
 		t.Fatalf("%d uploads, want 1: the second round would exceed the budget", len(f.uploads))
 	}
 	again, err := OpenLedger(path)
-	if err != nil || len(again.Entries) != 1 {
+	if err != nil || len(again.Entries) != 2 || again.Entries[1].Kind != EntryDeclined || !strings.Contains(again.Entries[1].Reason, "past its budget") {
 		t.Fatalf("reopened ledger: %+v, %v", again, err)
 	}
 	e := again.Entries[0]

@@ -27,11 +27,23 @@ the update of the shared item weights. The person's events and vector never
 leave the process. Reconnects with jittered backoff; SIGINT or SIGTERM stop
 it cleanly.
 
-Every round it takes part in goes first into its ledger (--ledger), which
-'tacit agent ledger' prints for the person: rounds, noise, bytes sent and the
-device's own ε, counting each round as an unsampled Gaussian mechanism (no
-trust in the coordinator's sampling). With --budget it declines rounds that
-would take that ε past the budget; a round without noise counts as unbounded.
+The device checks each round's plan against its own privacy policy
+(--policy, a .toml, .yaml or .json file; the defaults without one) and
+declines a plan outside it: by default it takes part only under secure
+aggregation among at least 10 devices with a threshold above half of each
+neighbourhood, a plan δ no looser than its own 1e-6, and in at most 24
+rounds a day. Plain, unmasked updates need the person's opt-in:
+--allow-plain (or allow_plain in the file).
+
+Every round it takes part in goes first into its ledger (--ledger), and so
+does every plan it declines, with the reason; 'tacit agent ledger' prints it
+for the person: rounds, noise, bytes sent and the device's own ε at its own
+δ, counting each round as an unsampled Gaussian mechanism (no trust in the
+coordinator's sampling). With --budget it declines rounds that would take
+that ε past the budget; a round without noise counts as unbounded.
+
+Policy file keys: allow_plain, min_cohort, min_survivors,
+min_noise_multiplier, delta, max_rounds_per_day, budget.
 
 The device's data is one person's interactions from --data (their latest
 one held out for federated evaluation); item ids are the data set's, so the
@@ -43,9 +55,9 @@ coordinator's --items must match its catalogue.
 }
 
 type agentFlags struct {
-	addr, token, pin, data, person, ledger string
-	budget                                 float64
-	verbose                                bool
+	addr, token, pin, data, person, ledger, policy string
+	budget                                         float64
+	allowPlain, verbose                            bool
 }
 
 func (o *agentFlags) flagSet() *flag.FlagSet {
@@ -56,7 +68,9 @@ func (o *agentFlags) flagSet() *flag.FlagSet {
 	fs.StringVar(&o.data, "data", "", dataSpecHelp)
 	fs.StringVar(&o.person, "person", "", "the `id` of the person in --data whose device this is (required)")
 	fs.StringVar(&o.ledger, "ledger", "agent-ledger.jsonl", "the device's privacy ledger `file`: every round it took part in")
-	fs.Float64Var(&o.budget, "budget", 0, "the person's ε budget: decline rounds that would exceed it (0: no limit)")
+	fs.StringVar(&o.policy, "policy", "", "the device's privacy policy `file` (.toml, .yaml or .json; defaults without one)")
+	fs.BoolVar(&o.allowPlain, "allow-plain", false, "opt in to rounds without secure aggregation, whose update the coordinator sees")
+	fs.Float64Var(&o.budget, "budget", 0, "the person's ε budget at the policy's δ: decline rounds that would exceed it (0: the policy's)")
 	fs.BoolVar(&o.verbose, "verbose", false, "log each round")
 	return fs
 }
@@ -69,9 +83,6 @@ func runAgent(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(o.flagSet(), args); err != nil {
 		return err
 	}
-	if !(o.budget >= 0) {
-		return usageError{err: fmt.Errorf("budget must be non-negative, got %v", o.budget)}
-	}
 	switch {
 	case o.token == "":
 		return usageError{err: errors.New("--token is required"), hint: true}
@@ -79,6 +90,20 @@ func runAgent(args []string, stdout, stderr io.Writer) error {
 		return usageError{err: errors.New("--pin is required"), hint: true}
 	case o.person == "":
 		return usageError{err: errors.New("--person is required"), hint: true}
+	}
+	policy := client.DefaultPolicy()
+	if o.policy != "" {
+		var err error
+		if policy, err = client.LoadPolicy(o.policy); err != nil {
+			return usageError{err: err}
+		}
+	}
+	policy.AllowPlain = policy.AllowPlain || o.allowPlain
+	if o.budget != 0 {
+		policy.Budget = o.budget
+	}
+	if err := policy.Validate(); err != nil {
+		return usageError{err: err}
 	}
 	tlsConf, err := tlscert.PinnedConfig(o.pin, proto.ALPN)
 	if err != nil {
@@ -106,7 +131,7 @@ func runAgent(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err: err}
 	}
-	err = client.NewAgent(mine, q, client.NewWorkspace(), log).KeepLedger(ledger, o.budget).Run(ctx)
+	err = client.NewAgent(mine, q, client.NewWorkspace(), log).KeepLedger(ledger, policy).Run(ctx)
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}

@@ -232,6 +232,10 @@ func TestCoordinatorAndAgentUsageErrors(t *testing.T) {
 	wantUsageError(t, []string{"agent", "--token", "t", "--pin", "zz", "--person", "1"}, "tacit agent", "is not a hex SHA-256 fingerprint")
 	pin := strings.Repeat("ab", 32)
 	wantUsageError(t, []string{"agent", "--token", "t", "--pin", pin, "--person", "nobody"}, "tacit agent", `no person "nobody"`)
+	wantUsageError(t, []string{"agent", "--token", "t", "--pin", pin, "--person", "1", "--budget", "-1"}, "tacit agent", "budget must be finite and non-negative")
+	policy := filepath.Join(t.TempDir(), "policy.toml")
+	os.WriteFile(policy, []byte("alow_plain = true\n"), 0o600)
+	wantUsageError(t, []string{"agent", "--token", "t", "--pin", pin, "--person", "1", "--policy", policy}, "tacit agent", `unknown key "alow_plain"`)
 }
 
 func TestPrivacyCommand(t *testing.T) {
