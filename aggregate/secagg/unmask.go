@@ -18,9 +18,9 @@ func (s *Server) neededSecrets() (seeds, keys []ClientID) {
 	for id := range s.clients {
 		v := ClientID(id)
 		switch p := s.clients[id].progress; {
-		case p >= PhaseUnmask:
+		case p >= PhaseConsistency:
 			seeds = append(seeds, v)
-		case p == PhaseMaskedInput && len(s.neighbours(v, PhaseUnmask)) > 0:
+		case p == PhaseMaskedInput && len(s.neighbours(v, PhaseConsistency)) > 0:
 			keys = append(keys, v)
 		}
 	}
@@ -82,7 +82,7 @@ func (s *Server) droppedMasks(u ClientID) ([]mask, error) {
 		return nil, ErrReconstruction
 	}
 	var masks []mask
-	for _, w := range s.neighbours(u, PhaseUnmask) {
+	for _, w := range s.neighbours(u, PhaseConsistency) {
 		pub, err := ecdh.X25519().NewPublicKey(s.clients[w].maskKey[:])
 		if err != nil {
 			return nil, err
