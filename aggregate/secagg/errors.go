@@ -80,3 +80,25 @@ func (e *ShareError) Error() string {
 }
 
 func (e *ShareError) Unwrap() []error { return []error{ErrBadShare, e.Err} }
+
+// ReconstructionError is a secret whose revealed shares do not rebuild
+// what the owner committed to (its seed commitment or advertised mask
+// key), even after locating wrong shares; it wraps ErrReconstruction.
+// Either more than ⌊(r−t)/2⌋ of the r holders that revealed lied, or the
+// owner dealt shares that are not of one polynomial: the server cannot
+// tell which, so it names the owner and the holders it could not clear.
+type ReconstructionError struct {
+	Owner   ClientID
+	Seed    bool       // the self-mask seed; false: the mask private key
+	Holders []ClientID // the holders that revealed a share of it
+}
+
+func (e *ReconstructionError) Error() string {
+	kind := "mask key"
+	if e.Seed {
+		kind = "self-mask seed"
+	}
+	return fmt.Sprintf("%v: %s of client %d from the shares of %v", ErrReconstruction, kind, e.Owner, e.Holders)
+}
+
+func (e *ReconstructionError) Unwrap() error { return ErrReconstruction }

@@ -202,12 +202,19 @@ func TestRoundAbortsBeforeRevealing(t *testing.T) {
 
 // TestServerDetectsBadReconstruction: a holder reveals a share altered so
 // that the reconstructed secret is still well formed but wrong. The server
-// must notice (seed commitment, advertised public key) and abort with
-// ErrReconstruction rather than return a wrong sum.
+// must notice (seed commitment, advertised public key) and never return a
+// wrong sum: with room to correct (r shares, ⌊(r−t)/2⌋ >= 1) it locates the
+// liar, names it in Outcome.BadShares and returns the exact sum; without,
+// it aborts with a *ReconstructionError naming the owner and the holders.
 func TestServerDetectsBadReconstruction(t *testing.T) {
-	for _, secret := range []string{"seed", "key"} {
-		t.Run(secret, func(t *testing.T) {
-			const n, k, th = 12, 4, 3
+	for _, c := range []struct {
+		secret  string
+		k       int
+		correct bool
+	}{{"seed", 2, false}, {"seed", 4, true}, {"key", 4, false}, {"key", 6, true}} {
+		secret, k := c.secret, c.k
+		t.Run(fmt.Sprintf("%s/k=%d", secret, k), func(t *testing.T) {
+			const n, th = 12, 3
 			cfg := testConfig(n, k, th, 32, 20, 9)
 			r := newTestRound(t, cfg, 9)
 			g, _ := newGraph(n, k, cfg.GraphSeed)
@@ -243,8 +250,19 @@ func TestServerDetectsBadReconstruction(t *testing.T) {
 				}
 			}
 			out, err := r.run()
-			if !errors.Is(err, ErrReconstruction) || out.Sum != nil {
-				t.Fatalf("round ended with %v and %d values, want ErrReconstruction and no sum", err, len(out.Sum))
+			if c.correct {
+				r.checkExact(out, err)
+				if !slices.Equal(out.BadShares, []ClientID{holders[0]}) {
+					t.Fatalf("bad shares %v, want [%d]", out.BadShares, holders[0])
+				}
+				return
+			}
+			var re *ReconstructionError
+			if !errors.As(err, &re) || !errors.Is(err, ErrReconstruction) || out.Sum != nil {
+				t.Fatalf("round ended with %v and %d values, want a *ReconstructionError and no sum", err, len(out.Sum))
+			}
+			if re.Owner != owner || re.Seed != (secret == "seed") || !slices.Contains(re.Holders, holders[0]) {
+				t.Fatalf("error %+v, want owner %d", re, owner)
 			}
 		})
 	}

@@ -46,6 +46,12 @@ type Outcome struct {
 	// the clients whose masked input was counted.
 	Sum       []uint32
 	Survivors []ClientID
+	// BadShares, once Phase is PhaseDone, lists the clients that revealed
+	// a share off its owner's sharing polynomial, in increasing order. The
+	// server located them (Berlekamp–Welch over all revealed shares,
+	// checked against the owner's commitment) and the sum is still exact;
+	// the driver should exclude them from later rounds.
+	BadShares []ClientID
 }
 
 // NewServer starts the round cfg in PhaseAdvertiseKeys.
