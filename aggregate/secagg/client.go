@@ -71,7 +71,7 @@ func NewClientWith(cfg Config, id ClientID, rand io.Reader, opts ClientOptions) 
 	}
 	if cfg.Malicious() {
 		if len(opts.SigningKey) != ed25519.PrivateKeySize ||
-			!opts.SigningKey.Public().(ed25519.PublicKey).Equal(cfg.SigningKeys[id]) {
+			!opts.SigningKey.Public().(ed25519.PublicKey).Equal(cfg.Registry.Keys[id]) {
 			return nil, fmt.Errorf("%w: the signing key is not client %d's registered key", ErrInvalidConfig, id)
 		}
 	}
@@ -217,7 +217,7 @@ func (c *Client) shareKeys(m *KeysForward) (ClientMessage, error) {
 		if !c.graph.Adjacent(c.id, pk.ID) {
 			return nil, c.reject(ErrBadMessage, fmt.Sprintf("client %d is not a neighbour", pk.ID))
 		}
-		if c.signer != nil && !verify(c.cfg.SigningKeys[pk.ID], advertStatement(&c.session, pk.ID, &pk.MaskKey, &pk.ShareKey), pk.Signature) {
+		if c.signer != nil && !verify(c.cfg.Registry.Keys[pk.ID], advertStatement(&c.session, pk.ID, &pk.MaskKey, &pk.ShareKey), pk.Signature) {
 			return nil, c.reject(ErrBadSignature, fmt.Sprintf("keys of client %d", pk.ID))
 		}
 		if peers[pk.ID] != nil {
@@ -409,7 +409,7 @@ func (c *Client) checkViews(m *UnmaskRequest) error {
 	signed := map[ClientID]bool{c.id: true}
 	for _, v := range m.Views {
 		if signed[v.From] || !c.graph.Adjacent(c.id, v.From) ||
-			!verify(c.cfg.SigningKeys[v.From], viewStatement(&c.session, v.From, v.Survived), v.Signature) {
+			!verify(c.cfg.Registry.Keys[v.From], viewStatement(&c.session, v.From, v.Survived), v.Signature) {
 			continue // not a neighbour's valid view: it does not count
 		}
 		if !slices.Contains(c.view, v.From) {

@@ -85,7 +85,7 @@
 // compute's published semi-honest values) and ClientOptions.HonestServer
 // accept a minority threshold: safe only if the server never lies.
 //
-// Malicious-server mode (Config.SigningKeys: each device's Ed25519 key,
+// Malicious-server mode (Config.Registry: each device's Ed25519 key,
 // registered at enrolment; Bonawitz et al. 2017's active variant as
 // adapted to the sparse graph by Bell et al. 2020): advertised keys are
 // signed, so the server cannot substitute its own (man in the middle);
@@ -105,7 +105,7 @@
 // to agree keys). It does not hide that a round ran or who took part, and
 // the server can still make a round fail.
 //
-// Semi-honest mode (no SigningKeys): keys are not signed, so a server that
+// Semi-honest mode (no Registry): keys are not signed, so a server that
 // substitutes public keys (man in the middle) defeats it; it is for a
 // server that follows the protocol, with the majority threshold as a
 // defence against lies about dropouts alone. Tampered, replayed or

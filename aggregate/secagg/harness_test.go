@@ -69,7 +69,7 @@ func signingKeys(n int, seed uint64) ([]ed25519.PublicKey, []ed25519.PrivateKey)
 func newMaliciousRound(tb testing.TB, cfg Config, seed uint64) *testRound {
 	tb.Helper()
 	pubs, privs := signingKeys(cfg.NumClients, seed)
-	cfg.SigningKeys = pubs
+	cfg.Registry = &Registry{Keys: pubs}
 	return newTestRoundWith(tb, cfg, seed, privs)
 }
 

@@ -16,7 +16,7 @@ const (
 	PhaseShareKeys
 	// PhaseMaskedInput: each client sends its masked vector.
 	PhaseMaskedInput
-	// PhaseConsistency: in malicious-server mode only (Config.SigningKeys),
+	// PhaseConsistency: in malicious-server mode only (Config.Registry),
 	// each survivor signs the survivors of its neighbourhood it was told
 	// of. Semi-honest rounds go from PhaseMaskedInput to PhaseUnmask.
 	PhaseConsistency
@@ -78,7 +78,7 @@ type AdvertiseKeys struct {
 	ShareKey [PublicKeySize]byte // agrees the keys that encrypt shares
 	// Signature, in malicious-server mode only (nil otherwise), is the
 	// client's Ed25519 signature of the two keys, the round and its id,
-	// under its enrolment key Config.SigningKeys[From].
+	// under its enrolment key Config.Registry.Keys[From].
 	Signature []byte
 }
 

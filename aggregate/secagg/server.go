@@ -105,7 +105,7 @@ func (s *Server) Step(m ClientMessage) error {
 	var detail string
 	switch m := m.(type) {
 	case *AdvertiseKeys:
-		if s.cfg.Malicious() && !verify(s.cfg.SigningKeys[from], advertStatement(&s.session, from, &m.MaskKey, &m.ShareKey), m.Signature) {
+		if s.cfg.Malicious() && !verify(s.cfg.Registry.Keys[from], advertStatement(&s.session, from, &m.MaskKey, &m.ShareKey), m.Signature) {
 			return reject(ErrBadSignature, "advertised keys")
 		}
 		detail = s.advertised(c, m)
@@ -114,7 +114,7 @@ func (s *Server) Step(m ClientMessage) error {
 	case *MaskedInput:
 		detail = s.masked(m)
 	case *ConsistencySignature:
-		if !verify(s.cfg.SigningKeys[from], viewStatement(&s.session, from, c.view), m.Signature) {
+		if !verify(s.cfg.Registry.Keys[from], viewStatement(&s.session, from, c.view), m.Signature) {
 			return reject(ErrBadSignature, "survivor list")
 		}
 		c.viewSig = slices.Clone(m.Signature)
