@@ -391,13 +391,13 @@ func (s *Server) checkHolders(seeds, keys []ClientID, next Phase) (Outcome, erro
 			n++
 		}
 		if n < s.cfg.Threshold {
-			out, err := s.abort(ErrTooFewSurvivors, "after %v %d holders of client %d's self-mask seed are left, threshold %d", s.phase, n, v, s.cfg.Threshold)
+			out, err := s.abort(ErrTooFewSurvivors, "after %v %d holders of client %d's self-mask seed survive, threshold %d", s.phase, n, v, s.cfg.Threshold)
 			return out, err, true
 		}
 	}
 	for _, u := range keys {
 		if n := len(s.neighbours(u, next)); n < s.cfg.Threshold {
-			out, err := s.abort(ErrTooFewSurvivors, "after %v %d holders of dropped client %d's mask key are left, threshold %d", s.phase, n, u, s.cfg.Threshold)
+			out, err := s.abort(ErrTooFewSurvivors, "after %v %d holders of dropped client %d's mask key survive, threshold %d", s.phase, n, u, s.cfg.Threshold)
 			return out, err, true
 		}
 	}
