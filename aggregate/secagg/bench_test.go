@@ -303,3 +303,34 @@ func BenchmarkApplyMasks(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRoundModes plays whole rounds (n = 100, d = 1,000, so the key
+// phases rather than the masking dominate) in semi-honest mode and in
+// malicious-server mode (signed adverts, the consistency phase and the
+// views' checks); the ratio of the two is the new phase's cost. Every
+// client and the server run on one goroutine.
+func BenchmarkRoundModes(b *testing.B) {
+	const n, d = 100, 1000
+	k, t, err := FindParams(n, 0.05, 0.1, SemiMalicious)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := testConfig(n, k, t, 16, d, 3)
+	for _, mode := range []string{"semi-honest", "malicious"} {
+		b.Run(fmt.Sprintf("n=%d/k=%d/t=%d/%s", n, k, t, mode), func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				var r *testRound
+				if mode == "malicious" {
+					r = newMaliciousRound(b, cfg, 3)
+				} else {
+					r = newTestRound(b, cfg, 3)
+				}
+				b.StartTimer()
+				if _, err := r.run(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

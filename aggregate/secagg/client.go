@@ -2,6 +2,7 @@ package secagg
 
 import (
 	"crypto/ecdh"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +25,8 @@ type Client struct {
 	ownSeed, ownKey   Share            // the client's own shares (the self-edge)
 	peers             map[ClientID]*clientPeer
 	revealed          map[ClientID]revealed
+	signer            ed25519.PrivateKey // malicious-server mode only
+	view              []ClientID         // the survivor list it signed (malicious-server mode)
 }
 
 // clientPeer is what a client knows of a neighbour that advertised keys.
@@ -42,22 +45,46 @@ const (
 	revealedKey
 )
 
-// NewClient prepares client id for the round cfg. rand is the source of
-// every secret: crypto/rand in production. The input is given later
-// (SetInput), so a device can take part in the key phases before it trains.
+// NewClient prepares client id for the round cfg with default options: it
+// refuses a threshold that is not a strict majority of the neighbourhood
+// (ErrMinorityThreshold) and a malicious-server round (it has no signing
+// key). rand is the source of every secret: crypto/rand in production. The
+// input is given later (SetInput), so a device can take part in the key
+// phases before it trains.
 func NewClient(cfg Config, id ClientID, rand io.Reader) (*Client, error) {
+	return NewClientWith(cfg, id, rand, ClientOptions{})
+}
+
+// NewClientWith is NewClient with the device's own options: trusting the
+// server with a minority threshold, or its signing key for a
+// malicious-server round.
+func NewClientWith(cfg Config, id ClientID, rand io.Reader, opts ClientOptions) (*Client, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	if int(id) >= cfg.NumClients {
 		return nil, fmt.Errorf("%w: client %d of %d", ErrInvalidConfig, id, cfg.NumClients)
 	}
+	if !cfg.MajorityThreshold() && !opts.HonestServer {
+		return nil, fmt.Errorf("%w: threshold %d of %d shares; a server lying about dropouts could rebuild both secrets of a client",
+			ErrMinorityThreshold, cfg.Threshold, cfg.neighbourhood())
+	}
+	if cfg.Malicious() {
+		if len(opts.SigningKey) != ed25519.PrivateKeySize ||
+			!opts.SigningKey.Public().(ed25519.PublicKey).Equal(cfg.Registry.Keys[id]) {
+			return nil, fmt.Errorf("%w: the signing key is not client %d's registered key", ErrInvalidConfig, id)
+		}
+	}
 	g, err := newGraph(cfg.NumClients, cfg.Degree, cfg.GraphSeed)
 	if err != nil {
 		return nil, err
 	}
-	return &Client{cfg: cfg, id: id, session: cfg.sessionID(), graph: g, rand: rand,
-		phase: PhaseAdvertiseKeys, revealed: make(map[ClientID]revealed)}, nil
+	c := &Client{cfg: cfg, id: id, session: cfg.sessionID(), graph: g, rand: rand,
+		phase: PhaseAdvertiseKeys, revealed: make(map[ClientID]revealed)}
+	if cfg.Malicious() {
+		c.signer = opts.SigningKey
+	}
+	return c, nil
 }
 
 // SetInput gives the client the vector to mask: cfg.Length values below
@@ -113,14 +140,18 @@ func (c *Client) Start() (*AdvertiseKeys, error) {
 	m := &AdvertiseKeys{From: c.id}
 	copy(m.MaskKey[:], maskKey.PublicKey().Bytes())
 	copy(m.ShareKey[:], shareKey.PublicKey().Bytes())
+	if c.signer != nil {
+		m.Signature = ed25519.Sign(c.signer, advertStatement(&c.session, c.id, &m.MaskKey, &m.ShareKey))
+	}
 	return m, nil
 }
 
 // Step handles a message from the server and returns the client's answer:
-// *ShareKeys for *KeysForward, *MaskedInput for *SharesDelivery and
+// *ShareKeys for *KeysForward, *MaskedInput for *SharesDelivery,
+// *ConsistencySignature for *ConsistencyRequest (malicious-server mode) and
 // *UnmaskResponse for *UnmaskRequest. A rejected message (a *MessageError)
-// leaves the client as it was, except that ErrInconsistentUnmask and
-// ErrTooFewSurvivors abort it for good.
+// leaves the client as it was, except that ErrInconsistentUnmask,
+// ErrInconsistentView and ErrTooFewSurvivors abort it for good.
 //
 // When some shares in a *SharesDelivery fail authentication, Step returns
 // the masked input AND an error joining a *ShareError (wrapping
@@ -143,6 +174,8 @@ func (c *Client) Step(m ServerMessage) (ClientMessage, error) {
 		return c.shareKeys(m)
 	case *SharesDelivery:
 		return c.maskInput(m)
+	case *ConsistencyRequest:
+		return c.signView(m)
 	default:
 		return c.unmask(m.(*UnmaskRequest))
 	}
@@ -156,6 +189,8 @@ func serverMessagePhase(m ServerMessage) (Phase, bool) {
 		return PhaseShareKeys, m != nil
 	case *SharesDelivery:
 		return PhaseMaskedInput, m != nil
+	case *ConsistencyRequest:
+		return PhaseConsistency, m != nil
 	case *UnmaskRequest:
 		return PhaseUnmask, m != nil
 	}
@@ -181,6 +216,9 @@ func (c *Client) shareKeys(m *KeysForward) (ClientMessage, error) {
 	for _, pk := range m.Peers {
 		if !c.graph.Adjacent(c.id, pk.ID) {
 			return nil, c.reject(ErrBadMessage, fmt.Sprintf("client %d is not a neighbour", pk.ID))
+		}
+		if c.signer != nil && !verify(c.cfg.Registry.Keys[pk.ID], advertStatement(&c.session, pk.ID, &pk.MaskKey, &pk.ShareKey), pk.Signature) {
+			return nil, c.reject(ErrBadSignature, fmt.Sprintf("keys of client %d", pk.ID))
 		}
 		if peers[pk.ID] != nil {
 			return nil, c.reject(ErrBadMessage, fmt.Sprintf("client %d listed twice", pk.ID))
@@ -319,7 +357,81 @@ func (c *Client) maskInput(m *SharesDelivery) (ClientMessage, error) {
 	}
 	c.input, c.seed, c.maskKey, c.shareKey = nil, [SecretSize]byte{}, nil, nil
 	c.phase = PhaseUnmask
+	if c.signer != nil {
+		c.phase = PhaseConsistency
+	}
 	return &MaskedInput{From: c.id, Vector: v}, errors.Join(shareErrs...)
+}
+
+// signView checks and signs the survivor list of the consistency phase:
+// increasing, the client itself in it, every other member a neighbour
+// whose shares it holds, and at least t of them.
+func (c *Client) signView(m *ConsistencyRequest) (ClientMessage, error) {
+	self := false
+	for i, id := range m.Survived {
+		switch {
+		case i > 0 && id <= m.Survived[i-1]:
+			return nil, c.reject(ErrBadMessage, "survivors not in increasing order")
+		case id == c.id:
+			self = true
+		case c.peers[id] == nil || !c.peers[id].delivered:
+			return nil, c.reject(ErrBadMessage, fmt.Sprintf("client %d: no shares held for it", id))
+		}
+	}
+	if !self {
+		return nil, c.reject(ErrBadMessage, "the client itself not listed as survived")
+	}
+	if len(m.Survived) < c.cfg.Threshold {
+		return nil, c.abort(ErrTooFewSurvivors, fmt.Sprintf("%d survivors listed, threshold %d", len(m.Survived), c.cfg.Threshold))
+	}
+	c.view = slices.Clone(m.Survived)
+	c.phase = PhaseUnmask
+	return &ConsistencySignature{From: c.id, Signature: ed25519.Sign(c.signer, viewStatement(&c.session, c.id, c.view))}, nil
+}
+
+// checkViews, in malicious-server mode, makes sure the unmask request is
+// the view the client signed and that at least t members of its
+// neighbourhood (itself included) signed views that agree with it on every
+// client both neighbourhoods contain. A validly signed view that disagrees
+// proves the server equivocated: the client stops for good.
+func (c *Client) checkViews(m *UnmaskRequest) error {
+	var dropped []ClientID
+	for id, p := range c.peers {
+		if p.delivered && !slices.Contains(c.view, id) {
+			dropped = append(dropped, id)
+		}
+	}
+	slices.Sort(dropped)
+	if !slices.Equal(m.Survived, c.view) || !slices.Equal(slices.Sorted(slices.Values(m.Dropped)), dropped) {
+		return c.abort(ErrInconsistentView, "the unmask request is not the survivor list the client signed")
+	}
+	closed := func(w, x ClientID) bool { return w == x || c.graph.Adjacent(w, x) }
+	signed := map[ClientID]bool{c.id: true}
+	for _, v := range m.Views {
+		if signed[v.From] || !c.graph.Adjacent(c.id, v.From) ||
+			!verify(c.cfg.Registry.Keys[v.From], viewStatement(&c.session, v.From, v.Survived), v.Signature) {
+			continue // not a neighbour's valid view: it does not count
+		}
+		if !slices.Contains(c.view, v.From) {
+			// Only a client that sent its masked input signs a view.
+			return c.abort(ErrInconsistentView, fmt.Sprintf("client %d, said to have dropped, signed a view", v.From))
+		}
+		for _, x := range c.view {
+			if closed(v.From, x) && !slices.Contains(v.Survived, x) {
+				return c.abort(ErrInconsistentView, fmt.Sprintf("client %d signed that client %d did not survive", v.From, x))
+			}
+		}
+		for _, x := range v.Survived {
+			if closed(c.id, x) && !slices.Contains(c.view, x) {
+				return c.abort(ErrInconsistentView, fmt.Sprintf("client %d signed that client %d survived", v.From, x))
+			}
+		}
+		signed[v.From] = true
+	}
+	if len(signed) < c.cfg.Threshold {
+		return c.abort(ErrInconsistentView, fmt.Sprintf("%d signed views agree, threshold %d", len(signed), c.cfg.Threshold))
+	}
+	return nil
 }
 
 // unmask reveals, for each neighbour the server names, the share of its
@@ -327,6 +439,11 @@ func (c *Client) maskInput(m *SharesDelivery) (ClientMessage, error) {
 // refuses any request that, with the ones before, would reveal both for
 // one client: with both, the server could unmask that client's input.
 func (c *Client) unmask(m *UnmaskRequest) (ClientMessage, error) {
+	if c.signer != nil {
+		if err := c.checkViews(m); err != nil {
+			return nil, err
+		}
+	}
 	listed := make(map[ClientID]revealed, len(m.Survived)+len(m.Dropped))
 	for _, list := range []struct {
 		ids  []ClientID

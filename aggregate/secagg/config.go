@@ -1,6 +1,7 @@
 package secagg
 
 import (
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -26,7 +27,42 @@ type Config struct {
 	Bits       int      // m: inputs, masks and the sum are in Z_(2^m), 1 <= m <= 32
 	Length     int      // d, the vector length
 	GraphSeed  [32]byte // relabels the Harary graph; the server draws it at random
+	// Registry, when set, runs the round against a malicious server
+	// (Bonawitz et al. 2017's active variant, Bell et al. 2020):
+	// Registry.Keys[id] is the Ed25519 public key client id registered at
+	// enrolment. (A pointer keeps Config comparable.) Advertised keys are signed with it and a consistency
+	// phase, in which survivors sign the survivor list they were told,
+	// comes before the unmask. The registry must reach each device from
+	// the enrolment authority (or be checked against it), not merely from
+	// the server this mode defends against. nil: semi-honest mode,
+	// unchanged on the wire.
+	Registry *Registry
 }
+
+// Registry is the enrolment signing keys of a round's clients, by ClientID.
+type Registry struct {
+	Keys []ed25519.PublicKey
+}
+
+// ClientOptions are a device's own choices, which the server's Config
+// cannot override.
+type ClientOptions struct {
+	// HonestServer accepts a threshold that is not a strict majority of the
+	// neighbourhood (2t <= k+1): safe only if the server never lies about
+	// which clients dropped (FindParams' HonestServer model).
+	HonestServer bool
+	// SigningKey is the device's enrolment key, whose public half must be
+	// Config.Registry.Keys[id]; needed in malicious-server mode only.
+	SigningKey ed25519.PrivateKey
+}
+
+// Malicious reports whether the round runs in malicious-server mode
+// (Registry set).
+func (c Config) Malicious() bool { return c.Registry != nil }
+
+// MajorityThreshold reports whether the threshold is a strict majority of
+// each neighbourhood (its k+1 shares), which clients require by default.
+func (c Config) MajorityThreshold() bool { return 2*c.Threshold > c.neighbourhood() }
 
 func (c Config) validate() error {
 	switch {
@@ -40,6 +76,13 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: %d bits, want 1..32", ErrInvalidConfig, c.Bits)
 	case c.Length < 1 || c.Length > MaxLength:
 		return fmt.Errorf("%w: length %d, want 1..%d", ErrInvalidConfig, c.Length, MaxLength)
+	case c.Registry != nil && len(c.Registry.Keys) != c.NumClients:
+		return fmt.Errorf("%w: %d signing keys for %d clients", ErrInvalidConfig, len(c.Registry.Keys), c.NumClients)
+	}
+	for id, k := range c.signingKeys() {
+		if len(k) != ed25519.PublicKeySize {
+			return fmt.Errorf("%w: signing key of client %d has %d bytes", ErrInvalidConfig, id, len(k))
+		}
 	}
 	return nil
 }
@@ -71,5 +114,19 @@ func (c Config) sessionID() [32]byte {
 		b = binary.BigEndian.AppendUint64(b, uint64(v))
 	}
 	b = append(b, c.GraphSeed[:]...)
+	if c.Registry != nil { // semi-honest rounds keep their session id
+		b = append(b, "signing-keys"...)
+		for _, k := range c.Registry.Keys {
+			b = append(b, k...)
+		}
+	}
 	return sha256.Sum256(b)
+}
+
+// signingKeys is the registry's keys, nil in semi-honest mode.
+func (c Config) signingKeys() []ed25519.PublicKey {
+	if c.Registry == nil {
+		return nil
+	}
+	return c.Registry.Keys
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/ecdh"
+	"crypto/ed25519"
 	"crypto/hkdf"
 	"crypto/sha256"
 	"encoding/binary"
@@ -156,4 +157,28 @@ func decodeSharePlaintext(b []byte) (seed, key Share, err error) {
 		}
 	}
 	return seed, key, nil
+}
+
+// advertStatement is what a client signs in malicious-server mode when it
+// advertises its keys.
+func advertStatement(session *[32]byte, id ClientID, maskKey, shareKey *[PublicKeySize]byte) []byte {
+	b := binding("advertise-keys", session, id, id)
+	b = append(b, maskKey[:]...)
+	return append(b, shareKey[:]...)
+}
+
+// viewStatement is what a survivor signs in the consistency phase: the
+// survivors of its neighbourhood as it was told them.
+func viewStatement(session *[32]byte, id ClientID, survived []ClientID) []byte {
+	b := binding("survivor-view", session, id, id)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(survived)))
+	for _, v := range survived {
+		b = binary.BigEndian.AppendUint32(b, uint32(v))
+	}
+	return b
+}
+
+// verify checks an Ed25519 signature; a wrong-sized one is just invalid.
+func verify(pub ed25519.PublicKey, msg, sig []byte) bool {
+	return len(sig) == ed25519.SignatureSize && ed25519.Verify(pub, msg, sig)
 }

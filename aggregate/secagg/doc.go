@@ -40,7 +40,8 @@
 //     for m <= 8, two for m <= 16, three for m <= 24, else four) and
 //     element i is the low m bits of the little-endian integer in bytes
 //     w·i to w·i+w−1.
-//  4. Unmask: the server tells each survivor which of its neighbours
+//  4. Consistency (malicious-server mode only, see below).
+//  5. Unmask: the server tells each survivor which of its neighbours
 //     survived and which dropped; the client reveals its share of each
 //     survivor's seed or of each dropped one's mask key, never both for one
 //     client. The server rebuilds every needed secret from t shares, checks
@@ -71,25 +72,54 @@
 // than t survivors in it (Bonawitz et al.'s |U3| >= t check, per
 // neighbourhood).
 //
-// A malicious server can do more:
-//   - Lie about dropouts: tell some neighbours of a client that it survived
-//     and others that it dropped, collect t shares of both its secrets and
-//     unmask its input. No client reveals both shares of one peer, whatever
-//     and however often it is asked (ErrInconsistentUnmask), but only a
-//     threshold above (neighbourhood + colluders)/2, which FindParams'
-//     SemiMalicious model chooses after Bell et al., makes two disjoint
-//     sets of t honest holders impossible. The consistency round of
-//     Bonawitz et al.'s actively secure variant (signed survivor lists) is
-//     not implemented.
-//   - Substitute public keys (man in the middle): keys are not signed by a
-//     device identity; the variants secure against a malicious server
-//     assume such a PKI, which this package does not provide.
-//   - Tamper with, replay or misroute shares: the AEAD rejects them
-//     (ErrBadShare) and they count as missing.
+// Thresholds. By default a client refuses a threshold that is not a
+// strict majority of its neighbourhood (2t > k+1, ErrMinorityThreshold),
+// and FindParams and FullGraphParams return such thresholds for
+// NoAdversary and SemiHonest. A server that lies about dropouts (tells
+// some of a client's neighbours it survived, so they reveal its seed
+// shares, and others it dropped, so they reveal its key shares) then
+// cannot collect t of both from honest holders, since no client reveals
+// both shares of one peer (ErrInconsistentUnmask). With c colluding
+// clients in the neighbourhood that needs 2t > k+1+c: FindParams'
+// SemiMalicious model (Bell et al.). The HonestServer model (federated-
+// compute's published semi-honest values) and ClientOptions.HonestServer
+// accept a minority threshold: safe only if the server never lies.
 //
-// A malicious client can make the round fail (shares that rebuild a wrong
-// secret make the server abort with ErrReconstruction, never return a wrong
-// sum) or contribute any vector of Z_(2^m)^d: inputs are not validated
+// Malicious-server mode (Config.Registry: each device's Ed25519 key,
+// registered at enrolment; Bonawitz et al. 2017's active variant as
+// adapted to the sparse graph by Bell et al. 2020): advertised keys are
+// signed, so the server cannot substitute its own (man in the middle);
+// after the masked inputs a consistency phase sends each survivor the
+// survivors of its neighbourhood, which it signs; the unmask request must
+// repeat that list and carry the neighbours' signed views, and a client
+// reveals only with at least t validly signed views (its own included) and
+// none that contradicts its own on a client both neighbourhoods contain
+// (ErrInconsistentView: a neighbour said to have dropped that signed a
+// view, or a view disagreeing on a common client, proves equivocation). On
+// the full graph this is Bonawitz et al.'s check that every client saw
+// the same survivor set. Threat model: a server that deviates arbitrarily
+// and colludes with up to adversaryRate of the clients (SemiMalicious
+// parameters), with a registry the server cannot forge (the devices must
+// get it from the enrolment authority, not only from the server; it is
+// bound into the session id, so clients given different registries fail
+// to agree keys). It does not hide that a round ran or who took part, and
+// the server can still make a round fail.
+//
+// Semi-honest mode (no Registry): keys are not signed, so a server that
+// substitutes public keys (man in the middle) defeats it; it is for a
+// server that follows the protocol, with the majority threshold as a
+// defence against lies about dropouts alone. Tampered, replayed or
+// misrouted shares fail the AEAD in both modes (ErrBadShare) and count as
+// missing.
+//
+// A malicious client that reveals wrong shares is identified: if the first
+// t shares of a secret do not rebuild the owner's commitment (seed hash or
+// advertised public key), the server decodes all r revealed shares
+// (Berlekamp–Welch, up to ⌊(r−t)/2⌋ wrong ones), completes the round and
+// names the liars in Outcome.BadShares; beyond that it aborts with a
+// *ReconstructionError naming the owner and holders (a lying dealer and too
+// many lying holders look alike). It never returns a wrong sum. A client
+// can also contribute any vector of Z_(2^m)^d: inputs are not validated
 // (no norm bound, no zero-knowledge range proof), so robustness to
 // poisoned updates must come from elsewhere (clipping on honest devices,
 // DP noise).

@@ -30,6 +30,20 @@ var (
 	// ErrTooFewSurvivors reports that some needed reconstruction would have
 	// fewer than the threshold's shares. The round is over; no sum.
 	ErrTooFewSurvivors = errors.New("secagg: too few survivors")
+	// ErrMinorityThreshold reports a threshold that is not a strict majority
+	// of the neighbourhood, which a client refuses unless it trusts the
+	// server (ClientOptions.HonestServer): a server lying about dropouts
+	// could otherwise collect both secrets of a client.
+	ErrMinorityThreshold = errors.New("secagg: threshold is not a majority of the neighbourhood")
+	// ErrBadSignature reports a missing or invalid Ed25519 signature in
+	// malicious-server mode.
+	ErrBadSignature = errors.New("secagg: bad signature")
+	// ErrInconsistentView reports, in malicious-server mode, that the
+	// server showed a client a view of the survivors that contradicts the
+	// one it signed, or a neighbour's signed view that contradicts it (the
+	// server equivocated), or too few signed views. The client stops for
+	// good without revealing anything.
+	ErrInconsistentView = errors.New("secagg: inconsistent survivor views")
 	// ErrReconstruction reports shares that do not reconstruct the secret
 	// they claim to share (the commitment or public key does not match).
 	ErrReconstruction = errors.New("secagg: shares do not reconstruct the committed secret")
@@ -66,3 +80,25 @@ func (e *ShareError) Error() string {
 }
 
 func (e *ShareError) Unwrap() []error { return []error{ErrBadShare, e.Err} }
+
+// ReconstructionError is a secret whose revealed shares do not rebuild
+// what the owner committed to (its seed commitment or advertised mask
+// key), even after locating wrong shares; it wraps ErrReconstruction.
+// Either more than ⌊(r−t)/2⌋ of the r holders that revealed lied, or the
+// owner dealt shares that are not of one polynomial: the server cannot
+// tell which, so it names the owner and the holders it could not clear.
+type ReconstructionError struct {
+	Owner   ClientID
+	Seed    bool       // the self-mask seed; false: the mask private key
+	Holders []ClientID // the holders that revealed a share of it
+}
+
+func (e *ReconstructionError) Error() string {
+	kind := "mask key"
+	if e.Seed {
+		kind = "self-mask seed"
+	}
+	return fmt.Sprintf("%v: %s of client %d from the shares of %v", ErrReconstruction, kind, e.Owner, e.Holders)
+}
+
+func (e *ReconstructionError) Unwrap() error { return ErrReconstruction }

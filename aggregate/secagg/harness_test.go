@@ -1,6 +1,7 @@
 package secagg
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"math/rand/v2"
 	"slices"
@@ -48,6 +49,32 @@ type testRound struct {
 
 func newTestRound(tb testing.TB, cfg Config, seed uint64) *testRound {
 	tb.Helper()
+	return newTestRoundWith(tb, cfg, seed, nil)
+}
+
+// signingKeys are deterministic enrolment keys for n clients.
+func signingKeys(n int, seed uint64) ([]ed25519.PublicKey, []ed25519.PrivateKey) {
+	pubs, privs := make([]ed25519.PublicKey, n), make([]ed25519.PrivateKey, n)
+	for id := range n {
+		var s [ed25519.SeedSize]byte
+		seeded(seed, 11, uint64(id)).Read(s[:])
+		privs[id] = ed25519.NewKeyFromSeed(s[:])
+		pubs[id] = privs[id].Public().(ed25519.PublicKey)
+	}
+	return pubs, privs
+}
+
+// newMaliciousRound is a round in malicious-server mode: cfg gets the
+// clients' enrolment keys.
+func newMaliciousRound(tb testing.TB, cfg Config, seed uint64) *testRound {
+	tb.Helper()
+	pubs, privs := signingKeys(cfg.NumClients, seed)
+	cfg.Registry = &Registry{Keys: pubs}
+	return newTestRoundWith(tb, cfg, seed, privs)
+}
+
+func newTestRoundWith(tb testing.TB, cfg Config, seed uint64, signers []ed25519.PrivateKey) *testRound {
+	tb.Helper()
 	r := &testRound{tb: tb, cfg: cfg, drop: make([]Phase, cfg.NumClients)}
 	var err error
 	if r.server, err = NewServer(cfg); err != nil {
@@ -59,7 +86,12 @@ func newTestRound(tb testing.TB, cfg Config, seed uint64) *testRound {
 		for i := range in {
 			in[i] = uint32(inputRand.Uint64()) & cfg.modMask()
 		}
-		c, err := NewClient(cfg, ClientID(id), seeded(seed, 2, uint64(id)))
+		// Tests of the semi-honest machinery may use minority thresholds.
+		opts := ClientOptions{HonestServer: !cfg.MajorityThreshold()}
+		if signers != nil {
+			opts.SigningKey = signers[id]
+		}
+		c, err := NewClientWith(cfg, ClientID(id), seeded(seed, 2, uint64(id)), opts)
 		if err == nil {
 			err = c.SetInput(in)
 		}

@@ -11,13 +11,26 @@ type ThreatModel int
 
 const (
 	// NoAdversary tolerates dropouts only; the adversary rate must be 0.
+	// The threshold is still a strict majority of each neighbourhood, so a
+	// server that lies about dropouts (with no client on its side) cannot
+	// collect both secrets of a client.
 	NoAdversary ThreatModel = iota
 	// SemiHonest is an honest-but-curious server colluding with a fraction
-	// of honest-but-curious clients.
+	// of honest-but-curious clients. The threshold is also a strict majority
+	// of each neighbourhood (2t > k+1), which NewClient insists on by
+	// default: a server lying about dropouts without colluders cannot
+	// rebuild both secrets of one client.
 	SemiHonest
 	// SemiMalicious also lets the server lie about which clients dropped
-	// (Bell et al. 2020, §5), which forces t above half the neighbourhood.
+	// while colluding with clients (Bell et al. 2020, §5), which forces t
+	// above half of the neighbourhood plus the colluders in it.
 	SemiMalicious
+	// HonestServer is SemiHonest (or, at adversary rate 0, NoAdversary)
+	// with a server trusted never to lie about dropouts: federated-compute's
+	// published parameters, whose threshold may be a minority of the
+	// neighbourhood. Clients refuse such a threshold unless told the server
+	// is trusted (ClientOptions.HonestServer).
+	HonestServer
 )
 
 func (m ThreatModel) String() string {
@@ -28,6 +41,8 @@ func (m ThreatModel) String() string {
 		return "semi-honest"
 	case SemiMalicious:
 		return "semi-malicious"
+	case HonestServer:
+		return "honest-server"
 	}
 	return fmt.Sprintf("ThreatModel(%d)", int(m))
 }
@@ -58,7 +73,7 @@ func CheckRates(adversaryRate, dropoutRate float64, model ThreatModel) error {
 		return fmt.Errorf("%w: adversary rate %v not in [0, 1)", ErrInvalidParams, adversaryRate)
 	case !(dropoutRate >= 0 && dropoutRate < 1):
 		return fmt.Errorf("%w: dropout rate %v not in [0, 1)", ErrInvalidParams, dropoutRate)
-	case model != NoAdversary && model != SemiHonest && model != SemiMalicious:
+	case model != NoAdversary && model != SemiHonest && model != SemiMalicious && model != HonestServer:
 		return fmt.Errorf("%w: unknown threat model %v", ErrInvalidParams, model)
 	case model == NoAdversary && adversaryRate > 0:
 		return fmt.Errorf("%w: threat model %v needs adversary rate 0, got %v", ErrInvalidParams, model, adversaryRate)
@@ -73,9 +88,10 @@ func CheckRates(adversaryRate, dropoutRate float64, model ThreatModel) error {
 // FullGraphParams is plain SecAgg's (everyone each other's neighbour,
 // k = n−1) largest threshold that survives the dropouts, t = ⌈(1−δ)n⌉
 // (at least 2), checked against the colluders as federated-compute's
-// CheckFullGraphParameters does: semi-honest needs t > ⌈a·n⌉,
-// semi-malicious t > ⌈(n + a·n)/2⌉. It is what a cohort too small for a
-// sparser graph (FindParams' ErrInfeasible) uses.
+// CheckFullGraphParameters does: semi-honest (HonestServer) needs
+// t > ⌈a·n⌉, semi-malicious t > ⌈(n + a·n)/2⌉; NoAdversary and SemiHonest
+// also need a strict majority, t > n/2. It is what a cohort too small for
+// a sparser graph (FindParams' ErrInfeasible) uses.
 func FullGraphParams(n int, adversaryRate, dropoutRate float64, model ThreatModel) (k, t int, err error) {
 	if n < 2 || n > MaxParamClients {
 		return 0, 0, fmt.Errorf("%w: n = %d, want 2..%d", ErrInvalidParams, n, MaxParamClients)
@@ -86,10 +102,13 @@ func FullGraphParams(n int, adversaryRate, dropoutRate float64, model ThreatMode
 	t = max(2, int(math.Ceil((1-dropoutRate-rateSlack)*float64(n))))
 	colluders := int(math.Ceil(adversaryRate * float64(n)))
 	need := colluders + 1
-	if model == SemiMalicious {
+	switch model {
+	case SemiMalicious:
 		need = int(math.Ceil(float64(n+colluders)/2)) + 1
+	case NoAdversary, SemiHonest:
+		need = max(need, n/2+1)
 	}
-	if model != NoAdversary && t < need {
+	if t < need {
 		return 0, 0, fmt.Errorf("%w: the full graph of %d clients needs a threshold of at least %d to resist %d colluders but at most %d to survive the dropouts",
 			ErrInfeasible, n, need, colluders, t)
 	}
@@ -103,7 +122,10 @@ func FullGraphParams(n int, adversaryRate, dropoutRate float64, model ThreatMode
 // out. It is the parameter finder of Google's federated-compute
 // (ComputeHararyGraphParameters, graph_parameter_finder.cc): statistical
 // security 2^-40 (2^-41 for each of the two bad events) and failure
-// probability below 2^-20.
+// probability below 2^-20. For NoAdversary and SemiHonest the threshold is
+// moreover a strict majority of the neighbourhood (t > (k+1)/2, so at
+// least k/2 + 1), which can take a larger k; HonestServer gives the
+// published semi-honest values without that floor.
 func FindParams(n int, adversaryRate, dropoutRate float64, model ThreatModel) (k, t int, err error) {
 	if n <= 0 || n > MaxParamClients {
 		return 0, 0, fmt.Errorf("%w: n = %d, want 1..%d", ErrInvalidParams, n, MaxParamClients)
@@ -148,10 +170,14 @@ func (f finder) threshold(k int) (int, bool) {
 	if surviving.logCDF(t2) < logCorrect {
 		t2++
 	}
-	if f.model == SemiMalicious {
+	switch f.model {
+	case SemiMalicious:
 		// t must exceed (t1 + k)/2 so that a server lying about dropouts
 		// cannot collect t shares of both kinds from honest neighbours.
 		t1 = int(math.Ceil((float64(t1+k) - 1.25) / 2))
+	case NoAdversary, SemiHonest:
+		// t = t1 + 1 must be a strict majority of the k+1 shares.
+		t1 = max(t1, k/2)
 	}
 	if t2 <= t1 {
 		return 0, false

@@ -16,18 +16,18 @@ var goldenParams = []struct {
 	model              ThreatModel
 	degree, threshold  int
 }{
-	{100, 0.45, 0.45, SemiHonest, 92, 46},
-	{1000, 0.45, 0.45, SemiHonest, 822, 417},
-	{10000, 0.45, 0.45, SemiHonest, 3494, 1771},
-	{100000, 0.45, 0.45, SemiHonest, 5508, 2788},
-	{1000000, 0.45, 0.45, SemiHonest, 6240, 3156},
+	{100, 0.45, 0.45, HonestServer, 92, 46},
+	{1000, 0.45, 0.45, HonestServer, 822, 417},
+	{10000, 0.45, 0.45, HonestServer, 3494, 1771},
+	{100000, 0.45, 0.45, HonestServer, 5508, 2788},
+	{1000000, 0.45, 0.45, HonestServer, 6240, 3156},
 
-	{10, 0.33, 0.33, SemiHonest, 8, 4},
-	{100, 0.33, 0.33, SemiHonest, 68, 34},
-	{1000, 0.33, 0.33, SemiHonest, 286, 150},
-	{10000, 0.33, 0.33, SemiHonest, 422, 221},
-	{100000, 0.33, 0.33, SemiHonest, 480, 251},
-	{1000000, 0.33, 0.33, SemiHonest, 518, 270},
+	{10, 0.33, 0.33, HonestServer, 8, 4},
+	{100, 0.33, 0.33, HonestServer, 68, 34},
+	{1000, 0.33, 0.33, HonestServer, 286, 150},
+	{10000, 0.33, 0.33, HonestServer, 422, 221},
+	{100000, 0.33, 0.33, HonestServer, 480, 251},
+	{1000000, 0.33, 0.33, HonestServer, 518, 270},
 
 	{100, 0.3, 0.3, SemiMalicious, 92, 62},
 	{1000, 0.3, 0.3, SemiMalicious, 872, 584},
@@ -35,12 +35,12 @@ var goldenParams = []struct {
 	{100000, 0.3, 0.3, SemiMalicious, 9388, 6286},
 	{1000000, 0.3, 0.3, SemiMalicious, 11136, 7454},
 
-	{10, 0.05, 0.33, SemiHonest, 4, 2},
-	{100, 0.05, 0.33, SemiHonest, 28, 6},
-	{1000, 0.05, 0.33, SemiHonest, 72, 24},
-	{10000, 0.05, 0.33, SemiHonest, 86, 29},
-	{100000, 0.05, 0.33, SemiHonest, 96, 32},
-	{1000000, 0.05, 0.33, SemiHonest, 102, 34},
+	{10, 0.05, 0.33, HonestServer, 4, 2},
+	{100, 0.05, 0.33, HonestServer, 28, 6},
+	{1000, 0.05, 0.33, HonestServer, 72, 24},
+	{10000, 0.05, 0.33, HonestServer, 86, 29},
+	{100000, 0.05, 0.33, HonestServer, 96, 32},
+	{1000000, 0.05, 0.33, HonestServer, 102, 34},
 
 	{10, 0.05, 0.33, SemiMalicious, 8, 5},
 	{100, 0.05, 0.33, SemiMalicious, 72, 39},
@@ -49,12 +49,12 @@ var goldenParams = []struct {
 	{100000, 0.05, 0.33, SemiMalicious, 882, 496},
 	{1000000, 0.05, 0.33, SemiMalicious, 970, 545},
 
-	{10, 0.33, 0.05, SemiHonest, 4, 4},
-	{100, 0.33, 0.05, SemiHonest, 34, 29},
-	{1000, 0.33, 0.05, SemiHonest, 78, 60},
-	{10000, 0.33, 0.05, SemiHonest, 92, 70},
-	{100000, 0.33, 0.05, SemiHonest, 102, 77},
-	{1000000, 0.33, 0.05, SemiHonest, 110, 83},
+	{10, 0.33, 0.05, HonestServer, 4, 4},
+	{100, 0.33, 0.05, HonestServer, 34, 29},
+	{1000, 0.33, 0.05, HonestServer, 78, 60},
+	{10000, 0.33, 0.05, HonestServer, 92, 70},
+	{100000, 0.33, 0.05, HonestServer, 102, 77},
+	{1000000, 0.33, 0.05, HonestServer, 110, 83},
 
 	{10, 0.33, 0.05, SemiMalicious, 4, 4},
 	{100, 0.33, 0.05, SemiMalicious, 42, 37},
@@ -63,12 +63,12 @@ var goldenParams = []struct {
 	{100000, 0.33, 0.05, SemiMalicious, 196, 160},
 	{1000000, 0.33, 0.05, SemiMalicious, 212, 173},
 
-	{10, 0.05, 0.05, SemiHonest, 2, 2},
-	{100, 0.05, 0.05, SemiHonest, 12, 6},
-	{1000, 0.05, 0.05, SemiHonest, 30, 17},
-	{10000, 0.05, 0.05, SemiHonest, 34, 20},
-	{100000, 0.05, 0.05, SemiHonest, 36, 21},
-	{1000000, 0.05, 0.05, SemiHonest, 38, 22},
+	{10, 0.05, 0.05, HonestServer, 2, 2},
+	{100, 0.05, 0.05, HonestServer, 12, 6},
+	{1000, 0.05, 0.05, HonestServer, 30, 17},
+	{10000, 0.05, 0.05, HonestServer, 34, 20},
+	{100000, 0.05, 0.05, HonestServer, 36, 21},
+	{1000000, 0.05, 0.05, HonestServer, 38, 22},
 
 	{10, 0.05, 0.05, SemiMalicious, 2, 2},
 	{100, 0.05, 0.05, SemiMalicious, 16, 11},
@@ -77,12 +77,12 @@ var goldenParams = []struct {
 	{100000, 0.05, 0.05, SemiMalicious, 68, 48},
 	{1000000, 0.05, 0.05, SemiMalicious, 74, 52},
 
-	{10, 0.33, 0.0, SemiHonest, 4, 4},
-	{100, 0.33, 0.0, SemiHonest, 26, 25},
-	{1000, 0.33, 0.0, SemiHonest, 38, 36},
-	{10000, 0.33, 0.0, SemiHonest, 42, 40},
-	{100000, 0.33, 0.0, SemiHonest, 46, 44},
-	{1000000, 0.33, 0.0, SemiHonest, 50, 47},
+	{10, 0.33, 0.0, HonestServer, 4, 4},
+	{100, 0.33, 0.0, HonestServer, 26, 25},
+	{1000, 0.33, 0.0, HonestServer, 38, 36},
+	{10000, 0.33, 0.0, HonestServer, 42, 40},
+	{100000, 0.33, 0.0, HonestServer, 46, 44},
+	{1000000, 0.33, 0.0, HonestServer, 50, 47},
 
 	{10, 0.33, 0.0, SemiMalicious, 4, 4},
 	{100, 0.33, 0.0, SemiMalicious, 26, 26},
@@ -91,19 +91,19 @@ var goldenParams = []struct {
 	{100000, 0.33, 0.0, SemiMalicious, 46, 45},
 	{1000000, 0.33, 0.0, SemiMalicious, 50, 49},
 
-	{10, 0.0, 0.33, SemiHonest, 4, 2},
-	{100, 0.0, 0.33, SemiHonest, 26, 2},
-	{1000, 0.0, 0.33, SemiHonest, 38, 2},
-	{10000, 0.0, 0.33, SemiHonest, 42, 2},
-	{100000, 0.0, 0.33, SemiHonest, 46, 2},
-	{1000000, 0.0, 0.33, SemiHonest, 50, 2},
+	{10, 0.0, 0.33, HonestServer, 4, 2},
+	{100, 0.0, 0.33, HonestServer, 26, 2},
+	{1000, 0.0, 0.33, HonestServer, 38, 2},
+	{10000, 0.0, 0.33, HonestServer, 42, 2},
+	{100000, 0.0, 0.33, HonestServer, 46, 2},
+	{1000000, 0.0, 0.33, HonestServer, 50, 2},
 
-	{10, 0.0, 0.33, NoAdversary, 4, 2},
-	{100, 0.0, 0.33, NoAdversary, 26, 2},
-	{1000, 0.0, 0.33, NoAdversary, 38, 2},
-	{10000, 0.0, 0.33, NoAdversary, 42, 2},
-	{100000, 0.0, 0.33, NoAdversary, 46, 2},
-	{1000000, 0.0, 0.33, NoAdversary, 50, 2},
+	{10, 0.0, 0.33, HonestServer, 4, 2},
+	{100, 0.0, 0.33, HonestServer, 26, 2},
+	{1000, 0.0, 0.33, HonestServer, 38, 2},
+	{10000, 0.0, 0.33, HonestServer, 42, 2},
+	{100000, 0.0, 0.33, HonestServer, 46, 2},
+	{1000000, 0.0, 0.33, HonestServer, 50, 2},
 
 	{10, 0.0, 0.33, SemiMalicious, 8, 5},
 	{100, 0.0, 0.33, SemiMalicious, 68, 35},
@@ -113,10 +113,10 @@ var goldenParams = []struct {
 	{10000, 0.0, 0.33, SemiMalicious, 326, 164},
 	{100000, 0.0, 0.33, SemiMalicious, 372, 187},
 	{1000000, 0.0, 0.33, SemiMalicious, 410, 206},
-	{10, 0.0, 0.0, SemiHonest, 2, 2},
-	{1000000, 0.0, 0.0, SemiHonest, 2, 2},
-	{1000, 0.0, 0.0, NoAdversary, 2, 2},
-	{1000000, 0.0, 0.0, NoAdversary, 2, 2},
+	{10, 0.0, 0.0, HonestServer, 2, 2},
+	{1000000, 0.0, 0.0, HonestServer, 2, 2},
+	{1000, 0.0, 0.0, HonestServer, 2, 2},
+	{1000000, 0.0, 0.0, HonestServer, 2, 2},
 	{10, 0.0, 0.0, SemiMalicious, 2, 2},
 	{1000000, 0.0, 0.0, SemiMalicious, 2, 2},
 }
@@ -174,10 +174,10 @@ func TestFullGraphParams(t *testing.T) {
 		model        ThreatModel
 		wantK, wantT int
 	}{
-		{2, 0.05, 0.1, SemiHonest, 1, 2},
-		{3, 0.05, 0.1, SemiHonest, 2, 3},
-		{10, 0, 0.3, NoAdversary, 9, 7},
-		{10, 0.45, 0.45, SemiHonest, 9, 6},
+		{2, 0.05, 0.1, HonestServer, 1, 2},
+		{3, 0.05, 0.1, HonestServer, 2, 3},
+		{10, 0, 0.3, HonestServer, 9, 7},
+		{10, 0.45, 0.45, HonestServer, 9, 6},
 	} {
 		k, th, err := FullGraphParams(c.n, c.adv, c.drop, c.model)
 		if err != nil || k != c.wantK || th != c.wantT {
@@ -193,5 +193,56 @@ func TestFullGraphParams(t *testing.T) {
 	}
 	if _, _, err := FullGraphParams(1, 0, 0, NoAdversary); !errors.Is(err, ErrInvalidParams) {
 		t.Errorf("one client accepted: %v", err)
+	}
+}
+
+// TestFindParamsMajorityByDefault: without HonestServer the finder's
+// threshold is a strict majority of every neighbourhood (2t > k+1), at the
+// default rates (5% colluders, 10% dropouts) and at the golden table's, and
+// the published values stay available as HonestServer. The pinned rows are
+// the default rates' parameters before (HonestServer) and after.
+func TestFindParamsMajorityByDefault(t *testing.T) {
+	for _, c := range []struct {
+		n                  int
+		honestK, honestT   int
+		defaultK, defaultT int
+	}{
+		{20, 4, 2, 6, 4},
+		{50, 8, 3, 12, 7},
+		{100, 16, 6, 22, 12},
+		{300, 28, 14, 30, 16},
+		{100000, 46, 23, 46, 24},
+	} {
+		k, th, err := FindParams(c.n, 0.05, 0.1, HonestServer)
+		if err != nil || k != c.honestK || th != c.honestT {
+			t.Errorf("n = %d honest server: k %d t %d (%v), want %d %d", c.n, k, th, err, c.honestK, c.honestT)
+		}
+		k, th, err = FindParams(c.n, 0.05, 0.1, SemiHonest)
+		if err != nil || k != c.defaultK || th != c.defaultT {
+			t.Errorf("n = %d semi-honest: k %d t %d (%v), want %d %d", c.n, k, th, err, c.defaultK, c.defaultT)
+		}
+	}
+	for _, g := range goldenParams {
+		for _, model := range []ThreatModel{SemiHonest, NoAdversary, SemiMalicious} {
+			if model == SemiMalicious && g.model != SemiMalicious || model == NoAdversary && g.adversary > 0 {
+				continue
+			}
+			k, th, err := FindParams(g.n, g.adversary, g.dropout, model)
+			if errors.Is(err, ErrInfeasible) {
+				continue
+			}
+			if err != nil || 2*th <= k+1 {
+				t.Errorf("FindParams(%d, %v, %v, %v) = (k %d, t %d, %v): not a majority of %d", g.n, g.adversary, g.dropout, model, k, th, err, k+1)
+			}
+		}
+	}
+	for _, n := range []int{4, 5, 10} {
+		k, th, err := FullGraphParams(n, 0.05, 0.6, SemiHonest)
+		if err == nil {
+			t.Errorf("FullGraphParams(%d, 0.05, 0.6) = (%d, %d): a minority threshold", n, k, th)
+		}
+		if _, _, err := FullGraphParams(n, 0.05, 0.6, HonestServer); err != nil {
+			t.Errorf("FullGraphParams(%d, 0.05, 0.6, HonestServer): %v", n, err)
+		}
 	}
 }

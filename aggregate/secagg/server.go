@@ -33,6 +33,9 @@ type serverClient struct {
 	shares     []EncryptedShare // its shares for its neighbours, by recipient
 	seedShares []heldShare      // revealed shares of its self-mask seed
 	keyShares  []heldShare      // revealed shares of its mask private key
+	advertSig  []byte           // malicious-server mode: its signature of its keys
+	view       []ClientID       // malicious-server mode: the survivor list it was sent
+	viewSig    []byte           // and its signature of it
 }
 
 // Outcome is what EndPhase returns.
@@ -43,6 +46,12 @@ type Outcome struct {
 	// the clients whose masked input was counted.
 	Sum       []uint32
 	Survivors []ClientID
+	// BadShares, once Phase is PhaseDone, lists the clients that revealed
+	// a share off its owner's sharing polynomial, in increasing order. The
+	// server located them (Berlekamp–Welch over all revealed shares,
+	// checked against the owner's commitment) and the sum is still exact;
+	// the driver should exclude them from later rounds.
+	BadShares []ClientID
 }
 
 // NewServer starts the round cfg in PhaseAdvertiseKeys.
@@ -96,11 +105,19 @@ func (s *Server) Step(m ClientMessage) error {
 	var detail string
 	switch m := m.(type) {
 	case *AdvertiseKeys:
+		if s.cfg.Malicious() && !verify(s.cfg.Registry.Keys[from], advertStatement(&s.session, from, &m.MaskKey, &m.ShareKey), m.Signature) {
+			return reject(ErrBadSignature, "advertised keys")
+		}
 		detail = s.advertised(c, m)
 	case *ShareKeys:
 		detail = s.shared(c, m)
 	case *MaskedInput:
 		detail = s.masked(m)
+	case *ConsistencySignature:
+		if !verify(s.cfg.Registry.Keys[from], viewStatement(&s.session, from, c.view), m.Signature) {
+			return reject(ErrBadSignature, "survivor list")
+		}
+		c.viewSig = slices.Clone(m.Signature)
 	case *UnmaskResponse:
 		detail = s.unmasked(m)
 	}
@@ -108,6 +125,9 @@ func (s *Server) Step(m ClientMessage) error {
 		return reject(ErrBadMessage, detail)
 	}
 	c.progress++
+	if c.progress == PhaseConsistency && !s.cfg.Malicious() {
+		c.progress = PhaseUnmask
+	}
 	return nil
 }
 
@@ -120,6 +140,8 @@ func messagePhase(m ClientMessage) (Phase, bool) {
 		return PhaseShareKeys, m != nil
 	case *MaskedInput:
 		return PhaseMaskedInput, m != nil
+	case *ConsistencySignature:
+		return PhaseConsistency, m != nil
 	case *UnmaskResponse:
 		return PhaseUnmask, m != nil
 	}
@@ -138,6 +160,9 @@ func (s *Server) advertised(c *serverClient, m *AdvertiseKeys) string {
 		if err != nil {
 			return fmt.Sprintf("public key: %v", err)
 		}
+	}
+	if s.cfg.Malicious() {
+		c.advertSig = slices.Clone(m.Signature)
 	}
 	c.maskKey, c.shareKey = m.MaskKey, m.ShareKey
 	return ""
@@ -203,7 +228,7 @@ func (s *Server) unmasked(m *UnmaskResponse) string {
 		return ""
 	}
 	survived := func(id ClientID) bool {
-		return (id == m.From || s.graph.Adjacent(m.From, id)) && s.clients[id].progress >= PhaseUnmask
+		return (id == m.From || s.graph.Adjacent(m.From, id)) && s.clients[id].progress >= PhaseConsistency
 	}
 	dropped := func(id ClientID) bool {
 		return s.graph.Adjacent(m.From, id) && s.clients[id].progress == PhaseMaskedInput
@@ -257,6 +282,8 @@ func (s *Server) EndPhase() (Outcome, error) {
 		return s.endShareKeys()
 	case PhaseMaskedInput:
 		return s.endMaskedInput()
+	case PhaseConsistency:
+		return s.endConsistency()
 	case PhaseUnmask:
 		return s.endUnmask()
 	case PhaseAborted:
@@ -281,7 +308,7 @@ func (s *Server) endAdvertiseKeys() (Outcome, error) {
 		}
 		m := &KeysForward{To: v, Peers: make([]PeerKeys, len(peers))}
 		for i, u := range peers {
-			m.Peers[i] = PeerKeys{ID: u, MaskKey: s.clients[u].maskKey, ShareKey: s.clients[u].shareKey}
+			m.Peers[i] = PeerKeys{ID: u, MaskKey: s.clients[u].maskKey, ShareKey: s.clients[u].shareKey, Signature: s.clients[u].advertSig}
 		}
 		msgs = append(msgs, m)
 	}
@@ -313,32 +340,84 @@ func (s *Server) endShareKeys() (Outcome, error) {
 
 func (s *Server) endMaskedInput() (Outcome, error) {
 	next := PhaseUnmask
+	if s.cfg.Malicious() {
+		next = PhaseConsistency
+	}
 	seeds, keys := s.neededSecrets()
+	if out, err, stop := s.checkHolders(seeds, keys, next); stop {
+		return out, err
+	}
+	var msgs []ServerMessage
 	for _, v := range seeds {
-		if n := len(s.neighbours(v, next)) + 1; n < s.cfg.Threshold {
-			return s.abort(ErrTooFewSurvivors, "after %v %d holders of client %d's self-mask seed survive, threshold %d", s.phase, n, v, s.cfg.Threshold)
+		req := s.unmaskRequest(v)
+		if next == PhaseConsistency {
+			s.clients[v].view = req.Survived
+			msgs = append(msgs, &ConsistencyRequest{To: v, Survived: req.Survived})
+		} else {
+			msgs = append(msgs, req)
+		}
+	}
+	return s.advance(next, msgs)
+}
+
+// endConsistency sends the unmask requests to the survivors that signed
+// their view, each with the signed views of its neighbours that did.
+func (s *Server) endConsistency() (Outcome, error) {
+	next := PhaseUnmask
+	seeds, keys := s.neededSecrets()
+	if out, err, stop := s.checkHolders(seeds, keys, next); stop {
+		return out, err
+	}
+	var msgs []ServerMessage
+	for _, v := range s.members(next) {
+		req := s.unmaskRequest(v)
+		for _, w := range s.neighbours(v, next) {
+			c := &s.clients[w]
+			req.Views = append(req.Views, SignedView{From: w, Survived: c.view, Signature: c.viewSig})
+		}
+		msgs = append(msgs, req)
+	}
+	return s.advance(next, msgs)
+}
+
+// checkHolders aborts the round (stop) when a needed secret has fewer than
+// t holders taking part in phase next: a survivor's seed is held by the
+// members of its neighbourhood, itself included, a dropped client's mask
+// key by its neighbours.
+func (s *Server) checkHolders(seeds, keys []ClientID, next Phase) (Outcome, error, bool) {
+	for _, v := range seeds {
+		n := len(s.neighbours(v, next))
+		if s.clients[v].progress >= next {
+			n++
+		}
+		if n < s.cfg.Threshold {
+			out, err := s.abort(ErrTooFewSurvivors, "after %v %d holders of client %d's self-mask seed survive, threshold %d", s.phase, n, v, s.cfg.Threshold)
+			return out, err, true
 		}
 	}
 	for _, u := range keys {
 		if n := len(s.neighbours(u, next)); n < s.cfg.Threshold {
-			return s.abort(ErrTooFewSurvivors, "after %v %d holders of dropped client %d's mask key survive, threshold %d", s.phase, n, u, s.cfg.Threshold)
+			out, err := s.abort(ErrTooFewSurvivors, "after %v %d holders of dropped client %d's mask key survive, threshold %d", s.phase, n, u, s.cfg.Threshold)
+			return out, err, true
 		}
 	}
-	var msgs []ServerMessage
-	for _, v := range seeds {
-		m := &UnmaskRequest{To: v}
-		for _, u := range s.neighbours(v, PhaseMaskedInput) {
-			if s.clients[u].progress >= next {
-				m.Survived = append(m.Survived, u)
-			} else {
-				m.Dropped = append(m.Dropped, u)
-			}
+	return Outcome{}, nil, false
+}
+
+// unmaskRequest lists survivor v's neighbours (and itself) that survived
+// and those that dropped after their shares reached it.
+func (s *Server) unmaskRequest(v ClientID) *UnmaskRequest {
+	m := &UnmaskRequest{To: v}
+	for _, u := range s.neighbours(v, PhaseMaskedInput) {
+		if s.clients[u].progress >= PhaseConsistency {
+			m.Survived = append(m.Survived, u)
+		} else {
+			m.Dropped = append(m.Dropped, u)
 		}
-		m.Survived = append(m.Survived, v)
-		slices.Sort(m.Survived)
-		msgs = append(msgs, m)
 	}
-	return s.advance(next, msgs)
+	m.Survived = append(m.Survived, v)
+	slices.Sort(m.Survived)
+	return m
 }
 
 func (s *Server) advance(next Phase, msgs []ServerMessage) (Outcome, error) {

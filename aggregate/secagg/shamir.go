@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"maps"
 	"math/bits"
+	"slices"
 )
 
 // Shamir sharing works over GF(p) with the Mersenne prime p = 2^61 − 1:
@@ -178,4 +180,150 @@ func (l lagrange) combine(shares []heldShare) ([SecretSize]byte, error) {
 		}
 	}
 	return secret, nil
+}
+
+// decodeShares rebuilds a secret from shares of which some may be wrong
+// (Berlekamp–Welch, chunk by chunk): with r shares and a sharing
+// polynomial of degree < t, up to e = ⌊(r−t)/2⌋ wrong shares are located
+// exactly. It returns the secret and the holders whose shares are off the
+// polynomial, or false when no polynomial of degree < t passes through all
+// but e of the shares (more liars, or a dealer whose shares were not of one
+// polynomial) or its value at 0 does not decode.
+func decodeShares(shares []heldShare, t int) ([SecretSize]byte, []ClientID, bool) {
+	var secret [SecretSize]byte
+	r := len(shares)
+	if r < t {
+		return secret, nil, false
+	}
+	e := (r - t) / 2
+	bad := map[ClientID]bool{}
+	xs := make([]uint64, r)
+	for i, s := range shares {
+		xs[i] = shareX(s.holder)
+	}
+	for c := range shareChunks {
+		ys := make([]uint64, r)
+		for i, s := range shares {
+			ys[i] = s.share[c]
+		}
+		p, ok := berlekampWelch(xs, ys, t, e)
+		if !ok {
+			return secret, nil, false
+		}
+		wrong := 0
+		for i := range shares {
+			if evalPoly(p, xs[i]) != ys[i] {
+				bad[shares[i].holder] = true
+				wrong++
+			}
+		}
+		if wrong > e {
+			return secret, nil, false
+		}
+		v := p[0]
+		width := min(SecretSize-c*chunkBytes, chunkBytes)
+		if v>>(8*width) != 0 {
+			return secret, nil, false
+		}
+		for i := width - 1; i >= 0; i-- {
+			secret[c*chunkBytes+i] = byte(v)
+			v >>= 8
+		}
+	}
+	return secret, slices.Sorted(maps.Keys(bad)), true
+}
+
+// evalPoly is p(x), p's coefficients from the constant term up.
+func evalPoly(p []uint64, x uint64) uint64 {
+	y := uint64(0)
+	for j := len(p) - 1; j >= 0; j-- {
+		y = fieldAdd(fieldMul(y, x), p[j])
+	}
+	return y
+}
+
+// berlekampWelch finds P of degree < t with P(x_i) = y_i for all but at
+// most e points: it solves y_i·E(x_i) = Q(x_i) for a monic E of degree e
+// and Q of degree < e+t, then P = Q / E.
+func berlekampWelch(xs, ys []uint64, t, e int) ([]uint64, bool) {
+	r, cols := len(xs), 2*e+t
+	// Unknowns: E's a_0..a_{e−1}, then Q's b_0..b_{e+t−1}; the last column
+	// is the right-hand side −y_i·x_i^e.
+	m := make([][]uint64, r)
+	for i := range m {
+		row := make([]uint64, cols+1)
+		pow := uint64(1)
+		for j := range e + t {
+			if j < e {
+				row[j] = fieldMul(ys[i], pow)
+			}
+			row[e+j] = fieldSub(0, pow)
+			pow = fieldMul(pow, xs[i])
+		}
+		xe := uint64(1)
+		for range e {
+			xe = fieldMul(xe, xs[i])
+		}
+		row[cols] = fieldSub(0, fieldMul(ys[i], xe))
+		m[i] = row
+	}
+	// Gaussian elimination to reduced row echelon form.
+	pivotCol := make([]int, 0, cols)
+	row := 0
+	for col := 0; col < cols && row < r; col++ {
+		p := -1
+		for i := row; i < r; i++ {
+			if m[i][col] != 0 {
+				p = i
+				break
+			}
+		}
+		if p < 0 {
+			continue
+		}
+		m[row], m[p] = m[p], m[row]
+		inv := fieldInv(m[row][col])
+		for j := col; j <= cols; j++ {
+			m[row][j] = fieldMul(m[row][j], inv)
+		}
+		for i := range r {
+			if i != row && m[i][col] != 0 {
+				f := m[i][col]
+				for j := col; j <= cols; j++ {
+					m[i][j] = fieldSub(m[i][j], fieldMul(f, m[row][j]))
+				}
+			}
+		}
+		pivotCol = append(pivotCol, col)
+		row++
+	}
+	for i := row; i < r; i++ {
+		if m[i][cols] != 0 {
+			return nil, false // inconsistent
+		}
+	}
+	sol := make([]uint64, cols) // free unknowns are 0
+	for i, col := range pivotCol {
+		sol[col] = m[i][cols]
+	}
+	E := append(slices.Clone(sol[:e]), 1)
+	Q := slices.Clone(sol[e:])
+	// Long division Q / E (E monic).
+	quot := make([]uint64, max(len(Q)-e, 1))
+	for d := len(Q) - 1; d >= e; d-- {
+		q := Q[d]
+		quot[d-e] = q
+		if q == 0 {
+			continue
+		}
+		for j := range e + 1 {
+			Q[d-e+j] = fieldSub(Q[d-e+j], fieldMul(q, E[j]))
+		}
+	}
+	for _, v := range Q[:e] {
+		if v != 0 {
+			return nil, false // E does not divide Q
+		}
+	}
+	return quot[:t], len(quot) >= t
 }

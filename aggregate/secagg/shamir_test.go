@@ -83,3 +83,40 @@ func TestShamirDetectsBadShare(t *testing.T) {
 		t.Fatalf("corrupted share: %v, want ErrReconstruction", err)
 	}
 }
+
+// TestDecodeSharesLocatesLiars: with r shares and up to ⌊(r−t)/2⌋ wrong
+// ones, wherever they are and however they are chosen, Berlekamp–Welch
+// returns the secret and exactly the liars.
+func TestDecodeSharesLocatesLiars(t *testing.T) {
+	src := seeded(77)
+	rng := rand.New(src)
+	for trial := range 300 {
+		th := 2 + int(rng.Uint64()%6)
+		r := th + int(rng.Uint64()%9)
+		var secret [SecretSize]byte
+		src.Read(secret[:])
+		holders := make([]ClientID, r)
+		for i := range holders {
+			holders[i] = ClientID(3*i + int(rng.Uint64()%3))
+		}
+		shares, err := splitSecret(&secret, holders, th, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held := make([]heldShare, r)
+		for i := range held {
+			held[i] = heldShare{holders[i], shares[i]}
+		}
+		e := int(rng.Uint64() % uint64((r-th)/2+1))
+		var liars []ClientID
+		for _, i := range rng.Perm(r)[:e] {
+			held[i].share[rng.Uint64()%shareChunks] = rng.Uint64() % fieldPrime
+			liars = append(liars, held[i].holder)
+		}
+		slices.Sort(liars)
+		got, bad, ok := decodeShares(held, th)
+		if !ok || got != secret || !slices.Equal(bad, liars) {
+			t.Fatalf("trial %d (t %d, r %d, e %d): ok %v, secret ok %v, bad %v, liars %v", trial, th, r, e, ok, got == secret, bad, liars)
+		}
+	}
+}

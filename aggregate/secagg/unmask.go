@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"cmp"
 	"crypto/ecdh"
+	"errors"
+	"maps"
 	"runtime"
 	"slices"
 )
@@ -18,9 +20,9 @@ func (s *Server) neededSecrets() (seeds, keys []ClientID) {
 	for id := range s.clients {
 		v := ClientID(id)
 		switch p := s.clients[id].progress; {
-		case p >= PhaseUnmask:
+		case p >= PhaseConsistency:
 			seeds = append(seeds, v)
-		case p == PhaseMaskedInput && len(s.neighbours(v, PhaseUnmask)) > 0:
+		case p == PhaseMaskedInput && len(s.neighbours(v, PhaseConsistency)) > 0:
 			keys = append(keys, v)
 		}
 	}
@@ -40,10 +42,19 @@ func (s *Server) endUnmask() (Outcome, error) {
 		}
 	}
 	masks := make([]mask, 0, len(seeds))
+	bad := map[ClientID]bool{}
 	for _, v := range seeds {
 		seed, err := s.reconstruct(s.clients[v].seedShares)
 		if err != nil || seedCommitment(&seed, &s.session, v) != s.clients[v].commitment {
-			return s.abort(ErrReconstruction, "self-mask seed of client %d", v)
+			var liars []ClientID
+			var ok bool
+			seed, liars, ok = decodeShares(s.clients[v].seedShares, s.cfg.Threshold)
+			if !ok || seedCommitment(&seed, &s.session, v) != s.clients[v].commitment {
+				return s.abortReconstruction(v, true)
+			}
+			for _, h := range liars {
+				bad[h] = true
+			}
 		}
 		key, err := selfMaskKey(&seed, &s.session, v)
 		if err != nil {
@@ -52,9 +63,15 @@ func (s *Server) endUnmask() (Outcome, error) {
 		masks = append(masks, mask{key: key, subtract: true})
 	}
 	for _, u := range keys {
-		pairwise, err := s.droppedMasks(u)
+		pairwise, liars, err := s.droppedMasks(u)
+		if errors.Is(err, ErrReconstruction) {
+			return s.abortReconstruction(u, false)
+		}
 		if err != nil {
 			return s.abort(err, "mask key of dropped client %d", u)
+		}
+		for _, h := range liars {
+			bad[h] = true
 		}
 		masks = append(masks, pairwise...)
 	}
@@ -63,41 +80,66 @@ func (s *Server) endUnmask() (Outcome, error) {
 	}
 	sum := s.sum
 	s.phase, s.sum, s.clients, s.coeffs = PhaseDone, nil, nil, nil
-	return Outcome{Phase: PhaseDone, Sum: sum, Survivors: seeds}, nil
+	return Outcome{Phase: PhaseDone, Sum: sum, Survivors: seeds, BadShares: slices.Sorted(maps.Keys(bad))}, nil
 }
 
-// droppedMasks rebuilds dropped client u's mask private key and returns
-// the pairwise masks its surviving neighbours put in their inputs, signed
-// to take them out: a survivor w added the mask if u < w.
-func (s *Server) droppedMasks(u ClientID) ([]mask, error) {
+// abortReconstruction aborts with a *ReconstructionError for owner's seed
+// or mask key.
+func (s *Server) abortReconstruction(owner ClientID, seed bool) (Outcome, error) {
+	shares := s.clients[owner].keyShares
+	if seed {
+		shares = s.clients[owner].seedShares
+	}
+	e := &ReconstructionError{Owner: owner, Seed: seed}
+	for _, h := range shares {
+		e.Holders = append(e.Holders, h.holder)
+	}
+	slices.Sort(e.Holders)
+	s.err = e
+	s.phase, s.sum, s.clients, s.coeffs = PhaseAborted, nil, nil, nil
+	return Outcome{Phase: PhaseAborted}, e
+}
+
+// droppedMasks rebuilds dropped client u's mask private key (locating
+// wrong shares, the liars, if the first t do not rebuild the advertised
+// public key) and returns the pairwise masks its surviving neighbours put
+// in their inputs, signed to take them out: a survivor w added the mask if
+// u < w.
+func (s *Server) droppedMasks(u ClientID) ([]mask, []ClientID, error) {
+	matches := func(secret [SecretSize]byte) *ecdh.PrivateKey {
+		priv, err := ecdh.X25519().NewPrivateKey(secret[:])
+		if err != nil || !bytes.Equal(priv.PublicKey().Bytes(), s.clients[u].maskKey[:]) {
+			return nil
+		}
+		return priv
+	}
+	var liars []ClientID
 	secret, err := s.reconstruct(s.clients[u].keyShares)
-	if err != nil {
-		return nil, err
-	}
-	priv, err := ecdh.X25519().NewPrivateKey(secret[:])
-	if err != nil {
-		return nil, err
-	}
-	if !bytes.Equal(priv.PublicKey().Bytes(), s.clients[u].maskKey[:]) {
-		return nil, ErrReconstruction
+	priv := matches(secret)
+	if err != nil || priv == nil {
+		var ok bool
+		secret, liars, ok = decodeShares(s.clients[u].keyShares, s.cfg.Threshold)
+		if priv = matches(secret); !ok || priv == nil {
+			return nil, nil, ErrReconstruction
+		}
 	}
 	var masks []mask
-	for _, w := range s.neighbours(u, PhaseUnmask) {
+	for _, w := range s.neighbours(u, PhaseConsistency) {
 		pub, err := ecdh.X25519().NewPublicKey(s.clients[w].maskKey[:])
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		shared, err := priv.ECDH(pub)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		key, err := pairwiseMaskKey(shared, &s.session, u, w)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		masks = append(masks, mask{key: key, subtract: u < w})
 	}
-	return masks, nil
+	return masks, liars, nil
 }
 
 // reconstruct combines the shares of the threshold's holders with the
