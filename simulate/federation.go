@@ -324,7 +324,8 @@ func (f *federation) dropPhase(round int64, id string) secagg.Phase {
 	if !f.secure {
 		return secagg.PhaseAdvertiseKeys
 	}
-	return secagg.Phase(rng.IntN(int(secagg.PhaseDone)))
+	phases := []secagg.Phase{secagg.PhaseAdvertiseKeys, secagg.PhaseShareKeys, secagg.PhaseMaskedInput, secagg.PhaseUnmask} // a semi-honest round's
+	return phases[rng.IntN(len(phases))]
 }
 
 // model copies the current global model into dst.
