@@ -32,6 +32,7 @@ type cluster struct {
 	tokens   []string
 	outcomes chan round.Outcome
 	svc      *coordinator.Service
+	srv      *coordinator.Server
 	cfg      model.Config
 }
 
@@ -76,6 +77,7 @@ func startCluster(t *testing.T, devices int) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.srv = srv
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
