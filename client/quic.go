@@ -24,13 +24,18 @@ type RemoteError struct {
 func (e *RemoteError) Error() string { return fmt.Sprintf("coordinator: %v: %s", e.Code, e.Message) }
 
 // QUIC is the Coordinator of a real device: requests over QUIC to the
-// coordinator at Addr, authenticated by Token. It dials on first use and
-// again after the connection is lost.
+// coordinator at Addr. It dials on first use and again after the
+// connection is lost, and opens each connection with a Hello carrying
+// Token (proto/doc.go). A request ends when its context does, at once,
+// whatever the network does.
 type QUIC struct {
 	Addr     string
 	TLS      *tls.Config // ALPN is set to proto.ALPN
 	Token    string
 	MaxFrame int // 0 means proto.DefaultMaxFrame
+	// RequestTimeout bounds one request, with the dial and Hello it may
+	// need; 0 means a minute.
+	RequestTimeout time.Duration
 
 	mu   sync.Mutex
 	conn *quic.Conn
@@ -51,36 +56,71 @@ func (q *QUIC) connection(ctx context.Context) (*quic.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	hello := &tacitpb.Request{ProtocolVersion: proto.ProtocolVersion, Token: q.Token, Body: &tacitpb.Request_Hello{Hello: &tacitpb.Hello{}}}
+	resp, err := exchange(ctx, conn, hello, proto.MaxHelloFrame)
+	if err == nil && resp.GetHello() == nil {
+		err = fmt.Errorf("client: Hello answered with %T", resp.Body)
+	}
+	if err != nil {
+		conn.CloseWithError(0, "Hello failed")
+		return nil, err
+	}
 	q.conn = conn
 	return conn, nil
 }
 
 // roundTrip sends one request on a new stream and reads the response.
 func (q *QUIC) roundTrip(ctx context.Context, req *tacitpb.Request) (*tacitpb.Response, error) {
+	timeout := q.RequestTimeout
+	if timeout <= 0 {
+		timeout = time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	conn, err := q.connection(ctx)
 	if err != nil {
 		return nil, err
 	}
-	str, err := conn.OpenStreamSync(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if d, ok := ctx.Deadline(); ok {
-		str.SetDeadline(d)
-	}
-	req.ProtocolVersion, req.Token = proto.ProtocolVersion, q.Token
+	req.ProtocolVersion = proto.ProtocolVersion
 	max := q.MaxFrame
 	if max <= 0 {
 		max = proto.DefaultMaxFrame
 	}
+	resp, err := exchange(ctx, conn, req, max)
+	var reset *quic.StatelessResetError
+	if errors.As(err, &reset) {
+		// The coordinator restarted and never knew the connection, so it
+		// never saw the request: once more, on a new connection.
+		if conn, err = q.connection(ctx); err != nil {
+			return nil, err
+		}
+		return exchange(ctx, conn, req, max)
+	}
+	return resp, err
+}
+
+// exchange sends req on a new stream of conn and reads the response; it
+// returns as soon as ctx ends.
+func exchange(ctx context.Context, conn *quic.Conn, req *tacitpb.Request, max int) (*tacitpb.Response, error) {
+	str, err := conn.OpenStreamSync(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// Stream reads and writes do not watch ctx: cancelling the stream
+	// unblocks them the moment ctx ends.
+	stop := context.AfterFunc(ctx, func() {
+		str.CancelRead(0)
+		str.CancelWrite(0)
+	})
+	defer stop()
 	if err := proto.WriteFrame(str, req, max); err != nil {
 		str.CancelRead(0)
-		return nil, err
+		return nil, errors.Join(ctx.Err(), err)
 	}
 	str.Close() // our side is done; the response comes back on the same stream
 	var resp tacitpb.Response
 	if err := proto.ReadFrame(str, &resp, max); err != nil {
-		return nil, err
+		return nil, errors.Join(ctx.Err(), err)
 	}
 	if e := resp.GetError(); e != nil {
 		return nil, &RemoteError{Code: e.GetCode(), Message: e.GetMessage()}

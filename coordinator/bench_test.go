@@ -73,7 +73,7 @@ func quicRound(b *testing.B, cert tls.Certificate) (time.Duration, uint64) {
 	}
 	done := make(chan round.Outcome, 1)
 	svc := coordinator.NewService(m, coordinator.ServiceOptions{Watch: func(o round.Outcome) { done <- o }})
-	srv, err := coordinator.NewServer(svc, coordinator.ServerConfig{TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, Tokens: tokens,
+	srv, err := coordinator.NewServer(svc, coordinator.ServerConfig{TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, Tokens: coordinator.HashTokens(tokens),
 		Items: benchParams, Local: model.LocalConfig{Epochs: 1}})
 	if err != nil {
 		b.Fatal(err)

@@ -32,6 +32,7 @@ type cluster struct {
 	tokens   []string
 	outcomes chan round.Outcome
 	svc      *coordinator.Service
+	srv      *coordinator.Server
 	cfg      model.Config
 }
 
@@ -70,12 +71,13 @@ func startCluster(t *testing.T, devices int) *cluster {
 	}
 	c.pin = tlscert.Fingerprint(cert.Certificate[0])
 	srv, err := coordinator.NewServer(c.svc, coordinator.ServerConfig{
-		TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, Tokens: tokens, TickEvery: 20 * time.Millisecond,
+		TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, Tokens: coordinator.HashTokens(tokens), TickEvery: 20 * time.Millisecond,
 		Items: 30, Model: c.cfg, Local: model.LocalConfig{Epochs: 1, LR: 0.1, ItemRegShare: 0.01},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.srv = srv
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -225,27 +227,42 @@ func TestHostileInputClosesOnlyThatConnection(t *testing.T) {
 		wg.Add(1)
 		go func() { defer wg.Done(); defer q.Close(); agent.Run(ctx) }()
 	}
-	checkIn := &tacitpb.Request{ProtocolVersion: 1, Token: c.tokens[0], Body: &tacitpb.Request_CheckIn{CheckIn: &tacitpb.CheckIn{CachedModelVersion: -1}}}
+	checkIn := &tacitpb.Request{ProtocolVersion: proto.ProtocolVersion, Body: &tacitpb.Request_CheckIn{CheckIn: &tacitpb.CheckIn{CachedModelVersion: -1}}}
+	hello := func(version uint32, token string) []byte {
+		return frame(t, &tacitpb.Request{ProtocolVersion: version, Token: token, Body: &tacitpb.Request_Hello{Hello: &tacitpb.Hello{}}})
+	}
 	good := frame(t, checkIn)
-	badDim := frame(t, &tacitpb.Request{ProtocolVersion: 1, Token: c.tokens[0], Body: &tacitpb.Request_Report{Report: &tacitpb.Report{Round: 1, Weight: 1,
+	badDim := frame(t, &tacitpb.Request{ProtocolVersion: proto.ProtocolVersion, Token: c.tokens[0], Body: &tacitpb.Request_Report{Report: &tacitpb.Report{Round: 1, Weight: 1,
 		Update: &tacitpb.Tensor{Dtype: tacitpb.DType_DTYPE_FLOAT32, Length: 3, Data: make([]byte, 12)}}}})
+	// Cases with first set open the connection themselves; the others
+	// follow a valid Hello.
 	cases := []struct {
 		name  string
 		raw   []byte
 		code  tacitpb.ErrorCode
 		close bool
+		first bool
 	}{
-		{"oversized frame", binary.BigEndian.AppendUint32(nil, 1<<30), tacitpb.ErrorCode_ERROR_CODE_TOO_LARGE, true},
-		{"truncated frame", good[:len(good)-3], tacitpb.ErrorCode_ERROR_CODE_MALFORMED, true},
-		{"garbage", append(binary.BigEndian.AppendUint32(nil, 4), 0xff, 0xff, 0xff, 0xff), tacitpb.ErrorCode_ERROR_CODE_MALFORMED, true},
-		{"unknown version", frame(t, &tacitpb.Request{ProtocolVersion: 9, Token: c.tokens[0], Body: checkIn.Body}), tacitpb.ErrorCode_ERROR_CODE_UNSUPPORTED_VERSION, true},
-		{"bad token", frame(t, &tacitpb.Request{ProtocolVersion: 1, Token: "stolen?", Body: checkIn.Body}), tacitpb.ErrorCode_ERROR_CODE_UNAUTHENTICATED, true},
-		{"wrong dimensions", badDim, tacitpb.ErrorCode_ERROR_CODE_BAD_UPDATE, true},
-		{"another round", frame(t, &tacitpb.Request{ProtocolVersion: 1, Token: c.tokens[0], Body: &tacitpb.Request_Report{Report: &tacitpb.Report{Round: 99, Weight: 1,
-			Update: mustCodec(t).Encode(make([]float32, 30*5), tacitpb.Compression_COMPRESSION_NONE)}}}), tacitpb.ErrorCode_ERROR_CODE_WRONG_ROUND, false},
+		{"oversized Hello", binary.BigEndian.AppendUint32(nil, proto.MaxHelloFrame+1), tacitpb.ErrorCode_ERROR_CODE_TOO_LARGE, true, true},
+		{"no Hello", frame(t, &tacitpb.Request{ProtocolVersion: proto.ProtocolVersion, Token: c.tokens[0], Body: checkIn.Body}), tacitpb.ErrorCode_ERROR_CODE_UNAUTHENTICATED, true, true},
+		{"unknown version", hello(9, c.tokens[0]), tacitpb.ErrorCode_ERROR_CODE_UNSUPPORTED_VERSION, true, true},
+		{"version 1", hello(1, c.tokens[0]), tacitpb.ErrorCode_ERROR_CODE_UNSUPPORTED_VERSION, true, true},
+		{"bad token", hello(proto.ProtocolVersion, "stolen?"), tacitpb.ErrorCode_ERROR_CODE_UNAUTHENTICATED, true, true},
+		{"second Hello", hello(proto.ProtocolVersion, c.tokens[0]), tacitpb.ErrorCode_ERROR_CODE_MALFORMED, true, false},
+		{"oversized frame", binary.BigEndian.AppendUint32(nil, 1<<30), tacitpb.ErrorCode_ERROR_CODE_TOO_LARGE, true, false},
+		{"truncated frame", good[:len(good)-3], tacitpb.ErrorCode_ERROR_CODE_MALFORMED, true, false},
+		{"garbage", append(binary.BigEndian.AppendUint32(nil, 4), 0xff, 0xff, 0xff, 0xff), tacitpb.ErrorCode_ERROR_CODE_MALFORMED, true, false},
+		{"wrong dimensions", badDim, tacitpb.ErrorCode_ERROR_CODE_BAD_UPDATE, true, false},
+		{"another round", frame(t, &tacitpb.Request{ProtocolVersion: proto.ProtocolVersion, Token: c.tokens[0], Body: &tacitpb.Request_Report{Report: &tacitpb.Report{Round: 99, Weight: 1,
+			Update: mustCodec(t).Encode(make([]float32, 30*5), tacitpb.Compression_COMPRESSION_NONE)}}}), tacitpb.ErrorCode_ERROR_CODE_WRONG_ROUND, false, false},
 	}
 	for _, tc := range cases {
 		conn := rawConn(t, c)
+		if !tc.first {
+			if resp, err := exchange(t, conn, hello(proto.ProtocolVersion, c.tokens[0]), false); err != nil || resp.GetHello() == nil {
+				t.Fatalf("%s: Hello answered %v, %v", tc.name, resp, err)
+			}
+		}
 		resp, err := exchange(t, conn, tc.raw, false)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)

@@ -3,24 +3,73 @@ package coordinator
 import (
 	"bufio"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
 // Enrolment: a tokens file has one device a line, "TOKEN DEVICE-ID",
 // blank lines and #-comments allowed. The token is the device's secret; the
-// id is how the coordinator knows it (in logs, selection, its ledger).
+// id is how the coordinator knows it (in logs, selection, its ledger). A
+// line may instead hold the token's SHA-256, "sha256:HEX DEVICE-ID", so the
+// coordinator's host need not keep the secrets at all; `tacit coordinator
+// --enroll` writes plain tokens for the operator to hand out, and both
+// forms may be mixed.
 
 // maxTokensLine bounds one line of a tokens file.
 const maxTokensLine = 4096
 
-// ReadTokens parses a tokens file into token → device id. Duplicate tokens
-// or ids, and malformed lines, are errors naming the line.
-func ReadTokens(r io.Reader, name string) (map[string]string, error) {
-	tokens := map[string]string{}
-	ids := map[string]bool{}
+// hashPrefix marks a token given by its SHA-256.
+const hashPrefix = "sha256:"
+
+// Tokens is an enrolment held as the SHA-256 of each token, never the
+// token itself: a copy of the process's memory does not enrol anyone.
+//
+// A presented token is hashed and its digest looked up. The lookup's time
+// can depend only on the digest, which an attacker can choose only by
+// trying tokens: it tells nothing about the enrolled tokens' bytes, so the
+// comparison is constant-time in what matters (the secret), as a
+// byte-by-byte compare of the plain tokens would not be.
+type Tokens struct {
+	ids      map[[sha256.Size]byte]string // digest → device id
+	enrolled map[string]bool              // device ids
+}
+
+// HashTokens enrols plain tokens (token → device id).
+func HashTokens(plain map[string]string) *Tokens {
+	t := &Tokens{ids: make(map[[sha256.Size]byte]string, len(plain)), enrolled: make(map[string]bool, len(plain))}
+	for tok, id := range plain {
+		t.ids[sha256.Sum256([]byte(tok))], t.enrolled[id] = id, true
+	}
+	return t
+}
+
+// Device returns the id the token enrols.
+func (t *Tokens) Device(token string) (id string, ok bool) {
+	id, ok = t.ids[sha256.Sum256([]byte(token))]
+	return id, ok
+}
+
+// Enrolled says whether a device id is enrolled.
+func (t *Tokens) Enrolled(id string) bool { return t.enrolled[id] }
+
+// IDs returns the enrolled device ids, sorted.
+func (t *Tokens) IDs() []string {
+	ids := make([]string, 0, len(t.enrolled))
+	for id := range t.enrolled {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// ReadTokens parses a tokens file. Duplicate tokens or ids, and malformed
+// lines, are errors naming the line.
+func ReadTokens(r io.Reader, name string) (*Tokens, error) {
+	t := &Tokens{ids: map[[sha256.Size]byte]string{}, enrolled: map[string]bool{}}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 256), maxTokensLine)
 	line := 0
@@ -34,24 +83,32 @@ func ReadTokens(r io.Reader, name string) (map[string]string, error) {
 		if len(f) != 2 {
 			return nil, fmt.Errorf("%s:%d: want \"TOKEN DEVICE-ID\", got %d fields", name, line, len(f))
 		}
-		if len(f[0]) < 16 {
-			return nil, fmt.Errorf("%s:%d: token shorter than 16 characters", name, line)
+		var digest [sha256.Size]byte
+		if hexed, ok := strings.CutPrefix(f[0], hashPrefix); ok {
+			if n, err := hex.Decode(digest[:], []byte(hexed)); err != nil || n != sha256.Size || len(hexed) != 2*sha256.Size {
+				return nil, fmt.Errorf("%s:%d: %s must be followed by 64 hex digits", name, line, hashPrefix)
+			}
+		} else {
+			if len(f[0]) < 16 {
+				return nil, fmt.Errorf("%s:%d: token shorter than 16 characters", name, line)
+			}
+			digest = sha256.Sum256([]byte(f[0]))
 		}
-		if _, dup := tokens[f[0]]; dup {
+		if _, dup := t.ids[digest]; dup {
 			return nil, fmt.Errorf("%s:%d: token repeated", name, line)
 		}
-		if ids[f[1]] {
+		if t.enrolled[f[1]] {
 			return nil, fmt.Errorf("%s:%d: device id %q repeated", name, line, f[1])
 		}
-		tokens[f[0]], ids[f[1]] = f[1], true
+		t.ids[digest], t.enrolled[f[1]] = f[1], true
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("%s:%d: %w", name, line+1, err)
 	}
-	if len(tokens) == 0 {
+	if len(t.ids) == 0 {
 		return nil, fmt.Errorf("%s: no devices enrolled", name)
 	}
-	return tokens, nil
+	return t, nil
 }
 
 // NewTokens writes a tokens file enrolling devices with ids prefix0 ..

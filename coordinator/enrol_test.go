@@ -1,7 +1,10 @@
 package coordinator
 
 import (
+	"bufio"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"testing"
 )
@@ -11,17 +14,42 @@ func TestTokensRoundTripAndErrors(t *testing.T) {
 	if err := NewTokens(&buf, 3, "phone-"); err != nil {
 		t.Fatal(err)
 	}
-	tokens, err := ReadTokens(&buf, "tokens.txt")
+	file := buf.String()
+	tokens, err := ReadTokens(strings.NewReader(file), "tokens.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(tokens) != 3 {
-		t.Fatalf("%d tokens", len(tokens))
+	if ids := tokens.IDs(); len(ids) != 3 || ids[0] != "phone-0" {
+		t.Fatalf("ids %q", ids)
 	}
-	for tok, id := range tokens {
-		if len(tok) != 32 || !strings.HasPrefix(id, "phone-") {
-			t.Fatalf("token %q id %q", tok, id)
+	// The same enrolment with the second token given by its hash.
+	var plain, hashed []string
+	for sc := bufio.NewScanner(strings.NewReader(file)); sc.Scan(); {
+		if f := strings.Fields(sc.Text()); len(f) == 2 && f[0] != "#" {
+			plain = append(plain, f[0])
+			if len(hashed) == 1 {
+				sum := sha256.Sum256([]byte(f[0]))
+				f[0] = "sha256:" + hex.EncodeToString(sum[:])
+			}
+			hashed = append(hashed, f[0]+" "+f[1])
 		}
+	}
+	mixed, err := ReadTokens(strings.NewReader(strings.Join(hashed, "\n")), "tokens.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, tok := range plain {
+		for _, enrolled := range []*Tokens{tokens, mixed} {
+			if len(tok) != 32 {
+				t.Fatalf("token %q", tok)
+			}
+			if id, ok := enrolled.Device(tok); !ok || id != "phone-"+string(rune('0'+i)) {
+				t.Fatalf("token %d: device %q, %v", i, id, ok)
+			}
+		}
+	}
+	if _, ok := tokens.Device(plain[0][1:]); ok {
+		t.Fatal("a token's suffix is enrolled")
 	}
 	bad := map[string]string{
 		"":               "no devices enrolled",
@@ -29,6 +57,9 @@ func TestTokensRoundTripAndErrors(t *testing.T) {
 		"short a\n":      "shorter than 16",
 		"0123456789abcdef a\n0123456789abcdef b\n": "tokens.txt:2: token repeated",
 		"0123456789abcdef a\nfedcba9876543210 a\n": "device id \"a\" repeated",
+		"sha256:0123 a\n":                          "64 hex digits",
+		"sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 a\n" +
+			"sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 b\n": "tokens.txt:2: token repeated",
 	}
 	for in, want := range bad {
 		if _, err := ReadTokens(strings.NewReader(in), "tokens.txt"); err == nil || !strings.Contains(err.Error(), want) {

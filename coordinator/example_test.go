@@ -24,7 +24,7 @@ func ExampleRunProcess() {
 	items := 9724
 	err := coordinator.RunProcess(context.Background(), coordinator.ProcessOptions{
 		Listen: "0.0.0.0:7443", HTTP: "127.0.0.1:7080", Certificate: cert,
-		Tokens: map[string]string{"token-1": "device-1", "token-2": "device-2"},
+		Tokens: coordinator.HashTokens(map[string]string{"token-1": "device-1", "token-2": "device-2"}),
 		State:  "coordinator.ckpt",
 		Rounds: rounds, Optimizer: aggregate.OptimizerConfig{Name: "fedadam", LR: 0.01},
 		Items: items, Model: mc, Local: model.LocalConfig{Epochs: 1, LR: 0.1},
@@ -59,7 +59,7 @@ func ExampleNewServer() {
 	var cert tls.Certificate
 	srv, err := coordinator.NewServer(svc, coordinator.ServerConfig{
 		TLS:    &tls.Config{Certificates: []tls.Certificate{cert}},
-		Tokens: map[string]string{"token-1": "device-1", "token-2": "device-2"},
+		Tokens: coordinator.HashTokens(map[string]string{"token-1": "device-1", "token-2": "device-2"}),
 		Items:  100, Model: model.Config{Factors: 8, Alpha: 10, NegWeight: 0.1, UserReg: 0.1, ItemReg: 0.1},
 		Local: model.LocalConfig{Epochs: 1, LR: 0.1},
 	})

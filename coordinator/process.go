@@ -10,14 +10,15 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/quic-go/quic-go"
 
 	"github.com/tacitfl/tacit/aggregate"
 	"github.com/tacitfl/tacit/coordinator/round"
+	"github.com/tacitfl/tacit/internal/tlscert"
 	"github.com/tacitfl/tacit/model"
 	"github.com/tacitfl/tacit/privacy"
 )
@@ -27,15 +28,23 @@ type ProcessOptions struct {
 	Listen      string // UDP address for devices
 	HTTP        string // TCP address for /metrics, /status, /healthz; "" for none
 	Certificate tls.Certificate
-	Tokens      map[string]string // enrolment: token → device id
-	State       string            // checkpoint file; resumed from if it exists
-	MaxFrame    int               // largest request accepted; 0 means proto.DefaultMaxFrame
-	DownBits    int               // quantize downloaded models to this many bits; 0: float32
-	Rounds      round.Config
-	Optimizer   aggregate.OptimizerConfig
-	Items       int // the model's shape, with Model.Factors
-	Model       model.Config
-	Local       model.LocalConfig
+	Tokens      *Tokens
+	// Reload, if set, delivers a new enrolment to serve from (SIGHUP):
+	// devices no longer in it are cut off. The population the rounds
+	// select from stays the one at start.
+	Reload <-chan *Tokens
+	// State is the checkpoint file, resumed from if it exists. Beside it,
+	// State+".reset" keeps the QUIC stateless-reset key across restarts,
+	// so devices learn at once that their connection died with the last
+	// process.
+	State     string
+	MaxFrame  int // largest request accepted; 0 means proto.DefaultMaxFrame
+	DownBits  int // quantize downloaded models to this many bits; 0: float32
+	Rounds    round.Config
+	Optimizer aggregate.OptimizerConfig
+	Items     int // the model's shape, with Model.Factors
+	Model     model.Config
+	Local     model.LocalConfig
 	// Initial is the model before any commit, used when State holds none.
 	Initial func() []float32
 	Log     *slog.Logger
@@ -79,12 +88,11 @@ func RunProcess(ctx context.Context, o ProcessOptions) error {
 	if err != nil {
 		return err
 	}
-	ids := make([]string, 0, len(o.Tokens))
-	for _, id := range o.Tokens {
-		ids = append(ids, id)
+	m, err := round.NewMachine(o.Rounds, round.Parts{Population: o.Tokens.IDs(), Snapshot: snap, Optimizer: opt, Noise: privacy.NewNoise()}, time.Now())
+	if err != nil {
+		return err
 	}
-	slices.Sort(ids)
-	m, err := round.NewMachine(o.Rounds, round.Parts{Population: ids, Snapshot: snap, Optimizer: opt, Noise: privacy.NewNoise()}, time.Now())
+	resetKey, err := loadOrCreateResetKey(o.State + ".reset")
 	if err != nil {
 		return err
 	}
@@ -93,7 +101,7 @@ func RunProcess(ctx context.Context, o ProcessOptions) error {
 	metrics := NewMetrics(reg)
 	svc := NewService(m, ServiceOptions{Checkpointer: ckpt, Metrics: metrics, Log: log})
 	srv, err := NewServer(svc, ServerConfig{TLS: &tls.Config{Certificates: []tls.Certificate{o.Certificate}},
-		Tokens: o.Tokens, Items: o.Items, Model: o.Model, Local: o.Local, Log: log, Metrics: metrics, MaxFrame: o.MaxFrame, DownBits: o.DownBits})
+		Tokens: o.Tokens, StatelessResetKey: resetKey, Items: o.Items, Model: o.Model, Local: o.Local, Log: log, Metrics: metrics, MaxFrame: o.MaxFrame, DownBits: o.DownBits})
 	if err != nil {
 		return err
 	}
@@ -113,6 +121,23 @@ func RunProcess(ctx context.Context, o ProcessOptions) error {
 		httpSrv = &http.Server{Handler: HTTPHandler(svc, reg), ReadHeaderTimeout: 5 * time.Second}
 		go httpSrv.Serve(ln)
 	}
+	go func() {
+		for {
+			select {
+			case t := <-o.Reload:
+				srv.SetTokens(t)
+				ids := t.IDs()
+				log.Info("enrolment reloaded", "devices", len(ids))
+				for _, id := range ids {
+					if !o.Tokens.Enrolled(id) {
+						log.Warn("a device enrolled by reloading takes part only after a restart", "device", id)
+					}
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	err = serveUntilStopped(ctx, svc, func(ctx context.Context) error { return srv.Serve(ctx, pc) }, func() {
 		devAddr := <-srv.Ready()
 		if o.Listening != nil {
@@ -146,4 +171,23 @@ func serveUntilStopped(ctx context.Context, svc *Service, serve func(context.Con
 	started()
 	err := <-served
 	return errors.Join(svc.Err(), err)
+}
+
+// loadOrCreateResetKey returns the stateless-reset key kept at path, or
+// makes one and keeps it there.
+func loadOrCreateResetKey(path string) (*quic.StatelessResetKey, error) {
+	var key quic.StatelessResetKey
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if len(b) != len(key) {
+			return nil, fmt.Errorf("%s holds %d bytes, a stateless-reset key %d", path, len(b), len(key))
+		}
+		copy(key[:], b)
+		return &key, nil
+	case !errors.Is(err, os.ErrNotExist):
+		return nil, err
+	}
+	rand.Read(key[:])
+	return &key, tlscert.WriteSecret(path, key[:])
 }

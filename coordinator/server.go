@@ -23,9 +23,13 @@ import (
 // ServerConfig configures the QUIC driver.
 type ServerConfig struct {
 	TLS *tls.Config // must hold the certificate; ALPN is set to proto.ALPN
-	// Tokens maps each enrolment token to its device id; other tokens are
-	// refused.
-	Tokens map[string]string
+	// Tokens enrols the devices; other tokens are refused. SetTokens
+	// replaces it while serving.
+	Tokens *Tokens
+	// StatelessResetKey, if set, lets the server tell a device at once
+	// that a connection it held before a restart is gone (RFC 9000 §10.3);
+	// it must be the same across restarts to help.
+	StatelessResetKey *quic.StatelessResetKey
 	// Items, Model and Local are the parts of every plan that do not
 	// change between rounds: the model's shape and objective, and the
 	// devices' training.
@@ -39,6 +43,17 @@ type ServerConfig struct {
 	MaxFrame int
 	// StreamTimeout bounds one exchange; 0 means 30 s.
 	StreamTimeout time.Duration
+	// HeaderTimeout bounds the wait for a request's frame header, and for
+	// the whole Hello that opens a connection; 0 means 5 s.
+	HeaderTimeout time.Duration
+	// MaxPendingPerAddr caps the connections from one IP address that
+	// have not yet said a valid Hello (handshaking or not); more are
+	// refused. 0 means 64.
+	MaxPendingPerAddr int
+	// ValidateAbove is how many unauthenticated connections in all make
+	// the server validate new clients' source addresses (a QUIC Retry, one
+	// round trip) before any cryptography; 0 means 32.
+	ValidateAbove int
 	// TickEvery is how often deadlines are checked; 0 means 100 ms.
 	TickEvery time.Duration
 	// MaxConcurrent bounds the requests read and handled at once, so memory
@@ -50,9 +65,13 @@ type ServerConfig struct {
 }
 
 // Server serves devices over QUIC: one request and one response per stream,
-// handed to the Service. A device that sends something malformed, oversized,
-// of another protocol version or with an unknown token gets a typed error
-// and its connection is closed; everyone else is unaffected.
+// handed to the Service. A connection's first stream is a small Hello with
+// the device's token (proto/doc.go), read under HeaderTimeout before any
+// request slot is taken; the connection then acts for that device, and a
+// device has one connection (a new one closes the old). A device that sends
+// something malformed, oversized, of another protocol version or with an
+// unknown token gets a typed error and its connection is closed; everyone
+// else is unaffected.
 type Server struct {
 	svc          *Service
 	cfg          ServerConfig
@@ -67,6 +86,11 @@ type Server struct {
 	modelVer   int64
 	modelFrame []byte // the framed Response for modelVer, encoded once
 	ready      chan net.Addr
+	gate       gate
+
+	devMu   sync.Mutex
+	tokens  *Tokens
+	devices map[string]*quic.Conn // each device's authenticated connection
 }
 
 // Connection close codes (QUIC application error codes).
@@ -79,6 +103,9 @@ const (
 func NewServer(svc *Service, cfg ServerConfig) (*Server, error) {
 	if cfg.TLS == nil || len(cfg.TLS.Certificates) == 0 {
 		return nil, errors.New("coordinator: the server needs a TLS certificate")
+	}
+	if cfg.Tokens == nil {
+		return nil, errors.New("coordinator: the server needs the enrolment (Tokens)")
 	}
 	if cfg.Items <= 0 {
 		return nil, errors.New("coordinator: the server needs the model's shape (Items)")
@@ -93,6 +120,15 @@ func NewServer(svc *Service, cfg ServerConfig) (*Server, error) {
 	}
 	if cfg.StreamTimeout <= 0 {
 		cfg.StreamTimeout = 30 * time.Second
+	}
+	if cfg.HeaderTimeout <= 0 {
+		cfg.HeaderTimeout = 5 * time.Second
+	}
+	if cfg.MaxPendingPerAddr <= 0 {
+		cfg.MaxPendingPerAddr = 64
+	}
+	if cfg.ValidateAbove <= 0 {
+		cfg.ValidateAbove = 32
 	}
 	if cfg.TickEvery <= 0 {
 		cfg.TickEvery = 100 * time.Millisecond
@@ -112,7 +148,8 @@ func NewServer(svc *Service, cfg ServerConfig) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{svc: svc, cfg: cfg, codec: codec, log: cfg.Log, modelVer: -1, ready: make(chan net.Addr, 1),
-		slots:        make(chan struct{}, cfg.MaxConcurrent),
+		slots: make(chan struct{}, cfg.MaxConcurrent), tokens: cfg.Tokens, devices: map[string]*quic.Conn{},
+		gate:         gate{perAddr: cfg.MaxPendingPerAddr, validateAbove: cfg.ValidateAbove, pending: map[string]int{}},
 		plannedModel: proto.ModelConfig(cfg.Items, cfg.Model), plannedLocal: proto.LocalTraining(cfg.Local)}
 	svc.Model(func(_ int64, p []float32) { s.dim = len(p) })
 	return s, nil
@@ -124,9 +161,12 @@ func (s *Server) Ready() <-chan net.Addr { return s.ready }
 // Serve listens on pc until ctx is done, then stops accepting, lets
 // exchanges in flight finish (up to StreamTimeout) and closes.
 func (s *Server) Serve(ctx context.Context, pc net.PacketConn) error {
-	tr := &quic.Transport{Conn: pc}
+	tr := &quic.Transport{Conn: pc, StatelessResetKey: s.cfg.StatelessResetKey,
+		ConnContext: s.gate.admit, VerifySourceAddress: s.gate.verify}
 	ln, err := tr.Listen(s.cfg.TLS, &quic.Config{
-		MaxIdleTimeout:        time.Minute,
+		MaxIdleTimeout:       time.Minute,
+		HandshakeIdleTimeout: s.cfg.HeaderTimeout,
+		// A device's requests at once; more wait in QUIC's flow control.
 		MaxIncomingStreams:    16,
 		MaxIncomingUniStreams: -1,
 		// Small initial flow-control windows: a device waiting for a
@@ -181,11 +221,30 @@ func (s *Server) Serve(ctx context.Context, pc net.PacketConn) error {
 	return nil
 }
 
+// SetTokens replaces the enrolment, as on SIGHUP: devices no longer
+// enrolled lose their connections at once and cannot open new ones.
+func (s *Server) SetTokens(t *Tokens) {
+	s.devMu.Lock()
+	defer s.devMu.Unlock()
+	s.tokens = t
+	for id, conn := range s.devices {
+		if !t.Enrolled(id) {
+			conn.CloseWithError(closeProtocol, "enrolment revoked")
+			delete(s.devices, id)
+		}
+	}
+}
+
 func (s *Server) serveConn(ctx context.Context, conn *quic.Conn) {
 	if s.cfg.Metrics != nil {
 		s.cfg.Metrics.connected.Inc()
 		defer s.cfg.Metrics.connected.Dec()
 	}
+	device, ok := s.hello(ctx, conn)
+	if !ok {
+		return
+	}
+	defer s.forget(device, conn)
 	var streams sync.WaitGroup
 	for {
 		str, err := conn.AcceptStream(ctx)
@@ -199,8 +258,62 @@ func (s *Server) serveConn(ctx context.Context, conn *quic.Conn) {
 		streams.Add(1)
 		go func() {
 			defer streams.Done()
-			s.serveStream(conn, str)
+			s.serveStream(conn, device, str)
 		}()
+	}
+}
+
+// hello reads the connection's first stream, a Hello of at most
+// proto.MaxHelloFrame bytes, within HeaderTimeout and without a request
+// slot. A valid one makes conn the device's connection.
+func (s *Server) hello(ctx context.Context, conn *quic.Conn) (device string, ok bool) {
+	deadline := time.Now().Add(s.cfg.HeaderTimeout)
+	actx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	str, err := conn.AcceptStream(actx)
+	if err != nil {
+		conn.CloseWithError(closeProtocol, "no Hello in time")
+		return "", false
+	}
+	defer str.Close()
+	str.SetDeadline(deadline)
+	var req tacitpb.Request
+	if err := proto.ReadFrame(str, &req, proto.MaxHelloFrame); err != nil {
+		s.refuse(conn, str, proto.NewError(proto.ErrorCodeOf(err), err.Error()))
+		return "", false
+	}
+	if err := proto.CheckVersion(req.ProtocolVersion); err != nil {
+		s.refuse(conn, str, proto.NewError(tacitpb.ErrorCode_ERROR_CODE_UNSUPPORTED_VERSION, err.Error()))
+		return "", false
+	}
+	if req.GetHello() == nil {
+		s.refuse(conn, str, proto.NewError(tacitpb.ErrorCode_ERROR_CODE_UNAUTHENTICATED, "a connection opens with a Hello"))
+		return "", false
+	}
+	s.devMu.Lock()
+	device, ok = s.tokens.Device(req.Token)
+	if ok {
+		if old := s.devices[device]; old != nil {
+			old.CloseWithError(closeNormal, "the device opened another connection")
+		}
+		s.devices[device] = conn
+	}
+	s.devMu.Unlock()
+	if !ok {
+		s.refuse(conn, str, proto.NewError(tacitpb.ErrorCode_ERROR_CODE_UNAUTHENTICATED, "unknown enrolment token"))
+		return "", false
+	}
+	s.gate.authenticated(conn)
+	s.write(conn, str, &tacitpb.Response{Body: &tacitpb.Response_Hello{Hello: &tacitpb.HelloAck{}}})
+	return device, true
+}
+
+// forget drops conn as the device's connection, unless another replaced it.
+func (s *Server) forget(device string, conn *quic.Conn) {
+	s.devMu.Lock()
+	defer s.devMu.Unlock()
+	if s.devices[device] == conn {
+		delete(s.devices, device)
 	}
 }
 
@@ -216,18 +329,24 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (s *Server) serveStream(conn *quic.Conn, str *quic.Stream) {
+// serveStream answers one request of device's. The frame header must come
+// within HeaderTimeout; only then is a request slot taken and the body read.
+func (s *Server) serveStream(conn *quic.Conn, device string, str *quic.Stream) {
 	defer str.Close()
-	str.SetDeadline(time.Now().Add(s.cfg.StreamTimeout))
-	select {
-	case s.slots <- struct{}{}:
-		defer func() { <-s.slots }()
-	case <-conn.Context().Done():
-		return
-	}
+	str.SetDeadline(time.Now().Add(s.cfg.HeaderTimeout))
 	in := &countingReader{str: str}
+	n, err := proto.ReadHeader(in, s.cfg.MaxFrame)
 	var req tacitpb.Request
-	err := proto.ReadFrame(in, &req, s.cfg.MaxFrame)
+	if err == nil {
+		select {
+		case s.slots <- struct{}{}:
+			defer func() { <-s.slots }()
+		case <-conn.Context().Done():
+			return
+		}
+		str.SetDeadline(time.Now().Add(s.cfg.StreamTimeout))
+		err = proto.ReadBody(in, n, &req)
+	}
 	if s.cfg.Metrics != nil {
 		s.cfg.Metrics.bytesIn.Add(float64(in.n))
 	}
@@ -236,8 +355,17 @@ func (s *Server) serveStream(conn *quic.Conn, str *quic.Stream) {
 	if err != nil {
 		resp, fatal = proto.NewError(proto.ErrorCodeOf(err), err.Error()), true
 	} else {
-		resp, fatal = s.handle(&req)
+		resp, fatal = s.handle(device, &req)
 	}
+	if fatal {
+		s.refuse(conn, str, resp)
+		return
+	}
+	s.write(conn, str, resp)
+}
+
+// write sends a response on str.
+func (s *Server) write(conn *quic.Conn, str *quic.Stream, resp *tacitpb.Response) {
 	frame, err := s.frame(resp)
 	if err != nil {
 		s.log.Error("encoding a response", "err", err)
@@ -248,13 +376,17 @@ func (s *Server) serveStream(conn *quic.Conn, str *quic.Stream) {
 	if s.cfg.Metrics != nil {
 		s.cfg.Metrics.bytesOut.Add(float64(n))
 	}
-	if fatal {
-		str.Close()
-		msg := resp.GetError().GetMessage()
-		s.log.Info("closing a device connection", "remote", conn.RemoteAddr(), "code", resp.GetError().GetCode(), "reason", msg)
-		// Give the error a moment to leave before the connection goes.
-		time.AfterFunc(100*time.Millisecond, func() { conn.CloseWithError(closeProtocol, msg) })
-	}
+}
+
+// refuse sends the error resp on str and closes the connection: the device
+// broke the protocol.
+func (s *Server) refuse(conn *quic.Conn, str *quic.Stream, resp *tacitpb.Response) {
+	s.write(conn, str, resp)
+	str.Close()
+	msg := resp.GetError().GetMessage()
+	s.log.Info("closing a device connection", "remote", conn.RemoteAddr(), "code", resp.GetError().GetCode(), "reason", msg)
+	// Give the error a moment to leave before the connection goes.
+	time.AfterFunc(100*time.Millisecond, func() { conn.CloseWithError(closeProtocol, msg) })
 }
 
 // frame encodes a response; a model download reuses its cached frame.
@@ -269,13 +401,11 @@ func (s *Server) frame(resp *tacitpb.Response) ([]byte, error) {
 
 // handle answers a well-formed request. fatal says the device broke the
 // protocol and its connection must close.
-func (s *Server) handle(req *tacitpb.Request) (resp *tacitpb.Response, fatal bool) {
+// The device is the one the connection's Hello named; a request's own
+// token is ignored.
+func (s *Server) handle(device string, req *tacitpb.Request) (resp *tacitpb.Response, fatal bool) {
 	if err := proto.CheckVersion(req.ProtocolVersion); err != nil {
 		return proto.NewError(tacitpb.ErrorCode_ERROR_CODE_UNSUPPORTED_VERSION, err.Error()), true
-	}
-	device, ok := s.cfg.Tokens[req.Token]
-	if !ok {
-		return proto.NewError(tacitpb.ErrorCode_ERROR_CODE_UNAUTHENTICATED, "unknown enrolment token"), true
 	}
 	switch body := req.Body.(type) {
 	case *tacitpb.Request_CheckIn:
@@ -288,6 +418,8 @@ func (s *Server) handle(req *tacitpb.Request) (resp *tacitpb.Response, fatal boo
 		return s.secAggFetch(device, body.SecaggFetch), false
 	case *tacitpb.Request_SecaggSend:
 		return s.secAggSend(device, body.SecaggSend)
+	case *tacitpb.Request_Hello:
+		return proto.NewError(tacitpb.ErrorCode_ERROR_CODE_MALFORMED, "a Hello only opens a connection"), true
 	}
 	return proto.NewError(tacitpb.ErrorCode_ERROR_CODE_MALFORMED, "empty request"), true
 }

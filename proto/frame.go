@@ -15,12 +15,17 @@ import (
 // ALPN is the protocol name negotiated in the TLS handshake.
 const ALPN = "tacit/1"
 
-// ProtocolVersion is the message version this build speaks.
-const ProtocolVersion = 1
+// ProtocolVersion is the message version this build speaks. Version 2
+// opens every connection with a Hello (doc.go).
+const ProtocolVersion = 2
 
 // DefaultMaxFrame caps one framed message: a 64 MiB model download is
 // about 16 million float32 parameters uncompressed.
 const DefaultMaxFrame = 64 << 20
+
+// MaxHelloFrame caps the Hello that opens a connection: a version, a token
+// and an empty body. It is read before the device is known, so it is small.
+const MaxHelloFrame = 1024
 
 // Errors of framing and decoding; test with errors.Is.
 var (
@@ -70,17 +75,34 @@ func WriteFrame(w io.Writer, m proto.Message, max int) error {
 // ReadFrame reads one framed message from r into m. The length is checked
 // against max before anything is allocated for the body.
 func ReadFrame(r io.Reader, m proto.Message, max int) error {
+	n, err := ReadHeader(r, max)
+	if err != nil {
+		return err
+	}
+	return ReadBody(r, n, m)
+}
+
+// ReadHeader reads a frame's 4-byte length and checks it against max.
+// Reading the header apart lets a server wait for it under a short deadline
+// before it commits memory to the body.
+func ReadHeader(r io.Reader, max int) (int, error) {
 	var hdr [4]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+	if got, err := io.ReadFull(r, hdr[:]); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return fmt.Errorf("%w: %d of 4 header bytes", ErrTruncated, len(hdr))
+			return 0, fmt.Errorf("%w: %d of 4 header bytes", ErrTruncated, got)
 		}
-		return err // io.EOF: no frame at all
+		return 0, err // io.EOF: no frame at all
 	}
 	n := binary.BigEndian.Uint32(hdr[:])
 	if uint64(n) > uint64(max) {
-		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, n, max)
+		return 0, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, n, max)
 	}
+	return int(n), nil
+}
+
+// ReadBody reads the n bytes of a frame's body, as ReadHeader announced
+// them, into m.
+func ReadBody(r io.Reader, n int, m proto.Message) error {
 	// The buffer grows as bytes arrive, not to what the header claims: a
 	// peer that announces the limit and sends ten bytes costs ten bytes.
 	var buf bytes.Buffer
@@ -90,8 +112,7 @@ func ReadFrame(r io.Reader, m proto.Message, max int) error {
 		}
 		return err
 	}
-	body := buf.Bytes()
-	if err := proto.Unmarshal(body, m); err != nil {
+	if err := proto.Unmarshal(buf.Bytes(), m); err != nil {
 		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	return nil

@@ -20,9 +20,9 @@ import (
 func sampleMessages(c *Codec) []proto.Message {
 	update := c.Encode([]float32{0.5, -1, 2}, tacitpb.Compression_COMPRESSION_NONE)
 	return []proto.Message{
-		&tacitpb.Request{ProtocolVersion: 1, Token: "t0k3n", Body: &tacitpb.Request_CheckIn{CheckIn: &tacitpb.CheckIn{CachedModelVersion: -1}}},
-		&tacitpb.Request{ProtocolVersion: 1, Token: "t", Body: &tacitpb.Request_Model{Model: &tacitpb.ModelRequest{Version: 3}}},
-		&tacitpb.Request{ProtocolVersion: 1, Token: "t", Body: &tacitpb.Request_Report{Report: &tacitpb.Report{Round: 4, Update: update, Weight: 1, TrainLoss: 0.25,
+		&tacitpb.Request{ProtocolVersion: ProtocolVersion, Token: "t0k3n", Body: &tacitpb.Request_CheckIn{CheckIn: &tacitpb.CheckIn{CachedModelVersion: -1}}},
+		&tacitpb.Request{ProtocolVersion: ProtocolVersion, Token: "t", Body: &tacitpb.Request_Model{Model: &tacitpb.ModelRequest{Version: 3}}},
+		&tacitpb.Request{ProtocolVersion: ProtocolVersion, Token: "t", Body: &tacitpb.Request_Report{Report: &tacitpb.Report{Round: 4, Update: update, Weight: 1, TrainLoss: 0.25,
 			Evaluation: &tacitpb.Evaluation{HrAt_10: 1, NdcgAt_10: 0.5}}}},
 		&tacitpb.Response{Body: &tacitpb.Response_CheckIn{CheckIn: &tacitpb.CheckInResult{Result: &tacitpb.CheckInResult_Plan{Plan: &tacitpb.Plan{
 			Round: 4, ModelVersion: 3, DownloadModel: true, ReportDeadlineUnixMillis: 1_700_000_000_000,
@@ -120,7 +120,7 @@ func TestReadFrameErrors(t *testing.T) {
 	if err := WriteFrame(io.Discard, sampleMessages(c)[5], 10); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("WriteFrame over the limit: %v", err)
 	}
-	if CheckVersion(1) != nil || !errors.Is(CheckVersion(2), ErrUnsupportedVersion) {
+	if CheckVersion(ProtocolVersion) != nil || !errors.Is(CheckVersion(1), ErrUnsupportedVersion) {
 		t.Fatal("version check")
 	}
 }

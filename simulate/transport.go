@@ -39,7 +39,7 @@ func startQUIC(svc *coordinator.Service, metrics *coordinator.Metrics, ids []str
 		tokens[tokenOf(id)] = id
 	}
 	srv, err := coordinator.NewServer(svc, coordinator.ServerConfig{DownBits: downBits,
-		TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, Tokens: tokens, Metrics: metrics,
+		TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, Tokens: coordinator.HashTokens(tokens), Metrics: metrics,
 		Items: template.Items, Model: template.Model, Local: template.Local,
 	})
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"strings"
 
 	"github.com/tacitfl/tacit/client"
 	"github.com/tacitfl/tacit/dataset"
@@ -18,14 +20,18 @@ import (
 var agentCommand = command{
 	summary: "run a device agent: train on this device's own data and take part in the coordinator's rounds",
 	help: func(w io.Writer) {
-		fmt.Fprint(w, `usage: tacit agent --token TOKEN --pin FINGERPRINT --person ID [flags]
+		fmt.Fprint(w, `usage: tacit agent --token-file FILE --pin FINGERPRINT --person ID [flags]
        tacit agent ledger [--ledger FILE]
 
 Checks in with the coordinator, honours its retry windows, downloads the
 model when stale, trains on the person's own interactions and uploads only
 the update of the shared item weights. The person's events and vector never
 leave the process. Reconnects with jittered backoff; SIGINT or SIGTERM stop
-it cleanly.
+it at once.
+
+The enrolment token is read from --token-file (the first line, spaces
+trimmed); --token also works but shows the token to anyone who can list
+the machine's processes.
 
 The device checks each round's plan against its own privacy policy
 (--policy, a .toml, .yaml or .json file; the defaults without one) and
@@ -55,15 +61,16 @@ coordinator's --items must match its catalogue.
 }
 
 type agentFlags struct {
-	addr, token, pin, data, person, ledger, policy string
-	budget                                         float64
-	allowPlain, verbose                            bool
+	addr, token, tokenFile, pin, data, person, ledger, policy string
+	budget                                                    float64
+	allowPlain, verbose                                       bool
 }
 
 func (o *agentFlags) flagSet() *flag.FlagSet {
 	fs := newFlagSet("agent")
 	fs.StringVar(&o.addr, "coordinator", "127.0.0.1:7443", "the coordinator's UDP `address`")
-	fs.StringVar(&o.token, "token", "", "this device's enrolment `token` (required)")
+	fs.StringVar(&o.tokenFile, "token-file", "", "`file` holding this device's enrolment token (this or --token required)")
+	fs.StringVar(&o.token, "token", "", "this device's enrolment `token`, visible in the process list: prefer --token-file")
 	fs.StringVar(&o.pin, "pin", "", "SHA-256 `fingerprint` of the coordinator's certificate, as it prints it (required)")
 	fs.StringVar(&o.data, "data", "", dataSpecHelp)
 	fs.StringVar(&o.person, "person", "", "the `id` of the person in --data whose device this is (required)")
@@ -84,8 +91,8 @@ func runAgent(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	switch {
-	case o.token == "":
-		return usageError{err: errors.New("--token is required"), hint: true}
+	case (o.token == "") == (o.tokenFile == ""):
+		return usageError{err: errors.New("one of --token-file and --token is required"), hint: true}
 	case o.pin == "":
 		return usageError{err: errors.New("--pin is required"), hint: true}
 	case o.person == "":
@@ -105,6 +112,17 @@ func runAgent(args []string, stdout, stderr io.Writer) error {
 	if err := policy.Validate(); err != nil {
 		return usageError{err: err}
 	}
+	token := o.token
+	if o.tokenFile != "" {
+		b, err := os.ReadFile(o.tokenFile)
+		if err != nil {
+			return usageError{err: err}
+		}
+		line, _, _ := strings.Cut(string(b), "\n")
+		if token = strings.TrimSpace(line); token == "" {
+			return usageError{err: fmt.Errorf("%s: no token on its first line", o.tokenFile)}
+		}
+	}
 	tlsConf, err := tlscert.PinnedConfig(o.pin, proto.ALPN)
 	if err != nil {
 		return usageError{err: err}
@@ -122,7 +140,7 @@ func runAgent(args []string, stdout, stderr io.Writer) error {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	q := &client.QUIC{Addr: o.addr, TLS: tlsConf, Token: o.token}
+	q := &client.QUIC{Addr: o.addr, TLS: tlsConf, Token: token}
 	defer q.Close()
 	fmt.Fprintf(stdout, "agent for person %s (%d training items) checking in with %s\n", o.person, len(mine.Train.Items), o.addr)
 	ctx, stop := withSignals(context.Background())

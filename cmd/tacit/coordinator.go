@@ -10,7 +10,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/tacitfl/tacit/coordinator"
@@ -28,9 +30,16 @@ var coordinatorCommand = command{
 
 Serves federated rounds to enrolled devices over QUIC (TLS 1.3, ALPN tacit/1)
 and the operator's endpoints over HTTP. Without --tls-cert it makes a
-self-signed certificate and prints its fingerprint for agents' --pin. Every
-commit is checkpointed to --state, and a restart resumes from it. SIGINT or
-SIGTERM drains: exchanges in flight finish, then it exits.
+self-signed certificate, keeps it (with its key) in the --state file's name
+plus ".tls", and prints its fingerprint for agents' --pin; a restart reuses
+it, so pinned agents reconnect. Every commit is checkpointed to --state, and
+a restart resumes from it. SIGINT or SIGTERM drains: exchanges in flight
+finish, then it exits.
+
+The tokens file enrols one device a line, "TOKEN DEVICE-ID"; a line may
+give the token's SHA-256 instead, "sha256:HEX DEVICE-ID", so the secrets
+need not stay on this host. Only hashes are kept in memory. SIGHUP rereads
+the file: devices no longer in it are cut off at once (revocation).
 
 The model, training, privacy, quantization and SecAgg flags are those of
 tacit simulate. A positive --noise alone turns on --dp central; with --dp
@@ -65,10 +74,10 @@ func (o *coordinatorFlags) flagSet() *flag.FlagSet {
 	fs := newFlagSet("coordinator")
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:7443", "UDP `address` devices connect to")
 	fs.StringVar(&o.http, "http", "127.0.0.1:7080", "TCP `address` of /metrics, /status, /healthz and the status page; empty for none")
-	fs.StringVar(&o.tokens, "tokens", "", "enrolment `file`: one \"TOKEN DEVICE-ID\" a line (required)")
+	fs.StringVar(&o.tokens, "tokens", "", "enrolment `file`: one \"TOKEN DEVICE-ID\" or \"sha256:HEX DEVICE-ID\" a line, reread on SIGHUP (required)")
 	fs.IntVar(&o.enroll, "enroll", 0, "create the tokens file with `n` new devices if it does not exist")
 	fs.StringVar(&o.state, "state", "coordinator.ckpt", "checkpoint `file`, written after every commit and resumed from")
-	fs.StringVar(&o.cert, "tls-cert", "", "PEM certificate `file` (with --tls-key); default: a new self-signed one")
+	fs.StringVar(&o.cert, "tls-cert", "", "PEM certificate `file` (with --tls-key); default: a self-signed one kept in the --state file's name plus \".tls\"")
 	fs.StringVar(&o.key, "tls-key", "", "PEM private key `file`")
 	fs.IntVar(&o.maxFrame, "max-frame", proto.DefaultMaxFrame, "largest request a device may send, in `bytes`; checked before anything is allocated")
 	fs.IntVar(&o.items, "items", 9724, "catalogue size: items in the model (the embedded data set has 9724)")
@@ -138,16 +147,11 @@ func runCoordinator(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	f, err := os.Open(o.tokens)
+	tokens, err := readTokens(o.tokens)
 	if err != nil {
 		return usageError{err: err}
 	}
-	tokens, err := coordinator.ReadTokens(f, o.tokens)
-	f.Close()
-	if err != nil {
-		return usageError{err: err}
-	}
-	cert, err := certificate(o.cert, o.key, o.listen)
+	cert, err := certificate(o.cert, o.key, o.listen, o.state+".tls")
 	if err != nil {
 		return usageError{err: err}
 	}
@@ -155,20 +159,21 @@ func runCoordinator(args []string, stdout, stderr io.Writer) error {
 	if o.verbose {
 		level = slog.LevelInfo
 	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	ctx, stop := withSignals(context.Background())
 	defer stop()
 	s := o.shared
 	err = coordinator.RunProcess(ctx, coordinator.ProcessOptions{
-		Listen: o.listen, HTTP: o.http, Certificate: cert, Tokens: tokens, State: o.state, MaxFrame: o.maxFrame, DownBits: s.DownBits,
+		Listen: o.listen, HTTP: o.http, Certificate: cert, Tokens: tokens, Reload: reloadOnHangup(ctx, o.tokens, log), State: o.state, MaxFrame: o.maxFrame, DownBits: s.DownBits,
 		Rounds: rc, Optimizer: s.Optimizer.Config(),
-		Items: o.items, Model: s.Model.Config(), Local: s.Local.Config(s.Model, len(tokens)),
+		Items: o.items, Model: s.Model.Config(), Local: s.Local.Config(s.Model, len(tokens.IDs())),
 		Initial: func() []float32 {
 			m, _ := model.NewMF(o.items, s.Factors, rc.Seed)
 			return m.Params
 		},
-		Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+		Log: log,
 		Listening: func(devices, http net.Addr) {
-			fmt.Fprintf(stdout, "coordinator: %d devices enrolled; devices connect to %s\n", len(tokens), devices)
+			fmt.Fprintf(stdout, "coordinator: %d devices enrolled; devices connect to %s\n", len(tokens.IDs()), devices)
 			fmt.Fprintf(stdout, "certificate fingerprint (agents: --pin): %s\n", tlscert.Fingerprint(cert.Certificate[0]))
 			if http != nil {
 				fmt.Fprintf(stdout, "status page http://%s/  JSON http://%s/status  Prometheus http://%s/metrics\n", http, http, http)
@@ -198,9 +203,48 @@ func enroll(path string, n int, stdout io.Writer) error {
 	return f.Close()
 }
 
-// certificate loads a PEM pair, or makes a self-signed certificate for the
-// listen address's host.
-func certificate(certFile, keyFile, listen string) (tls.Certificate, error) {
+// readTokens reads the tokens file at path.
+func readTokens(path string) (*coordinator.Tokens, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return coordinator.ReadTokens(f, path)
+}
+
+// reloadOnHangup rereads the tokens file at path on every SIGHUP until ctx
+// ends; a file that does not parse is logged and the enrolment kept.
+func reloadOnHangup(ctx context.Context, path string, log *slog.Logger) <-chan *coordinator.Tokens {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	reload := make(chan *coordinator.Tokens)
+	go func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-hup:
+				t, err := readTokens(path)
+				if err != nil {
+					log.Error("SIGHUP: the tokens file was not reloaded", "err", err)
+					continue
+				}
+				select {
+				case reload <- t:
+				case <-ctx.Done():
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return reload
+}
+
+// certificate loads a PEM pair, or the self-signed certificate kept at
+// kept, made for the listen address's host the first time.
+func certificate(certFile, keyFile, listen, kept string) (tls.Certificate, error) {
 	if certFile != "" || keyFile != "" {
 		return tls.LoadX509KeyPair(certFile, keyFile)
 	}
@@ -211,5 +255,5 @@ func certificate(certFile, keyFile, listen string) (tls.Certificate, error) {
 	if host == "" {
 		host = "localhost"
 	}
-	return tlscert.SelfSigned([]string{host, "localhost", "127.0.0.1"})
+	return tlscert.LoadOrCreate(kept, []string{host, "localhost", "127.0.0.1"})
 }

@@ -9,13 +9,76 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
+
+// LoadOrCreate returns the certificate and key kept in the PEM file at
+// path, or makes a self-signed one for hosts and keeps it there (mode 0600,
+// written to a temporary file and renamed into place), so a restarted
+// server shows the same certificate and pinned clients still accept it.
+func LoadOrCreate(path string, hosts []string) (tls.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		cert, err := tls.X509KeyPair(b, b)
+		if err != nil {
+			return tls.Certificate{}, fmt.Errorf("tlscert: %s: %w", path, err)
+		}
+		return cert, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return tls.Certificate{}, err
+	}
+	cert, err := SelfSigned(hosts)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	key, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	b = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]})
+	b = append(b, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key})...)
+	if err := WriteSecret(path, b); err != nil {
+		return tls.Certificate{}, err
+	}
+	return cert, nil
+}
+
+// WriteSecret writes b to path readable by the owner only: to a temporary
+// file beside it, synced, then renamed into place, so a crash leaves the
+// old file or the new one, never half of one.
+func WriteSecret(path string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // fails harmlessly once renamed
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
 
 // SelfSigned returns a new ECDSA P-256 certificate for hosts (names or IP
 // addresses), valid for a year.

@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -47,5 +49,29 @@ func TestPinnedConfigAcceptsOnlyThePinnedCertificate(t *testing.T) {
 	}
 	if ip := good.Leaf.IPAddresses; len(ip) != 1 || !ip[0].Equal(net.ParseIP("127.0.0.1")) {
 		t.Fatalf("IP SANs %v", ip)
+	}
+}
+
+func TestLoadOrCreateKeepsTheCertificate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "coordinator.ckpt.tls")
+	first, err := LoadOrCreate(path, []string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("stat: %v, %v", fi.Mode(), err)
+	}
+	again, err := LoadOrCreate(path, []string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if Fingerprint(first.Certificate[0]) != Fingerprint(again.Certificate[0]) {
+		t.Fatal("a second start made another certificate")
+	}
+	if err := os.WriteFile(path, []byte("not PEM"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadOrCreate(path, nil); err == nil {
+		t.Fatal("a damaged file was accepted")
 	}
 }

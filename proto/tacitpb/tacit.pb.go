@@ -1,4 +1,4 @@
-// The Tacit wire protocol, version 1. Every exchange is one Request and one
+// The Tacit wire protocol, version 2. Every exchange is one Request and one
 // Response on a fresh bidirectional QUIC stream (ALPN "tacit/1"), each framed
 // as a 4-byte big-endian length and that many bytes of this encoding.
 // Fields are only ever added; a change that old peers would misread takes a
@@ -214,7 +214,9 @@ type Request struct {
 	// The protocol version the device speaks; the coordinator refuses others
 	// with ERROR_CODE_UNSUPPORTED_VERSION.
 	ProtocolVersion uint32 `protobuf:"varint,1,opt,name=protocol_version,json=protocolVersion,proto3" json:"protocol_version,omitempty"`
-	// The device's enrolment token; it identifies the device.
+	// The device's enrolment token; it identifies the device. Read only from
+	// the Hello that opens a connection (proto/doc.go); later requests on an
+	// authenticated connection leave it empty, and the coordinator ignores it.
 	Token string `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
 	// Types that are valid to be assigned to Body:
 	//
@@ -223,6 +225,7 @@ type Request struct {
 	//	*Request_Report
 	//	*Request_SecaggFetch
 	//	*Request_SecaggSend
+	//	*Request_Hello
 	Body          isRequest_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -324,6 +327,15 @@ func (x *Request) GetSecaggSend() *SecAggSend {
 	return nil
 }
 
+func (x *Request) GetHello() *Hello {
+	if x != nil {
+		if x, ok := x.Body.(*Request_Hello); ok {
+			return x.Hello
+		}
+	}
+	return nil
+}
+
 type isRequest_Body interface {
 	isRequest_Body()
 }
@@ -348,6 +360,10 @@ type Request_SecaggSend struct {
 	SecaggSend *SecAggSend `protobuf:"bytes,14,opt,name=secagg_send,json=secaggSend,proto3,oneof"`
 }
 
+type Request_Hello struct {
+	Hello *Hello `protobuf:"bytes,15,opt,name=hello,proto3,oneof"`
+}
+
 func (*Request_CheckIn) isRequest_Body() {}
 
 func (*Request_Model) isRequest_Body() {}
@@ -357,6 +373,8 @@ func (*Request_Report) isRequest_Body() {}
 func (*Request_SecaggFetch) isRequest_Body() {}
 
 func (*Request_SecaggSend) isRequest_Body() {}
+
+func (*Request_Hello) isRequest_Body() {}
 
 // Response is everything the coordinator answers.
 type Response struct {
@@ -369,6 +387,7 @@ type Response struct {
 	//	*Response_Error
 	//	*Response_SecaggFetch
 	//	*Response_SecaggSend
+	//	*Response_Hello
 	Body          isResponse_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -465,6 +484,15 @@ func (x *Response) GetSecaggSend() *SecAggSendAck {
 	return nil
 }
 
+func (x *Response) GetHello() *HelloAck {
+	if x != nil {
+		if x, ok := x.Body.(*Response_Hello); ok {
+			return x.Hello
+		}
+	}
+	return nil
+}
+
 type isResponse_Body interface {
 	isResponse_Body()
 }
@@ -493,6 +521,10 @@ type Response_SecaggSend struct {
 	SecaggSend *SecAggSendAck `protobuf:"bytes,15,opt,name=secagg_send,json=secaggSend,proto3,oneof"`
 }
 
+type Response_Hello struct {
+	Hello *HelloAck `protobuf:"bytes,16,opt,name=hello,proto3,oneof"`
+}
+
 func (*Response_CheckIn) isResponse_Body() {}
 
 func (*Response_Model) isResponse_Body() {}
@@ -504,6 +536,85 @@ func (*Response_Error) isResponse_Body() {}
 func (*Response_SecaggFetch) isResponse_Body() {}
 
 func (*Response_SecaggSend) isResponse_Body() {}
+
+func (*Response_Hello) isResponse_Body() {}
+
+// Hello opens every connection: the first stream carries a Request with
+// the protocol version, the token and this body, in at most
+// proto.MaxHelloFrame bytes. The coordinator answers HelloAck, and later
+// streams on the connection act for the device the token names.
+type Hello struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Hello) Reset() {
+	*x = Hello{}
+	mi := &file_proto_tacit_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Hello) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Hello) ProtoMessage() {}
+
+func (x *Hello) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_tacit_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Hello.ProtoReflect.Descriptor instead.
+func (*Hello) Descriptor() ([]byte, []int) {
+	return file_proto_tacit_proto_rawDescGZIP(), []int{2}
+}
+
+// HelloAck accepts a connection's Hello.
+type HelloAck struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HelloAck) Reset() {
+	*x = HelloAck{}
+	mi := &file_proto_tacit_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HelloAck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HelloAck) ProtoMessage() {}
+
+func (x *HelloAck) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_tacit_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HelloAck.ProtoReflect.Descriptor instead.
+func (*HelloAck) Descriptor() ([]byte, []int) {
+	return file_proto_tacit_proto_rawDescGZIP(), []int{3}
+}
 
 // CheckIn asks to take part in the current round.
 type CheckIn struct {
@@ -517,7 +628,7 @@ type CheckIn struct {
 
 func (x *CheckIn) Reset() {
 	*x = CheckIn{}
-	mi := &file_proto_tacit_proto_msgTypes[2]
+	mi := &file_proto_tacit_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -529,7 +640,7 @@ func (x *CheckIn) String() string {
 func (*CheckIn) ProtoMessage() {}
 
 func (x *CheckIn) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[2]
+	mi := &file_proto_tacit_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -542,7 +653,7 @@ func (x *CheckIn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckIn.ProtoReflect.Descriptor instead.
 func (*CheckIn) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{2}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CheckIn) GetCachedModelVersion() int64 {
@@ -566,7 +677,7 @@ type CheckInResult struct {
 
 func (x *CheckInResult) Reset() {
 	*x = CheckInResult{}
-	mi := &file_proto_tacit_proto_msgTypes[3]
+	mi := &file_proto_tacit_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -578,7 +689,7 @@ func (x *CheckInResult) String() string {
 func (*CheckInResult) ProtoMessage() {}
 
 func (x *CheckInResult) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[3]
+	mi := &file_proto_tacit_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -591,7 +702,7 @@ func (x *CheckInResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckInResult.ProtoReflect.Descriptor instead.
 func (*CheckInResult) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{3}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CheckInResult) GetResult() isCheckInResult_Result {
@@ -646,7 +757,7 @@ type RetryAfter struct {
 
 func (x *RetryAfter) Reset() {
 	*x = RetryAfter{}
-	mi := &file_proto_tacit_proto_msgTypes[4]
+	mi := &file_proto_tacit_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -658,7 +769,7 @@ func (x *RetryAfter) String() string {
 func (*RetryAfter) ProtoMessage() {}
 
 func (x *RetryAfter) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[4]
+	mi := &file_proto_tacit_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -671,7 +782,7 @@ func (x *RetryAfter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryAfter.ProtoReflect.Descriptor instead.
 func (*RetryAfter) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{4}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RetryAfter) GetAfterMillis() int64 {
@@ -718,7 +829,7 @@ type Plan struct {
 
 func (x *Plan) Reset() {
 	*x = Plan{}
-	mi := &file_proto_tacit_proto_msgTypes[5]
+	mi := &file_proto_tacit_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -730,7 +841,7 @@ func (x *Plan) String() string {
 func (*Plan) ProtoMessage() {}
 
 func (x *Plan) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[5]
+	mi := &file_proto_tacit_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -743,7 +854,7 @@ func (x *Plan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Plan.ProtoReflect.Descriptor instead.
 func (*Plan) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{5}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Plan) GetRound() int64 {
@@ -848,7 +959,7 @@ type UpdateCodec struct {
 
 func (x *UpdateCodec) Reset() {
 	*x = UpdateCodec{}
-	mi := &file_proto_tacit_proto_msgTypes[6]
+	mi := &file_proto_tacit_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -860,7 +971,7 @@ func (x *UpdateCodec) String() string {
 func (*UpdateCodec) ProtoMessage() {}
 
 func (x *UpdateCodec) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[6]
+	mi := &file_proto_tacit_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -873,7 +984,7 @@ func (x *UpdateCodec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCodec.ProtoReflect.Descriptor instead.
 func (*UpdateCodec) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{6}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *UpdateCodec) GetBits() uint32 {
@@ -943,7 +1054,7 @@ type SecAggPlan struct {
 
 func (x *SecAggPlan) Reset() {
 	*x = SecAggPlan{}
-	mi := &file_proto_tacit_proto_msgTypes[7]
+	mi := &file_proto_tacit_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -955,7 +1066,7 @@ func (x *SecAggPlan) String() string {
 func (*SecAggPlan) ProtoMessage() {}
 
 func (x *SecAggPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[7]
+	mi := &file_proto_tacit_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -968,7 +1079,7 @@ func (x *SecAggPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecAggPlan.ProtoReflect.Descriptor instead.
 func (*SecAggPlan) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{7}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SecAggPlan) GetSession() uint64 {
@@ -1040,7 +1151,7 @@ type SecAggFetch struct {
 
 func (x *SecAggFetch) Reset() {
 	*x = SecAggFetch{}
-	mi := &file_proto_tacit_proto_msgTypes[8]
+	mi := &file_proto_tacit_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1052,7 +1163,7 @@ func (x *SecAggFetch) String() string {
 func (*SecAggFetch) ProtoMessage() {}
 
 func (x *SecAggFetch) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[8]
+	mi := &file_proto_tacit_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1065,7 +1176,7 @@ func (x *SecAggFetch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecAggFetch.ProtoReflect.Descriptor instead.
 func (*SecAggFetch) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{8}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SecAggFetch) GetRound() int64 {
@@ -1098,7 +1209,7 @@ type SecAggFetchResult struct {
 
 func (x *SecAggFetchResult) Reset() {
 	*x = SecAggFetchResult{}
-	mi := &file_proto_tacit_proto_msgTypes[9]
+	mi := &file_proto_tacit_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1110,7 +1221,7 @@ func (x *SecAggFetchResult) String() string {
 func (*SecAggFetchResult) ProtoMessage() {}
 
 func (x *SecAggFetchResult) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[9]
+	mi := &file_proto_tacit_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1123,7 +1234,7 @@ func (x *SecAggFetchResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecAggFetchResult.ProtoReflect.Descriptor instead.
 func (*SecAggFetchResult) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{9}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SecAggFetchResult) GetResult() isSecAggFetchResult_Result {
@@ -1214,7 +1325,7 @@ type SecAggSend struct {
 
 func (x *SecAggSend) Reset() {
 	*x = SecAggSend{}
-	mi := &file_proto_tacit_proto_msgTypes[10]
+	mi := &file_proto_tacit_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1226,7 +1337,7 @@ func (x *SecAggSend) String() string {
 func (*SecAggSend) ProtoMessage() {}
 
 func (x *SecAggSend) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[10]
+	mi := &file_proto_tacit_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1239,7 +1350,7 @@ func (x *SecAggSend) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecAggSend.ProtoReflect.Descriptor instead.
 func (*SecAggSend) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{10}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SecAggSend) GetRound() int64 {
@@ -1329,7 +1440,7 @@ type SecAggSendAck struct {
 
 func (x *SecAggSendAck) Reset() {
 	*x = SecAggSendAck{}
-	mi := &file_proto_tacit_proto_msgTypes[11]
+	mi := &file_proto_tacit_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1341,7 +1452,7 @@ func (x *SecAggSendAck) String() string {
 func (*SecAggSendAck) ProtoMessage() {}
 
 func (x *SecAggSendAck) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[11]
+	mi := &file_proto_tacit_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1354,7 +1465,7 @@ func (x *SecAggSendAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecAggSendAck.ProtoReflect.Descriptor instead.
 func (*SecAggSendAck) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{11}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{13}
 }
 
 type SecAggAdvertise struct {
@@ -1367,7 +1478,7 @@ type SecAggAdvertise struct {
 
 func (x *SecAggAdvertise) Reset() {
 	*x = SecAggAdvertise{}
-	mi := &file_proto_tacit_proto_msgTypes[12]
+	mi := &file_proto_tacit_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1379,7 +1490,7 @@ func (x *SecAggAdvertise) String() string {
 func (*SecAggAdvertise) ProtoMessage() {}
 
 func (x *SecAggAdvertise) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[12]
+	mi := &file_proto_tacit_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1392,7 +1503,7 @@ func (x *SecAggAdvertise) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecAggAdvertise.ProtoReflect.Descriptor instead.
 func (*SecAggAdvertise) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{12}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SecAggAdvertise) GetMaskKey() []byte {
@@ -1420,7 +1531,7 @@ type SecAggPeerKeys struct {
 
 func (x *SecAggPeerKeys) Reset() {
 	*x = SecAggPeerKeys{}
-	mi := &file_proto_tacit_proto_msgTypes[13]
+	mi := &file_proto_tacit_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1432,7 +1543,7 @@ func (x *SecAggPeerKeys) String() string {
 func (*SecAggPeerKeys) ProtoMessage() {}
 
 func (x *SecAggPeerKeys) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[13]
+	mi := &file_proto_tacit_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1445,7 +1556,7 @@ func (x *SecAggPeerKeys) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecAggPeerKeys.ProtoReflect.Descriptor instead.
 func (*SecAggPeerKeys) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{13}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SecAggPeerKeys) GetId() uint32 {
@@ -1478,7 +1589,7 @@ type SecAggKeys struct {
 
 func (x *SecAggKeys) Reset() {
 	*x = SecAggKeys{}
-	mi := &file_proto_tacit_proto_msgTypes[14]
+	mi := &file_proto_tacit_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1490,7 +1601,7 @@ func (x *SecAggKeys) String() string {
 func (*SecAggKeys) ProtoMessage() {}
 
 func (x *SecAggKeys) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[14]
+	mi := &file_proto_tacit_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1503,7 +1614,7 @@ func (x *SecAggKeys) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecAggKeys.ProtoReflect.Descriptor instead.
 func (*SecAggKeys) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{14}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SecAggKeys) GetPeers() []*SecAggPeerKeys {
@@ -1525,7 +1636,7 @@ type SecAggEncryptedShare struct {
 
 func (x *SecAggEncryptedShare) Reset() {
 	*x = SecAggEncryptedShare{}
-	mi := &file_proto_tacit_proto_msgTypes[15]
+	mi := &file_proto_tacit_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1537,7 +1648,7 @@ func (x *SecAggEncryptedShare) String() string {
 func (*SecAggEncryptedShare) ProtoMessage() {}
 
 func (x *SecAggEncryptedShare) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[15]
+	mi := &file_proto_tacit_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1550,7 +1661,7 @@ func (x *SecAggEncryptedShare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecAggEncryptedShare.ProtoReflect.Descriptor instead.
 func (*SecAggEncryptedShare) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{15}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SecAggEncryptedShare) GetPeer() uint32 {
@@ -1577,7 +1688,7 @@ type SecAggShareKeys struct {
 
 func (x *SecAggShareKeys) Reset() {
 	*x = SecAggShareKeys{}
-	mi := &file_proto_tacit_proto_msgTypes[16]
+	mi := &file_proto_tacit_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1589,7 +1700,7 @@ func (x *SecAggShareKeys) String() string {
 func (*SecAggShareKeys) ProtoMessage() {}
 
 func (x *SecAggShareKeys) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[16]
+	mi := &file_proto_tacit_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1602,7 +1713,7 @@ func (x *SecAggShareKeys) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecAggShareKeys.ProtoReflect.Descriptor instead.
 func (*SecAggShareKeys) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{16}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SecAggShareKeys) GetSeedCommitment() []byte {
@@ -1628,7 +1739,7 @@ type SecAggShares struct {
 
 func (x *SecAggShares) Reset() {
 	*x = SecAggShares{}
-	mi := &file_proto_tacit_proto_msgTypes[17]
+	mi := &file_proto_tacit_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1640,7 +1751,7 @@ func (x *SecAggShares) String() string {
 func (*SecAggShares) ProtoMessage() {}
 
 func (x *SecAggShares) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[17]
+	mi := &file_proto_tacit_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1653,7 +1764,7 @@ func (x *SecAggShares) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecAggShares.ProtoReflect.Descriptor instead.
 func (*SecAggShares) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{17}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SecAggShares) GetShares() []*SecAggEncryptedShare {
@@ -1673,7 +1784,7 @@ type SecAggUnmaskRequest struct {
 
 func (x *SecAggUnmaskRequest) Reset() {
 	*x = SecAggUnmaskRequest{}
-	mi := &file_proto_tacit_proto_msgTypes[18]
+	mi := &file_proto_tacit_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1685,7 +1796,7 @@ func (x *SecAggUnmaskRequest) String() string {
 func (*SecAggUnmaskRequest) ProtoMessage() {}
 
 func (x *SecAggUnmaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[18]
+	mi := &file_proto_tacit_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1698,7 +1809,7 @@ func (x *SecAggUnmaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecAggUnmaskRequest.ProtoReflect.Descriptor instead.
 func (*SecAggUnmaskRequest) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{18}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SecAggUnmaskRequest) GetSurvived() []uint32 {
@@ -1726,7 +1837,7 @@ type SecAggRevealedShare struct {
 
 func (x *SecAggRevealedShare) Reset() {
 	*x = SecAggRevealedShare{}
-	mi := &file_proto_tacit_proto_msgTypes[19]
+	mi := &file_proto_tacit_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1738,7 +1849,7 @@ func (x *SecAggRevealedShare) String() string {
 func (*SecAggRevealedShare) ProtoMessage() {}
 
 func (x *SecAggRevealedShare) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[19]
+	mi := &file_proto_tacit_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1751,7 +1862,7 @@ func (x *SecAggRevealedShare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecAggRevealedShare.ProtoReflect.Descriptor instead.
 func (*SecAggRevealedShare) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{19}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SecAggRevealedShare) GetOwner() uint32 {
@@ -1778,7 +1889,7 @@ type SecAggUnmask struct {
 
 func (x *SecAggUnmask) Reset() {
 	*x = SecAggUnmask{}
-	mi := &file_proto_tacit_proto_msgTypes[20]
+	mi := &file_proto_tacit_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1790,7 +1901,7 @@ func (x *SecAggUnmask) String() string {
 func (*SecAggUnmask) ProtoMessage() {}
 
 func (x *SecAggUnmask) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[20]
+	mi := &file_proto_tacit_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1803,7 +1914,7 @@ func (x *SecAggUnmask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecAggUnmask.ProtoReflect.Descriptor instead.
 func (*SecAggUnmask) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{20}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SecAggUnmask) GetSeeds() []*SecAggRevealedShare {
@@ -1833,7 +1944,7 @@ type LocalTraining struct {
 
 func (x *LocalTraining) Reset() {
 	*x = LocalTraining{}
-	mi := &file_proto_tacit_proto_msgTypes[21]
+	mi := &file_proto_tacit_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1845,7 +1956,7 @@ func (x *LocalTraining) String() string {
 func (*LocalTraining) ProtoMessage() {}
 
 func (x *LocalTraining) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[21]
+	mi := &file_proto_tacit_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1858,7 +1969,7 @@ func (x *LocalTraining) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalTraining.ProtoReflect.Descriptor instead.
 func (*LocalTraining) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{21}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *LocalTraining) GetEpochs() int32 {
@@ -1899,7 +2010,7 @@ type ModelConfig struct {
 
 func (x *ModelConfig) Reset() {
 	*x = ModelConfig{}
-	mi := &file_proto_tacit_proto_msgTypes[22]
+	mi := &file_proto_tacit_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1911,7 +2022,7 @@ func (x *ModelConfig) String() string {
 func (*ModelConfig) ProtoMessage() {}
 
 func (x *ModelConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[22]
+	mi := &file_proto_tacit_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1924,7 +2035,7 @@ func (x *ModelConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelConfig.ProtoReflect.Descriptor instead.
 func (*ModelConfig) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{22}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ModelConfig) GetItems() int32 {
@@ -1993,7 +2104,7 @@ type ModelRequest struct {
 
 func (x *ModelRequest) Reset() {
 	*x = ModelRequest{}
-	mi := &file_proto_tacit_proto_msgTypes[23]
+	mi := &file_proto_tacit_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2005,7 +2116,7 @@ func (x *ModelRequest) String() string {
 func (*ModelRequest) ProtoMessage() {}
 
 func (x *ModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[23]
+	mi := &file_proto_tacit_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2018,7 +2129,7 @@ func (x *ModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelRequest.ProtoReflect.Descriptor instead.
 func (*ModelRequest) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{23}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ModelRequest) GetVersion() int64 {
@@ -2039,7 +2150,7 @@ type Model struct {
 
 func (x *Model) Reset() {
 	*x = Model{}
-	mi := &file_proto_tacit_proto_msgTypes[24]
+	mi := &file_proto_tacit_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2051,7 +2162,7 @@ func (x *Model) String() string {
 func (*Model) ProtoMessage() {}
 
 func (x *Model) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[24]
+	mi := &file_proto_tacit_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2064,7 +2175,7 @@ func (x *Model) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Model.ProtoReflect.Descriptor instead.
 func (*Model) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{24}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Model) GetVersion() int64 {
@@ -2103,7 +2214,7 @@ type Report struct {
 
 func (x *Report) Reset() {
 	*x = Report{}
-	mi := &file_proto_tacit_proto_msgTypes[25]
+	mi := &file_proto_tacit_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2115,7 +2226,7 @@ func (x *Report) String() string {
 func (*Report) ProtoMessage() {}
 
 func (x *Report) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[25]
+	mi := &file_proto_tacit_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2128,7 +2239,7 @@ func (x *Report) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Report.ProtoReflect.Descriptor instead.
 func (*Report) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{25}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Report) GetRound() int64 {
@@ -2184,7 +2295,7 @@ type Evaluation struct {
 
 func (x *Evaluation) Reset() {
 	*x = Evaluation{}
-	mi := &file_proto_tacit_proto_msgTypes[26]
+	mi := &file_proto_tacit_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2196,7 +2307,7 @@ func (x *Evaluation) String() string {
 func (*Evaluation) ProtoMessage() {}
 
 func (x *Evaluation) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[26]
+	mi := &file_proto_tacit_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2209,7 +2320,7 @@ func (x *Evaluation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Evaluation.ProtoReflect.Descriptor instead.
 func (*Evaluation) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{26}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Evaluation) GetHrAt_10() float64 {
@@ -2235,7 +2346,7 @@ type ReportAck struct {
 
 func (x *ReportAck) Reset() {
 	*x = ReportAck{}
-	mi := &file_proto_tacit_proto_msgTypes[27]
+	mi := &file_proto_tacit_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2247,7 +2358,7 @@ func (x *ReportAck) String() string {
 func (*ReportAck) ProtoMessage() {}
 
 func (x *ReportAck) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[27]
+	mi := &file_proto_tacit_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2260,7 +2371,7 @@ func (x *ReportAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportAck.ProtoReflect.Descriptor instead.
 func (*ReportAck) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{27}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{29}
 }
 
 // Tensor is a vector as a codec's bytes, never as repeated floats.
@@ -2282,7 +2393,7 @@ type Tensor struct {
 
 func (x *Tensor) Reset() {
 	*x = Tensor{}
-	mi := &file_proto_tacit_proto_msgTypes[28]
+	mi := &file_proto_tacit_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2294,7 +2405,7 @@ func (x *Tensor) String() string {
 func (*Tensor) ProtoMessage() {}
 
 func (x *Tensor) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[28]
+	mi := &file_proto_tacit_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2307,7 +2418,7 @@ func (x *Tensor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tensor.ProtoReflect.Descriptor instead.
 func (*Tensor) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{28}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Tensor) GetDtype() DType {
@@ -2363,7 +2474,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_proto_tacit_proto_msgTypes[29]
+	mi := &file_proto_tacit_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2375,7 +2486,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[29]
+	mi := &file_proto_tacit_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2388,7 +2499,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{29}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Error) GetCode() ErrorCode {
@@ -2409,7 +2520,7 @@ var File_proto_tacit_proto protoreflect.FileDescriptor
 
 const file_proto_tacit_proto_rawDesc = "" +
 	"\n" +
-	"\x11proto/tacit.proto\x12\btacit.v1\"\xd3\x02\n" +
+	"\x11proto/tacit.proto\x12\btacit.v1\"\xfc\x02\n" +
 	"\aRequest\x12)\n" +
 	"\x10protocol_version\x18\x01 \x01(\rR\x0fprotocolVersion\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x12.\n" +
@@ -2419,8 +2530,9 @@ const file_proto_tacit_proto_rawDesc = "" +
 	"\x06report\x18\f \x01(\v2\x10.tacit.v1.ReportH\x00R\x06report\x12:\n" +
 	"\fsecagg_fetch\x18\r \x01(\v2\x15.tacit.v1.SecAggFetchH\x00R\vsecaggFetch\x127\n" +
 	"\vsecagg_send\x18\x0e \x01(\v2\x14.tacit.v1.SecAggSendH\x00R\n" +
-	"secaggSendB\x06\n" +
-	"\x04body\"\xce\x02\n" +
+	"secaggSend\x12'\n" +
+	"\x05hello\x18\x0f \x01(\v2\x0f.tacit.v1.HelloH\x00R\x05helloB\x06\n" +
+	"\x04body\"\xfa\x02\n" +
 	"\bResponse\x124\n" +
 	"\bcheck_in\x18\n" +
 	" \x01(\v2\x17.tacit.v1.CheckInResultH\x00R\acheckIn\x12'\n" +
@@ -2430,8 +2542,12 @@ const file_proto_tacit_proto_rawDesc = "" +
 	"\x05error\x18\r \x01(\v2\x0f.tacit.v1.ErrorH\x00R\x05error\x12@\n" +
 	"\fsecagg_fetch\x18\x0e \x01(\v2\x1b.tacit.v1.SecAggFetchResultH\x00R\vsecaggFetch\x12:\n" +
 	"\vsecagg_send\x18\x0f \x01(\v2\x17.tacit.v1.SecAggSendAckH\x00R\n" +
-	"secaggSendB\x06\n" +
-	"\x04body\";\n" +
+	"secaggSend\x12*\n" +
+	"\x05hello\x18\x10 \x01(\v2\x12.tacit.v1.HelloAckH\x00R\x05helloB\x06\n" +
+	"\x04body\"\a\n" +
+	"\x05Hello\"\n" +
+	"\n" +
+	"\bHelloAck\";\n" +
 	"\aCheckIn\x120\n" +
 	"\x14cached_model_version\x18\x01 \x01(\x03R\x12cachedModelVersion\"m\n" +
 	"\rCheckInResult\x12$\n" +
@@ -2607,84 +2723,88 @@ func file_proto_tacit_proto_rawDescGZIP() []byte {
 }
 
 var file_proto_tacit_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_proto_tacit_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_proto_tacit_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_proto_tacit_proto_goTypes = []any{
 	(DType)(0),                   // 0: tacit.v1.DType
 	(Compression)(0),             // 1: tacit.v1.Compression
 	(ErrorCode)(0),               // 2: tacit.v1.ErrorCode
 	(*Request)(nil),              // 3: tacit.v1.Request
 	(*Response)(nil),             // 4: tacit.v1.Response
-	(*CheckIn)(nil),              // 5: tacit.v1.CheckIn
-	(*CheckInResult)(nil),        // 6: tacit.v1.CheckInResult
-	(*RetryAfter)(nil),           // 7: tacit.v1.RetryAfter
-	(*Plan)(nil),                 // 8: tacit.v1.Plan
-	(*UpdateCodec)(nil),          // 9: tacit.v1.UpdateCodec
-	(*SecAggPlan)(nil),           // 10: tacit.v1.SecAggPlan
-	(*SecAggFetch)(nil),          // 11: tacit.v1.SecAggFetch
-	(*SecAggFetchResult)(nil),    // 12: tacit.v1.SecAggFetchResult
-	(*SecAggSend)(nil),           // 13: tacit.v1.SecAggSend
-	(*SecAggSendAck)(nil),        // 14: tacit.v1.SecAggSendAck
-	(*SecAggAdvertise)(nil),      // 15: tacit.v1.SecAggAdvertise
-	(*SecAggPeerKeys)(nil),       // 16: tacit.v1.SecAggPeerKeys
-	(*SecAggKeys)(nil),           // 17: tacit.v1.SecAggKeys
-	(*SecAggEncryptedShare)(nil), // 18: tacit.v1.SecAggEncryptedShare
-	(*SecAggShareKeys)(nil),      // 19: tacit.v1.SecAggShareKeys
-	(*SecAggShares)(nil),         // 20: tacit.v1.SecAggShares
-	(*SecAggUnmaskRequest)(nil),  // 21: tacit.v1.SecAggUnmaskRequest
-	(*SecAggRevealedShare)(nil),  // 22: tacit.v1.SecAggRevealedShare
-	(*SecAggUnmask)(nil),         // 23: tacit.v1.SecAggUnmask
-	(*LocalTraining)(nil),        // 24: tacit.v1.LocalTraining
-	(*ModelConfig)(nil),          // 25: tacit.v1.ModelConfig
-	(*ModelRequest)(nil),         // 26: tacit.v1.ModelRequest
-	(*Model)(nil),                // 27: tacit.v1.Model
-	(*Report)(nil),               // 28: tacit.v1.Report
-	(*Evaluation)(nil),           // 29: tacit.v1.Evaluation
-	(*ReportAck)(nil),            // 30: tacit.v1.ReportAck
-	(*Tensor)(nil),               // 31: tacit.v1.Tensor
-	(*Error)(nil),                // 32: tacit.v1.Error
+	(*Hello)(nil),                // 5: tacit.v1.Hello
+	(*HelloAck)(nil),             // 6: tacit.v1.HelloAck
+	(*CheckIn)(nil),              // 7: tacit.v1.CheckIn
+	(*CheckInResult)(nil),        // 8: tacit.v1.CheckInResult
+	(*RetryAfter)(nil),           // 9: tacit.v1.RetryAfter
+	(*Plan)(nil),                 // 10: tacit.v1.Plan
+	(*UpdateCodec)(nil),          // 11: tacit.v1.UpdateCodec
+	(*SecAggPlan)(nil),           // 12: tacit.v1.SecAggPlan
+	(*SecAggFetch)(nil),          // 13: tacit.v1.SecAggFetch
+	(*SecAggFetchResult)(nil),    // 14: tacit.v1.SecAggFetchResult
+	(*SecAggSend)(nil),           // 15: tacit.v1.SecAggSend
+	(*SecAggSendAck)(nil),        // 16: tacit.v1.SecAggSendAck
+	(*SecAggAdvertise)(nil),      // 17: tacit.v1.SecAggAdvertise
+	(*SecAggPeerKeys)(nil),       // 18: tacit.v1.SecAggPeerKeys
+	(*SecAggKeys)(nil),           // 19: tacit.v1.SecAggKeys
+	(*SecAggEncryptedShare)(nil), // 20: tacit.v1.SecAggEncryptedShare
+	(*SecAggShareKeys)(nil),      // 21: tacit.v1.SecAggShareKeys
+	(*SecAggShares)(nil),         // 22: tacit.v1.SecAggShares
+	(*SecAggUnmaskRequest)(nil),  // 23: tacit.v1.SecAggUnmaskRequest
+	(*SecAggRevealedShare)(nil),  // 24: tacit.v1.SecAggRevealedShare
+	(*SecAggUnmask)(nil),         // 25: tacit.v1.SecAggUnmask
+	(*LocalTraining)(nil),        // 26: tacit.v1.LocalTraining
+	(*ModelConfig)(nil),          // 27: tacit.v1.ModelConfig
+	(*ModelRequest)(nil),         // 28: tacit.v1.ModelRequest
+	(*Model)(nil),                // 29: tacit.v1.Model
+	(*Report)(nil),               // 30: tacit.v1.Report
+	(*Evaluation)(nil),           // 31: tacit.v1.Evaluation
+	(*ReportAck)(nil),            // 32: tacit.v1.ReportAck
+	(*Tensor)(nil),               // 33: tacit.v1.Tensor
+	(*Error)(nil),                // 34: tacit.v1.Error
 }
 var file_proto_tacit_proto_depIdxs = []int32{
-	5,  // 0: tacit.v1.Request.check_in:type_name -> tacit.v1.CheckIn
-	26, // 1: tacit.v1.Request.model:type_name -> tacit.v1.ModelRequest
-	28, // 2: tacit.v1.Request.report:type_name -> tacit.v1.Report
-	11, // 3: tacit.v1.Request.secagg_fetch:type_name -> tacit.v1.SecAggFetch
-	13, // 4: tacit.v1.Request.secagg_send:type_name -> tacit.v1.SecAggSend
-	6,  // 5: tacit.v1.Response.check_in:type_name -> tacit.v1.CheckInResult
-	27, // 6: tacit.v1.Response.model:type_name -> tacit.v1.Model
-	30, // 7: tacit.v1.Response.report_ack:type_name -> tacit.v1.ReportAck
-	32, // 8: tacit.v1.Response.error:type_name -> tacit.v1.Error
-	12, // 9: tacit.v1.Response.secagg_fetch:type_name -> tacit.v1.SecAggFetchResult
-	14, // 10: tacit.v1.Response.secagg_send:type_name -> tacit.v1.SecAggSendAck
-	8,  // 11: tacit.v1.CheckInResult.plan:type_name -> tacit.v1.Plan
-	7,  // 12: tacit.v1.CheckInResult.retry:type_name -> tacit.v1.RetryAfter
-	24, // 13: tacit.v1.Plan.local:type_name -> tacit.v1.LocalTraining
-	25, // 14: tacit.v1.Plan.model:type_name -> tacit.v1.ModelConfig
-	9,  // 15: tacit.v1.Plan.codec:type_name -> tacit.v1.UpdateCodec
-	10, // 16: tacit.v1.Plan.secagg:type_name -> tacit.v1.SecAggPlan
-	7,  // 17: tacit.v1.SecAggFetchResult.retry:type_name -> tacit.v1.RetryAfter
-	17, // 18: tacit.v1.SecAggFetchResult.keys:type_name -> tacit.v1.SecAggKeys
-	20, // 19: tacit.v1.SecAggFetchResult.shares:type_name -> tacit.v1.SecAggShares
-	21, // 20: tacit.v1.SecAggFetchResult.unmask:type_name -> tacit.v1.SecAggUnmaskRequest
-	15, // 21: tacit.v1.SecAggSend.advertise:type_name -> tacit.v1.SecAggAdvertise
-	19, // 22: tacit.v1.SecAggSend.share_keys:type_name -> tacit.v1.SecAggShareKeys
-	31, // 23: tacit.v1.SecAggSend.masked_input:type_name -> tacit.v1.Tensor
-	23, // 24: tacit.v1.SecAggSend.unmask:type_name -> tacit.v1.SecAggUnmask
-	16, // 25: tacit.v1.SecAggKeys.peers:type_name -> tacit.v1.SecAggPeerKeys
-	18, // 26: tacit.v1.SecAggShareKeys.shares:type_name -> tacit.v1.SecAggEncryptedShare
-	18, // 27: tacit.v1.SecAggShares.shares:type_name -> tacit.v1.SecAggEncryptedShare
-	22, // 28: tacit.v1.SecAggUnmask.seeds:type_name -> tacit.v1.SecAggRevealedShare
-	22, // 29: tacit.v1.SecAggUnmask.keys:type_name -> tacit.v1.SecAggRevealedShare
-	31, // 30: tacit.v1.Model.params:type_name -> tacit.v1.Tensor
-	31, // 31: tacit.v1.Report.update:type_name -> tacit.v1.Tensor
-	29, // 32: tacit.v1.Report.evaluation:type_name -> tacit.v1.Evaluation
-	0,  // 33: tacit.v1.Tensor.dtype:type_name -> tacit.v1.DType
-	1,  // 34: tacit.v1.Tensor.compression:type_name -> tacit.v1.Compression
-	2,  // 35: tacit.v1.Error.code:type_name -> tacit.v1.ErrorCode
-	36, // [36:36] is the sub-list for method output_type
-	36, // [36:36] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	7,  // 0: tacit.v1.Request.check_in:type_name -> tacit.v1.CheckIn
+	28, // 1: tacit.v1.Request.model:type_name -> tacit.v1.ModelRequest
+	30, // 2: tacit.v1.Request.report:type_name -> tacit.v1.Report
+	13, // 3: tacit.v1.Request.secagg_fetch:type_name -> tacit.v1.SecAggFetch
+	15, // 4: tacit.v1.Request.secagg_send:type_name -> tacit.v1.SecAggSend
+	5,  // 5: tacit.v1.Request.hello:type_name -> tacit.v1.Hello
+	8,  // 6: tacit.v1.Response.check_in:type_name -> tacit.v1.CheckInResult
+	29, // 7: tacit.v1.Response.model:type_name -> tacit.v1.Model
+	32, // 8: tacit.v1.Response.report_ack:type_name -> tacit.v1.ReportAck
+	34, // 9: tacit.v1.Response.error:type_name -> tacit.v1.Error
+	14, // 10: tacit.v1.Response.secagg_fetch:type_name -> tacit.v1.SecAggFetchResult
+	16, // 11: tacit.v1.Response.secagg_send:type_name -> tacit.v1.SecAggSendAck
+	6,  // 12: tacit.v1.Response.hello:type_name -> tacit.v1.HelloAck
+	10, // 13: tacit.v1.CheckInResult.plan:type_name -> tacit.v1.Plan
+	9,  // 14: tacit.v1.CheckInResult.retry:type_name -> tacit.v1.RetryAfter
+	26, // 15: tacit.v1.Plan.local:type_name -> tacit.v1.LocalTraining
+	27, // 16: tacit.v1.Plan.model:type_name -> tacit.v1.ModelConfig
+	11, // 17: tacit.v1.Plan.codec:type_name -> tacit.v1.UpdateCodec
+	12, // 18: tacit.v1.Plan.secagg:type_name -> tacit.v1.SecAggPlan
+	9,  // 19: tacit.v1.SecAggFetchResult.retry:type_name -> tacit.v1.RetryAfter
+	19, // 20: tacit.v1.SecAggFetchResult.keys:type_name -> tacit.v1.SecAggKeys
+	22, // 21: tacit.v1.SecAggFetchResult.shares:type_name -> tacit.v1.SecAggShares
+	23, // 22: tacit.v1.SecAggFetchResult.unmask:type_name -> tacit.v1.SecAggUnmaskRequest
+	17, // 23: tacit.v1.SecAggSend.advertise:type_name -> tacit.v1.SecAggAdvertise
+	21, // 24: tacit.v1.SecAggSend.share_keys:type_name -> tacit.v1.SecAggShareKeys
+	33, // 25: tacit.v1.SecAggSend.masked_input:type_name -> tacit.v1.Tensor
+	25, // 26: tacit.v1.SecAggSend.unmask:type_name -> tacit.v1.SecAggUnmask
+	18, // 27: tacit.v1.SecAggKeys.peers:type_name -> tacit.v1.SecAggPeerKeys
+	20, // 28: tacit.v1.SecAggShareKeys.shares:type_name -> tacit.v1.SecAggEncryptedShare
+	20, // 29: tacit.v1.SecAggShares.shares:type_name -> tacit.v1.SecAggEncryptedShare
+	24, // 30: tacit.v1.SecAggUnmask.seeds:type_name -> tacit.v1.SecAggRevealedShare
+	24, // 31: tacit.v1.SecAggUnmask.keys:type_name -> tacit.v1.SecAggRevealedShare
+	33, // 32: tacit.v1.Model.params:type_name -> tacit.v1.Tensor
+	33, // 33: tacit.v1.Report.update:type_name -> tacit.v1.Tensor
+	31, // 34: tacit.v1.Report.evaluation:type_name -> tacit.v1.Evaluation
+	0,  // 35: tacit.v1.Tensor.dtype:type_name -> tacit.v1.DType
+	1,  // 36: tacit.v1.Tensor.compression:type_name -> tacit.v1.Compression
+	2,  // 37: tacit.v1.Error.code:type_name -> tacit.v1.ErrorCode
+	38, // [38:38] is the sub-list for method output_type
+	38, // [38:38] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_proto_tacit_proto_init() }
@@ -2698,6 +2818,7 @@ func file_proto_tacit_proto_init() {
 		(*Request_Report)(nil),
 		(*Request_SecaggFetch)(nil),
 		(*Request_SecaggSend)(nil),
+		(*Request_Hello)(nil),
 	}
 	file_proto_tacit_proto_msgTypes[1].OneofWrappers = []any{
 		(*Response_CheckIn)(nil),
@@ -2706,18 +2827,19 @@ func file_proto_tacit_proto_init() {
 		(*Response_Error)(nil),
 		(*Response_SecaggFetch)(nil),
 		(*Response_SecaggSend)(nil),
+		(*Response_Hello)(nil),
 	}
-	file_proto_tacit_proto_msgTypes[3].OneofWrappers = []any{
+	file_proto_tacit_proto_msgTypes[5].OneofWrappers = []any{
 		(*CheckInResult_Plan)(nil),
 		(*CheckInResult_Retry)(nil),
 	}
-	file_proto_tacit_proto_msgTypes[9].OneofWrappers = []any{
+	file_proto_tacit_proto_msgTypes[11].OneofWrappers = []any{
 		(*SecAggFetchResult_Retry)(nil),
 		(*SecAggFetchResult_Keys)(nil),
 		(*SecAggFetchResult_Shares)(nil),
 		(*SecAggFetchResult_Unmask)(nil),
 	}
-	file_proto_tacit_proto_msgTypes[10].OneofWrappers = []any{
+	file_proto_tacit_proto_msgTypes[12].OneofWrappers = []any{
 		(*SecAggSend_Advertise)(nil),
 		(*SecAggSend_ShareKeys)(nil),
 		(*SecAggSend_MaskedInput)(nil),
@@ -2729,7 +2851,7 @@ func file_proto_tacit_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_tacit_proto_rawDesc), len(file_proto_tacit_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   30,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
