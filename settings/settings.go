@@ -5,7 +5,8 @@
 //
 // Each group of settings is a struct whose field tags are its keys: yaml and
 // toml in the simulator's --config files, json in its summary.json.
-// Defaults holds every group's defaults. Each group has
+// Defaults holds every group's defaults (Deployed a real deployment's).
+// Each group has
 //
 //   - Bind, which defines the group's flags on a flag.FlagSet, writing
 //     straight into the group's fields, with their current values as the
@@ -21,7 +22,9 @@
 // flag, help text and default are each written once, here. What only one
 // command has (round timing, the coordinator's privacy budget and SecAgg
 // phase window, the simulator's target ε) stays with that command and is
-// passed to Config where a group needs it. No command overrides a default.
+// passed to Config where a group needs it. The coordinator starts from
+// Deployed, the simulator from Defaults; no command overrides a default
+// beyond that.
 //
 // The package sits above the round machine and the model: it imports them,
 // never the other way round, and never the wire package (proto).
@@ -61,6 +64,17 @@ func Defaults() Federated {
 		Quantization:      Quantization{QuantNorm: 10},
 		SecureAggregation: SecureAggregation{SecAggAdversary: 0.05, SecAggDropout: 0.1},
 	}
+}
+
+// Deployed are the defaults of a real deployment (`tacit coordinator`):
+// Defaults with secure aggregation of 16-bit rotated updates, so that no
+// device's update is seen alone unless the operator turns it off
+// (--secagg=false --quant-bits 0). A simulation's devices are virtual and
+// keep Defaults.
+func Deployed() Federated {
+	f := Defaults()
+	f.SecAgg, f.QuantBits, f.Rotate = true, 16, true
+	return f
 }
 
 // Bind defines every group's flags on fs.

@@ -67,7 +67,7 @@ type coordinatorFlags struct {
 
 // newCoordinatorFlags holds the coordinator's defaults.
 func newCoordinatorFlags() *coordinatorFlags {
-	return &coordinatorFlags{rounds: round.DefaultConfig(), shared: settings.Defaults(), phaseWindow: 30 * time.Second}
+	return &coordinatorFlags{rounds: round.DefaultConfig(), shared: settings.Deployed(), phaseWindow: 30 * time.Second}
 }
 
 func (o *coordinatorFlags) flagSet() *flag.FlagSet {

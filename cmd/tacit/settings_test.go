@@ -24,17 +24,17 @@ func simulateFlags(cfg *simulate.Config, ef *experimentFlags) *flag.FlagSet {
 	return fs
 }
 
-// sharedFlags is settings.Federated's flags with their defaults.
-func sharedFlags() *flag.FlagSet {
+// sharedFlags is settings.Federated's flags with the defaults s.
+func sharedFlags(s settings.Federated) *flag.FlagSet {
 	fs := newFlagSet("shared")
-	s := settings.Defaults()
 	s.Bind(fs)
 	return fs
 }
 
 // TestSharedFlagsAreDefinedOnce checks that tacit coordinator, simulate and
 // sweep define every shared setting's flag as settings.Federated does: the
-// same usage text and default (no command overrides a shared default), and
+// same usage text and default (the coordinator's Deployed, simulate's
+// Defaults: no command overrides a shared default beyond that), and
 // that the only other flags the coordinator and simulate both have are the
 // ones that mean something different in each.
 func TestSharedFlagsAreDefinedOnce(t *testing.T) {
@@ -43,9 +43,10 @@ func TestSharedFlagsAreDefinedOnce(t *testing.T) {
 		"coordinator": newCoordinatorFlags().flagSet(),
 		"simulate":    simulateFlags(&cfg, &experimentFlags{}),
 	}
-	shared := sharedFlags()
+	defaults := map[string]*flag.FlagSet{"coordinator": sharedFlags(settings.Deployed()), "simulate": sharedFlags(settings.Defaults())}
+	shared := defaults["simulate"]
 	for name, fs := range commands {
-		shared.VisitAll(func(want *flag.Flag) {
+		defaults[name].VisitAll(func(want *flag.Flag) {
 			got := fs.Lookup(want.Name)
 			switch {
 			case got == nil:
@@ -276,5 +277,24 @@ func TestSimulateFlagsReachTheRoundMachine(t *testing.T) {
 		p.Accountant != "pld" || s.UplinkBytesPerUpdate != (params*12+7)/8 {
 		t.Errorf("summary: privacy %+v, noise %v, clip %v, uplink %d bytes for %d parameters",
 			p, s.NoiseMultiplier, s.ClipNorm, s.UplinkBytesPerUpdate, params)
+	}
+}
+
+// TestCoordinatorIsSecureByDefault: a coordinator given no codec or SecAgg
+// flags runs SecAgg over 16-bit rotated updates; a simulation does not.
+func TestCoordinatorIsSecureByDefault(t *testing.T) {
+	rc, err := newCoordinatorFlags().parse([]string{"--tokens", "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc.SecAgg == nil || rc.Codec == nil || rc.Codec.Bits != 16 || !rc.Codec.Rotate {
+		t.Fatalf("default coordinator: SecAgg %+v, codec %+v", rc.SecAgg, rc.Codec)
+	}
+	plain, err := newCoordinatorFlags().parse([]string{"--tokens", "t", "--secagg=false", "--quant-bits", "0", "--rotate=false"})
+	if err != nil || plain.SecAgg != nil || plain.Codec != nil {
+		t.Fatalf("opting out: SecAgg %+v, codec %+v, %v", plain.SecAgg, plain.Codec, err)
+	}
+	if cfg := simulate.DefaultConfig(); cfg.SecAgg || cfg.QuantBits != 0 {
+		t.Fatalf("simulate's defaults changed: %+v", cfg.Federated)
 	}
 }
