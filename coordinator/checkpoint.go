@@ -33,6 +33,7 @@ import (
 //	float64               the next round's clip norm (v3; 0 without DP)
 //	[32]byte              the selection key (v5)
 //	participation         rounds each device's update was in (v5; length 0 without DP)
+//	ids                   devices excluded for revealing bad SecAgg shares (v5)
 //	uint32                CRC-32C of everything before it
 //
 // floats is a uint64 count and that many little-endian float32s; spends a
@@ -42,7 +43,8 @@ import (
 // survivors, kind 2 (the same with colluders, which readers before it
 // refuse) by those and uint64 colluders; kind 0 is the Gaussian;
 // participation a uint64 count and that many (uint16 + bytes device id,
-// uint64 rounds), in device order. All integers are little-endian.
+// uint64 rounds), in device order; ids a uint64 count and that many uint16
+// + bytes device ids, in order. All integers are little-endian.
 //
 // Version 5 adds the selection key: cohorts were a hash of the public seed
 // before it, so a checkpoint of version 4 or older has none, and resuming
@@ -112,6 +114,11 @@ func AppendSnapshot(b []byte, s round.Snapshot) []byte {
 		b = append(b, d...)
 		b = binary.LittleEndian.AppendUint64(b, uint64(s.Participation[d]))
 	}
+	b = binary.LittleEndian.AppendUint64(b, uint64(len(s.Excluded)))
+	for _, d := range s.Excluded {
+		b = binary.LittleEndian.AppendUint16(b, uint16(len(d)))
+		b = append(b, d...)
+	}
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
@@ -159,6 +166,7 @@ func DecodeSnapshot(b []byte) (round.Snapshot, error) {
 	if version >= 5 {
 		copy(s.SelectionKey[:], r.bytes(len(s.SelectionKey)))
 		s.Participation = r.participation()
+		s.Excluded = r.ids()
 	}
 	switch {
 	case r.err != nil:
@@ -311,6 +319,26 @@ func (r *reader) participation() map[string]int {
 			r.err = fmt.Errorf("%w: device %q counted twice", ErrCorruptCheckpoint, d)
 		}
 		out[d] = r.int32()
+		if r.err != nil {
+			return nil
+		}
+	}
+	return out
+}
+
+// ids reads a count and that many distinct device ids; nil for none.
+func (r *reader) ids() []string {
+	const minEntry = 2 // an empty id
+	c := r.u64()
+	if r.err == nil && c > uint64(len(r.b)/minEntry) {
+		r.err = fmt.Errorf("%w: %d device ids claimed, %d bytes left", ErrCorruptCheckpoint, c, len(r.b))
+	}
+	if r.err != nil || c == 0 {
+		return nil
+	}
+	out := make([]string, 0, c)
+	for range c {
+		out = append(out, string(r.bytes(int(r.u16()))))
 		if r.err != nil {
 			return nil
 		}

@@ -20,7 +20,8 @@ var testSnapshot = round.Snapshot{Round: 12, Version: 9, Params: []float32{1.5, 
 	Spends: []privacy.Spend{{Q: 0.01, Sigma: 1.1, Count: 10}, {Q: 0.02, Sigma: 0.9, Count: 2},
 		{Q: 0.01, Sigma: 1, Count: 3, Distributed: &privacy.DistributedDGauss{LocalStd: 40, Scale: 1e3, Clip: 1, Dim: 1 << 20, MinSurvivors: 80}},
 		{Q: 0.01, Sigma: 1, Count: 2, Distributed: &privacy.DistributedDGauss{LocalStd: 45, Scale: 1e3, Clip: 1, Dim: 1 << 20, MinSurvivors: 80, Colluders: 4}}},
-	ClipNorm: 0.7, SelectionKey: [32]byte{0xde, 0xad, 31: 0xbe}, Participation: map[string]int{"a": 3, "b": 1, "device-7": 12}}
+	ClipNorm: 0.7, SelectionKey: [32]byte{0xde, 0xad, 31: 0xbe}, Participation: map[string]int{"a": 3, "b": 1, "device-7": 12},
+	Excluded: []string{"device-3", "device-9"}}
 
 func TestCheckpointRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ckpt")

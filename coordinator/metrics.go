@@ -24,6 +24,7 @@ type Metrics struct {
 	modelVersion    prometheus.Gauge
 	hr, ndcg        prometheus.Gauge
 	epsilon         *prometheus.GaugeVec
+	excluded        prometheus.Counter
 }
 
 // NewMetrics creates the metrics and registers them on reg.
@@ -45,9 +46,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		epsilon: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tacit_privacy_epsilon_spent",
 			Help: "User-level ε spent by the committed rounds at the configured δ, against observers of the released models (amplified by secret sampling; under central DP with a trusted coordinator) or against the coordinator (the worst device, no amplification; +Inf under central DP)."},
 			[]string{"against"}),
+		excluded: prometheus.NewCounter(prometheus.CounterOpts{Name: "tacit_secagg_excluded_devices_total",
+			Help: "Devices found revealing bad SecAgg shares, and never selected again."}),
 	}
 	reg.MustRegister(m.roundsCommitted, m.roundsAbandoned, m.roundSeconds, m.participants, m.checkIns, m.reports,
-		m.bytesIn, m.bytesOut, m.connected, m.modelVersion, m.hr, m.ndcg, m.epsilon)
+		m.bytesIn, m.bytesOut, m.connected, m.modelVersion, m.hr, m.ndcg, m.epsilon, m.excluded)
 	for _, r := range []string{"accepted", "retry", "rejected"} {
 		m.checkIns.WithLabelValues(r)
 	}
@@ -74,6 +77,7 @@ func (m *Metrics) outcome(o round.Outcome) {
 	} else {
 		m.roundsAbandoned.Inc()
 	}
+	m.excluded.Add(float64(len(o.Excluded)))
 	m.roundSeconds.Observe(o.Ended.Sub(o.Opened).Seconds())
 	m.participants.Set(float64(o.Reports))
 }

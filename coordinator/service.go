@@ -225,6 +225,9 @@ func (s *Service) drain() {
 		}
 		s.log.Info("round finished", "round", o.Round, "committed", o.Committed, "reason", o.Reason,
 			"selected", o.Selected, "reports", o.Reports, "seconds", o.Ended.Sub(o.Opened).Seconds())
+		for _, d := range o.Excluded {
+			s.log.Warn("device excluded: it revealed a SecAgg share off its owner's polynomial", "device", d, "round", o.Round)
+		}
 		o.Snapshot = nil // history keeps no model copies
 		s.history = append(s.history, o)
 		if len(s.history) > historyLen {

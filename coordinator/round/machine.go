@@ -37,6 +37,9 @@ type Snapshot struct {
 	// held its update; with differential privacy only. It is what ε
 	// against the coordinator is computed from.
 	Participation map[string]int
+	// Excluded are the devices that revealed a share off its owner's
+	// sharing polynomial in a secure round: never selected again.
+	Excluded []string
 }
 
 // Plan is what an accepted device is told to do.
@@ -115,6 +118,9 @@ type Outcome struct {
 	Reason                       string
 	Selected, CheckedIn, Reports int
 	Opened, Ended                time.Time
+	// Excluded are the devices this round found revealing bad SecAgg
+	// shares, from now on never selected (Snapshot.Excluded).
+	Excluded []string
 	// TrainLoss is the mean over Losses reports; Evaluated reports carried
 	// an evaluation, whose means are HR and NDCG. Both counts are 0, and
 	// the means absent, below Config.MinReportsForMeans.
@@ -185,6 +191,7 @@ type Machine struct {
 	participation map[string]int
 	mostRounds    int
 	selectionKey  [32]byte
+	excluded      map[string]bool // Snapshot.Excluded
 	clipped       int
 	stopReason    string
 
@@ -195,7 +202,8 @@ type Machine struct {
 	setupErr  error              // why this round cannot run; it is abandoned at selection's end
 	secParams map[int][2]int     // SecAgg (degree, threshold) by cohort size
 
-	ready []Outcome
+	ready         []Outcome
+	newlyExcluded []string // this round's Outcome.Excluded
 }
 
 // Parts are what a machine is assembled from besides its configuration:
@@ -251,7 +259,10 @@ func NewMachine(cfg Config, p Parts, now time.Time) (*Machine, error) {
 		params:     slices.Clone(snap.Params), version: snap.Version, committed: snap.Round,
 		mean: aggregate.NewMean(len(snap.Params)), step: make([]float32, len(snap.Params)),
 		losses: aggregate.NewMean(1), evals: aggregate.NewMean(2), secParams: make(map[int][2]int),
-		selectionKey: snap.SelectionKey,
+		selectionKey: snap.SelectionKey, excluded: make(map[string]bool, len(snap.Excluded)),
+	}
+	for _, d := range snap.Excluded {
+		m.excluded[d] = true
 	}
 	for _, d := range population {
 		m.enrolled[d] = true
@@ -303,7 +314,7 @@ func (m *Machine) open(now time.Time, r int64) {
 	m.deadline = m.selectClose.Add(m.cfg.ReportWindow)
 	m.cohort = make(map[string]bool)
 	for _, d := range m.population {
-		if selected(&m.selectionKey, r, d, m.q) {
+		if selected(&m.selectionKey, r, d, m.q) && !m.excluded[d] {
 			m.cohort[d] = true
 		}
 	}
@@ -593,6 +604,7 @@ func (m *Machine) commit(now time.Time, reason string) {
 		out.Epsilons = m.epsilons()
 	}
 	out.Snapshot.SelectionKey = m.selectionKey
+	out.Snapshot.Excluded = slices.Sorted(maps.Keys(m.excluded))
 	m.ready = append(m.ready, out)
 	m.open(now, m.round+1)
 }
@@ -638,6 +650,7 @@ func (m *Machine) outcome(now time.Time, committed bool, reason string) Outcome 
 	if n := m.evals.Count(); n >= least && m.evals.Mean(v[:]) == nil {
 		o.Evaluated, o.HR, o.NDCG = n, float64(v[0]), float64(v[1])
 	}
+	o.Excluded, m.newlyExcluded = m.newlyExcluded, nil
 	return o
 }
 

@@ -172,6 +172,7 @@ func (m *Machine) endSecurePhase(now time.Time) {
 		return
 	}
 	if out.Phase == secagg.PhaseDone {
+		m.exclude(out.BadShares)
 		sr.sum = out.Sum
 		for _, id := range out.Survivors {
 			sr.survivors = append(sr.survivors, sr.devices[id])
@@ -249,6 +250,18 @@ func smallComponent(cfg secagg.Config, survivors []secagg.ClientID, enough func(
 		}
 	}
 	return ""
+}
+
+// exclude keeps the devices of ids, which revealed shares off their
+// owners' polynomials (the server located them and still summed exactly),
+// out of every later cohort, and counts them in the round's outcome.
+func (m *Machine) exclude(ids []secagg.ClientID) {
+	for _, id := range ids {
+		if d := m.sec.devices[id]; !m.excluded[d] {
+			m.excluded[d] = true
+			m.newlyExcluded = append(m.newlyExcluded, d)
+		}
+	}
 }
 
 // secureSum writes the round's sum of updates into m.step (which holds d

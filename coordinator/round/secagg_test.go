@@ -29,6 +29,7 @@ type secureDevice struct {
 	update  []float32
 	encoded []uint32
 	dropAt  secagg.Phase
+	corrupt bool // reveals a wrong share of the first seed it unmasks
 }
 
 const secureDim = 37 // padded to 40 = 20·2 by the rotation
@@ -103,6 +104,9 @@ func (d *secureDevice) step(t *testing.T, m *Machine, now time.Time) (in secagg.
 	}
 	if out, err = d.client.Step(in); err != nil {
 		t.Fatalf("%s: step %v: %v", d.id, phase, err)
+	}
+	if u, ok := out.(*secagg.UnmaskResponse); ok && d.corrupt && len(u.Seeds) > 0 {
+		u.Seeds[0].Share[0] ^= 1
 	}
 	err = m.SecAggSend(now, d.id, d.plan.Round, out)
 	d.done = err == nil && phase == secagg.PhaseUnmask
@@ -481,5 +485,33 @@ func TestSmallSurvivorComponentIsRefused(t *testing.T) {
 	}
 	if r := smallComponent(cfg, all, enough); r != "" {
 		t.Fatalf("every client survived, but %q", r)
+	}
+}
+
+// TestBadSharesExcludeTheirDevice: a device that reveals a wrong share is
+// located by the server, the round still commits the exact sum, and the
+// device is never selected again, across a restart too.
+func TestBadSharesExcludeTheirDevice(t *testing.T) {
+	devs, ids := newSecureDevices(6, 17)
+	devs[2].corrupt = true
+	m, now := newSecureMachine(t, secureConfig(), ids)
+	o, now := runSecureRound(t, m, now, devs)
+	if !o.Committed || !slices.Equal(o.Excluded, []string{devs[2].id}) || !slices.Equal(o.Snapshot.Excluded, []string{devs[2].id}) {
+		t.Fatalf("committed %v (%s), excluded %v, snapshot %v", o.Committed, o.Reason, o.Excluded, o.Snapshot.Excluded)
+	}
+	if slices.Contains(m.Cohort(), devs[2].id) || len(m.Cohort()) != 5 {
+		t.Fatalf("next cohort %v", m.Cohort())
+	}
+	opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedavg"})
+	again, err := NewMachine(secureConfig(), Parts{Population: ids, Snapshot: *o.Snapshot, Optimizer: opt}, now)
+	if err != nil || slices.Contains(again.Cohort(), devs[2].id) {
+		t.Fatalf("after a restart: cohort %v (%v)", again.Cohort(), err)
+	}
+	devs[2].corrupt = false
+	for _, d := range devs {
+		d.client = nil
+	}
+	if next, _ := runSecureRound(t, m, now, slices.Delete(slices.Clone(devs), 2, 3)); !next.Committed || next.Excluded != nil {
+		t.Fatalf("next round: committed %v (%s), excluded %v", next.Committed, next.Reason, next.Excluded)
 	}
 }
