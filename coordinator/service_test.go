@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net/http/httptest"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -312,5 +315,96 @@ func TestRoundMeansNeedEnoughReports(t *testing.T) {
 	}
 	if metrics := get("/metrics"); !strings.Contains(metrics, "tacit_federated_hr_at_10 0") {
 		t.Error("/metrics shows two reports' HR@10")
+	}
+}
+
+// TestKilledAtEveryEventLosesNothing plays private rounds and, after every
+// event, kills the coordinator as kill -9 would (the Service is dropped;
+// only the checkpoint file survives) and restarts it from the file: the
+// restarted coordinator serves the model the killed one last served, never
+// an older one, and its ε against observers and against the coordinator
+// never go backwards.
+func TestKilledAtEveryEventLosesNothing(t *testing.T) {
+	ckpt := FileCheckpointer{Path: t.TempDir() + "/ckpt"}
+	clock := &fakeClock{t: epoch}
+	cfg := round.DefaultConfig()
+	cfg.DP = &round.DPConfig{NoiseMultiplier: 1, ClipNorm: 1, Delta: 1e-5}
+	devices := []string{"a", "b", "c"}
+	start := func() *Service {
+		snap, err := ckpt.Load()
+		if errors.Is(err, os.ErrNotExist) {
+			snap, err = round.Snapshot{Params: []float32{0, 0}, SelectionKey: [32]byte{2}}, nil
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedadam", LR: 0.1})
+		m, err := round.NewMachine(cfg, round.Parts{Population: devices, Snapshot: snap, Optimizer: opt, Noise: privacy.NewSeededNoise([32]byte{3})}, clock.t)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return NewService(m, ServiceOptions{Now: clock.now, Checkpointer: ckpt})
+	}
+	type seen struct {
+		version               int64
+		observers, coordinatr float64
+	}
+	look := func(s *Service) seen {
+		var v int64
+		s.Model(func(version int64, _ []float32) { v = version })
+		st := s.Status()
+		if st.Privacy == nil {
+			return seen{version: v}
+		}
+		c := math.Inf(1)
+		if st.Privacy.AgainstCoordinator != nil {
+			c = *st.Privacy.AgainstCoordinator
+		}
+		return seen{v, st.Privacy.AgainstObservers, c}
+	}
+	s := start()
+	last := look(s)
+	events := 0
+	for r := int64(1); r <= 3; r++ {
+		for _, d := range devices {
+			clock.t = clock.t.Add(time.Second)
+			s.CheckIn(d, -1)
+			events++
+			s = start() // killed and restarted: the check-in is forgotten
+			s.CheckIn(d, -1)
+		}
+		for _, d := range devices {
+			clock.t = clock.t.Add(time.Second)
+			before := look(s)
+			s.Report(d, round.Report{Round: r, Update: []float32{0.3, -0.2}, Weight: 1})
+			served := look(s)
+			s = start() // killed right after the event
+			got := look(s)
+			events++
+			switch {
+			case got.version != served.version:
+				t.Fatalf("round %d, %s reported: restarted at version %d, the killed coordinator served %d", r, d, got.version, served.version)
+			case got.observers < served.observers || got.observers < before.observers || got.coordinatr < served.coordinatr:
+				t.Fatalf("round %d, %s reported: ε went back from %+v to %+v", r, d, served, got)
+			}
+			if got.version < last.version {
+				t.Fatalf("version went back from %d to %d", last.version, got.version)
+			}
+			last = got
+			if got.version < r && d == devices[len(devices)-1] {
+				t.Fatalf("round %d never committed", r)
+			}
+			if d != devices[len(devices)-1] { // the restart lost the round's reports so far: send them again
+				for _, e := range devices {
+					s.CheckIn(e, -1)
+				}
+				for _, e := range devices[:slices.Index(devices, d)+1] {
+					s.Report(e, round.Report{Round: r, Update: []float32{0.3, -0.2}, Weight: 1})
+				}
+			}
+		}
+	}
+	if last.version != 3 || !(last.observers > 0) || events == 0 {
+		t.Fatalf("after %d events: %+v", events, last)
 	}
 }
