@@ -12,8 +12,11 @@
 // where y_ui = 1 for an item the person interacted with and 0 otherwise, and
 // the confidence c_ui is 1+Alpha for positives and NegWeight for every other
 // item. The sum runs over all items, so the item gradient of one person is
-// dense: a device's update touches every item and so does not reveal which
-// items it saw (DESIGN.md, privacy model).
+// dense: a device's update touches every item. Dense is not private: the
+// untouched items' entries follow a formula anyone holding the model can
+// evaluate, so one plain update gives away the items the person touched
+// (client/attack_test.go); only a masked, noised sum hides them (DESIGN.md,
+// privacy model).
 //
 // On a device (Ammad-ud-din et al. 2019, "Federated Collaborative
 // Filtering"), p_u is solved exactly by a k×k least squares that uses the
