@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -58,5 +59,28 @@ func TestAgentSignsOnlyWithItsKey(t *testing.T) {
 	a := NewAgent(data, &fakeCoordinator{plan: plan, params: m.Params}, NewWorkspace(), nil).WithSigningKey(keys[1])
 	if _, err := a.Step(context.Background()); err == nil || !strings.Contains(err.Error(), "advertising keys") {
 		t.Fatalf("with its key: %v, want the advertisement sent", err)
+	}
+}
+
+// TestSigningKeyFile: a key file reads back as the key it was written
+// from; a garbled one is refused.
+func TestSigningKeyFile(t *testing.T) {
+	seed := sha256.Sum256([]byte("key file"))
+	k := ed25519.NewKeyFromSeed(seed[:])
+	dir := t.TempDir()
+	path := filepath.Join(dir, "device.key")
+	if err := os.WriteFile(path, MarshalSigningKey(k), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ReadSigningKey(path); err != nil || !got.Equal(k) {
+		t.Fatalf("%x, %v", got, err)
+	}
+	for _, bad := range []string{"", "ed25519-seed:0123\n", "ed25519:" + strings.Repeat("00", 32) + "\n"} {
+		if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ReadSigningKey(path); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
 	}
 }
