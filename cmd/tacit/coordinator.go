@@ -106,7 +106,7 @@ func (o *coordinatorFlags) flagSet() *flag.FlagSet {
 		}
 		return err
 	})
-	fs.DurationVar(&o.phaseWindow, "secagg-window", o.phaseWindow, "with --secagg: how long the share-keys and unmask phases stay open")
+	fs.DurationVar(&o.phaseWindow, "secagg-window", o.phaseWindow, "with --secagg: how long the share-keys, consistency (--secagg-threat malicious) and unmask phases stay open")
 	return fs
 }
 
