@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/ed25519"
 	crand "crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
@@ -78,8 +79,9 @@ type Agent struct {
 	policy Policy // what the device accepts, with a ledger
 	now    func() time.Time
 
-	seed *[32]byte    // seeds the round's coins, in simulations only
-	sec  *secureRound // the secure round the device is in, between Steps
+	seed *[32]byte          // seeds the round's coins, in simulations only
+	key  ed25519.PrivateKey // the device's enrolment key, for malicious-server SecAgg
+	sec  *secureRound       // the secure round the device is in, between Steps
 }
 
 // secureRound is a device's part in a round that aggregates securely.
@@ -161,6 +163,15 @@ func (a *Agent) coins(round int64) (rounding, secrets io.Reader, noise *privacy.
 	return rand.NewChaCha8(derive("rounding")), rand.NewChaCha8(derive("secagg")), privacy.NewSeededNoise(derive("noise"))
 }
 
+// WithSigningKey gives the agent the device's long-term Ed25519 enrolment
+// key, whose public half the coordinator's tokens file holds: it signs
+// the device's part in malicious-server secure aggregation. A device
+// without one declines such rounds.
+func (a *Agent) WithSigningKey(k ed25519.PrivateKey) *Agent {
+	a.key = k
+	return a
+}
+
 // SetWorkspace moves the agent to another workspace: a simulator's worker
 // lends its own to each device it runs.
 func (a *Agent) SetWorkspace(ws *Workspace) { a.ws = ws }
@@ -204,11 +215,15 @@ func (a *Agent) Step(ctx context.Context) (time.Duration, error) {
 		return 0, fmt.Errorf("client: plan for round %d: %w", plan.Round, err)
 	}
 	var entry LedgerEntry
-	if a.ledger != nil {
-		var why string
-		if entry, why = a.admit(*plan, mech); why != "" {
-			return a.decline(*plan, why)
+	why := a.unsignable(*plan)
+	if why == "" && a.ledger != nil {
+		entry, why = a.admit(*plan, mech)
+	}
+	if why != "" {
+		if a.ledger == nil {
+			return 0, fmt.Errorf("client: plan for round %d: %s", plan.Round, why)
 		}
+		return a.decline(*plan, why)
 	}
 	if err := ws.ensureModel(ctx, a.coord, plan); err != nil {
 		return 0, err
@@ -260,6 +275,22 @@ func (a *Agent) admit(plan Plan, mech *privacy.DistributedDGauss) (LedgerEntry, 
 	}
 	return LedgerEntry{Round: plan.Round, NoiseMultiplier: plan.NoiseMultiplier, ClipNorm: plan.ClipNorm, Delta: p.Delta,
 		Distributed: mech, Epsilon: eps}, ""
+}
+
+// unsignable is why the device cannot take part in plan's malicious-server
+// secure aggregation, or "": it has no signing key, or the plan's registry
+// does not hold its key at its id (the round could not agree keys).
+func (a *Agent) unsignable(plan Plan) string {
+	s := plan.SecAgg
+	switch {
+	case s == nil || !s.Malicious():
+		return ""
+	case a.key == nil:
+		return "malicious-server secure aggregation needs this device's signing key, and it has none"
+	case int(plan.SecAggID) >= len(s.Registry.Keys) || !s.Registry.Keys[plan.SecAggID].Equal(a.key.Public()):
+		return fmt.Sprintf("the plan's registry does not hold this device's signing key at its id %d", plan.SecAggID)
+	}
+	return ""
 }
 
 // decline records in the ledger that the device declines plan, and why,
@@ -351,7 +382,7 @@ func distributedMechanism(plan Plan, d int) (*privacy.DistributedDGauss, error) 
 // keys and keeps its part of the round for the Steps that follow.
 func (a *Agent) startSecure(ctx context.Context, plan Plan, mech *privacy.DistributedDGauss, entry LedgerEntry) (time.Duration, error) {
 	coins, secrets, noise := a.coins(plan.Round)
-	c, err := secagg.NewClient(*plan.SecAgg, plan.SecAggID, secrets)
+	c, err := secagg.NewClientWith(*plan.SecAgg, plan.SecAggID, secrets, secagg.ClientOptions{SigningKey: a.key})
 	if err != nil {
 		return 0, fmt.Errorf("client: round %d: %w", plan.Round, err)
 	}

@@ -50,6 +50,11 @@ type Policy struct {
 	// Budget is the person's ε budget at Delta: the device declines a round
 	// that would take its ε past it. 0: no limit.
 	Budget float64 `toml:"budget" yaml:"budget" json:"budget"`
+	// RequireMaliciousSecure declines secure rounds that do not run SecAgg's
+	// malicious-server mode (signed keys and a consistency phase), which
+	// protects the device against a coordinator that lies; it needs the
+	// device's signing key.
+	RequireMaliciousSecure bool `toml:"require_malicious_secure" yaml:"require_malicious_secure" json:"require_malicious_secure"`
 }
 
 // DefaultPolicy is the policy of a device that states none: secure
@@ -157,6 +162,8 @@ func (p Policy) declineSecAgg(s secagg.Config, mech *privacy.DistributedDGauss) 
 		return fmt.Sprintf("a cohort of %d devices, below this device's minimum %d", s.NumClients, p.MinCohort)
 	case 2*s.Threshold <= neighbourhood:
 		return fmt.Sprintf("SecAgg threshold %d is not above half of a neighbourhood of %d", s.Threshold, neighbourhood)
+	case p.RequireMaliciousSecure && !s.Malicious():
+		return "semi-honest secure aggregation: a coordinator that lies could learn this device's update (require_malicious_secure)"
 	case mech != nil && mech.MinSurvivors > s.NumClients:
 		return fmt.Sprintf("noise sized for %d survivors, more than the cohort of %d", mech.MinSurvivors, s.NumClients)
 	case mech != nil && mech.MinSurvivors < p.MinSurvivors:

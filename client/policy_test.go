@@ -44,6 +44,10 @@ func TestPolicyDeclines(t *testing.T) {
 		{"small cohort", func(p *Plan, _ *privacy.DistributedDGauss, _ *Policy) { p.SecAgg.NumClients = 9 }, 0, "a cohort of 9 devices"},
 		{"half the neighbourhood", func(p *Plan, _ *privacy.DistributedDGauss, _ *Policy) { p.SecAgg.Threshold = 5 }, 0, "threshold 5 is not above half of a neighbourhood of 11"},
 		{"half the full graph", func(p *Plan, _ *privacy.DistributedDGauss, _ *Policy) { p.SecAgg.Degree, p.SecAgg.Threshold = 100, 10 }, 0, "half of a neighbourhood of 20"},
+		{"semi-honest, malicious required", func(_ *Plan, _ *privacy.DistributedDGauss, pol *Policy) { pol.RequireMaliciousSecure = true }, 0, "semi-honest secure aggregation"},
+		{"malicious required", func(p *Plan, _ *privacy.DistributedDGauss, pol *Policy) {
+			pol.RequireMaliciousSecure, p.SecAgg.Registry = true, &secagg.Registry{}
+		}, 0, ""},
 		{"loose δ", func(p *Plan, _ *privacy.DistributedDGauss, _ *Policy) { p.Delta = 0.3 }, 0, "δ 0.3 is looser"},
 		{"little noise", func(p *Plan, _ *privacy.DistributedDGauss, pol *Policy) { pol.MinNoiseMultiplier = 1.5 }, 0, "noise multiplier 1, below"},
 		{"too many rounds", func(*Plan, *privacy.DistributedDGauss, *Policy) {}, 24, "24 rounds in the last 24 hours"},

@@ -228,7 +228,7 @@ func (q *QUIC) SecAggSend(ctx context.Context, round int64, m secagg.ClientMessa
 
 // SecAggFetch implements Coordinator.
 func (q *QUIC) SecAggFetch(ctx context.Context, round int64, phase secagg.Phase, to secagg.ClientID) (secagg.ServerMessage, time.Duration, error) {
-	resp, err := q.roundTrip(ctx, &tacitpb.Request{Body: &tacitpb.Request_SecaggFetch{SecaggFetch: &tacitpb.SecAggFetch{Round: round, Phase: uint32(phase)}}})
+	resp, err := q.roundTrip(ctx, &tacitpb.Request{Body: &tacitpb.Request_SecaggFetch{SecaggFetch: &tacitpb.SecAggFetch{Round: round, Phase: proto.SecAggPhase(phase)}}})
 	if err != nil {
 		return nil, 0, err
 	}

@@ -2,11 +2,13 @@ package coordinator
 
 import (
 	"bufio"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -17,13 +19,18 @@ import (
 // line may instead hold the token's SHA-256, "sha256:HEX DEVICE-ID", so the
 // coordinator's host need not keep the secrets at all; `tacit coordinator
 // --enroll` writes plain tokens for the operator to hand out, and both
-// forms may be mixed.
+// forms may be mixed. A third field, "ed25519:HEX" (64 hex digits), is the
+// device's Ed25519 public signing key, which malicious-server secure
+// aggregation needs; a line without it enrols a device with no key.
 
 // maxTokensLine bounds one line of a tokens file.
 const maxTokensLine = 4096
 
 // hashPrefix marks a token given by its SHA-256.
 const hashPrefix = "sha256:"
+
+// keyPrefix marks a device's Ed25519 public signing key.
+const keyPrefix = "ed25519:"
 
 // Tokens is an enrolment held as the SHA-256 of each token, never the
 // token itself: a copy of the process's memory does not enrol anyone.
@@ -36,6 +43,7 @@ const hashPrefix = "sha256:"
 type Tokens struct {
 	ids      map[[sha256.Size]byte]string // digest → device id
 	enrolled map[string]bool              // device ids
+	keys     map[string]ed25519.PublicKey // device id → signing key, for the devices with one
 }
 
 // HashTokens enrols plain tokens (token → device id).
@@ -56,6 +64,10 @@ func (t *Tokens) Device(token string) (id string, ok bool) {
 // Enrolled says whether a device id is enrolled.
 func (t *Tokens) Enrolled(id string) bool { return t.enrolled[id] }
 
+// SigningKeys returns the Ed25519 public keys of the enrolled devices that
+// have one, by device id.
+func (t *Tokens) SigningKeys() map[string]ed25519.PublicKey { return maps.Clone(t.keys) }
+
 // IDs returns the enrolled device ids, sorted.
 func (t *Tokens) IDs() []string {
 	ids := make([]string, 0, len(t.enrolled))
@@ -69,7 +81,7 @@ func (t *Tokens) IDs() []string {
 // ReadTokens parses a tokens file. Duplicate tokens or ids, and malformed
 // lines, are errors naming the line.
 func ReadTokens(r io.Reader, name string) (*Tokens, error) {
-	t := &Tokens{ids: map[[sha256.Size]byte]string{}, enrolled: map[string]bool{}}
+	t := &Tokens{ids: map[[sha256.Size]byte]string{}, enrolled: map[string]bool{}, keys: map[string]ed25519.PublicKey{}}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 256), maxTokensLine)
 	line := 0
@@ -80,8 +92,8 @@ func ReadTokens(r io.Reader, name string) (*Tokens, error) {
 			continue
 		}
 		f := strings.Fields(text)
-		if len(f) != 2 {
-			return nil, fmt.Errorf("%s:%d: want \"TOKEN DEVICE-ID\", got %d fields", name, line, len(f))
+		if len(f) != 2 && len(f) != 3 {
+			return nil, fmt.Errorf("%s:%d: want \"TOKEN DEVICE-ID [ed25519:KEY]\", got %d fields", name, line, len(f))
 		}
 		var digest [sha256.Size]byte
 		if hexed, ok := strings.CutPrefix(f[0], hashPrefix); ok {
@@ -100,6 +112,14 @@ func ReadTokens(r io.Reader, name string) (*Tokens, error) {
 		if t.enrolled[f[1]] {
 			return nil, fmt.Errorf("%s:%d: device id %q repeated", name, line, f[1])
 		}
+		if len(f) == 3 {
+			hexed, ok := strings.CutPrefix(f[2], keyPrefix)
+			key, err := hex.DecodeString(hexed)
+			if !ok || err != nil || len(key) != ed25519.PublicKeySize {
+				return nil, fmt.Errorf("%s:%d: the third field must be %s followed by 64 hex digits", name, line, keyPrefix)
+			}
+			t.keys[f[1]] = key
+		}
 		t.ids[digest], t.enrolled[f[1]] = f[1], true
 	}
 	if err := sc.Err(); err != nil {
@@ -112,15 +132,24 @@ func ReadTokens(r io.Reader, name string) (*Tokens, error) {
 }
 
 // NewTokens writes a tokens file enrolling devices with ids prefix0 ..
-// prefix(n-1) and random 128-bit tokens.
-func NewTokens(w io.Writer, n int, prefix string) error {
-	fmt.Fprintf(w, "# Tacit enrolment tokens: TOKEN DEVICE-ID. Keep this file secret.\n")
+// prefix(n-1), random 128-bit tokens and fresh Ed25519 signing keys, and
+// returns the devices' private keys by id, for the operator to hand out
+// with the tokens.
+func NewTokens(w io.Writer, n int, prefix string) (map[string]ed25519.PrivateKey, error) {
+	fmt.Fprintf(w, "# Tacit enrolment tokens: TOKEN DEVICE-ID ed25519:SIGNING-KEY. Keep this file secret.\n")
+	keys := make(map[string]ed25519.PrivateKey, n)
 	for i := range n {
 		var b [16]byte
 		rand.Read(b[:])
-		if _, err := fmt.Fprintf(w, "%s %s%d\n", hex.EncodeToString(b[:]), prefix, i); err != nil {
-			return err
+		pub, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, err
 		}
+		id := fmt.Sprintf("%s%d", prefix, i)
+		if _, err := fmt.Fprintf(w, "%s %s %s%s\n", hex.EncodeToString(b[:]), id, keyPrefix, hex.EncodeToString(pub)); err != nil {
+			return nil, err
+		}
+		keys[id] = priv
 	}
-	return nil
+	return keys, nil
 }

@@ -11,7 +11,8 @@ import (
 
 func TestTokensRoundTripAndErrors(t *testing.T) {
 	var buf bytes.Buffer
-	if err := NewTokens(&buf, 3, "phone-"); err != nil {
+	keys, err := NewTokens(&buf, 3, "phone-")
+	if err != nil {
 		t.Fatal(err)
 	}
 	file := buf.String()
@@ -25,7 +26,7 @@ func TestTokensRoundTripAndErrors(t *testing.T) {
 	// The same enrolment with the second token given by its hash.
 	var plain, hashed []string
 	for sc := bufio.NewScanner(strings.NewReader(file)); sc.Scan(); {
-		if f := strings.Fields(sc.Text()); len(f) == 2 && f[0] != "#" {
+		if f := strings.Fields(sc.Text()); len(f) == 3 && f[0] != "#" {
 			plain = append(plain, f[0])
 			if len(hashed) == 1 {
 				sum := sha256.Sum256([]byte(f[0]))
@@ -51,13 +52,27 @@ func TestTokensRoundTripAndErrors(t *testing.T) {
 	if _, ok := tokens.Device(plain[0][1:]); ok {
 		t.Fatal("a token's suffix is enrolled")
 	}
+	// The signing keys: the file's public keys are the returned private
+	// keys' halves; the two-column lines enrol devices without keys.
+	pub := tokens.SigningKeys()
+	for id, k := range keys {
+		if !pub[id].Equal(k.Public()) {
+			t.Fatalf("%s: key %x in the file, want %x", id, pub[id], k.Public())
+		}
+	}
+	if len(pub) != 3 || len(mixed.SigningKeys()) != 0 {
+		t.Fatalf("%d keys, %d without the third column", len(pub), len(mixed.SigningKeys()))
+	}
 	bad := map[string]string{
 		"":               "no devices enrolled",
 		"onlyonefield\n": "tokens.txt:1: want",
 		"short a\n":      "shorter than 16",
-		"0123456789abcdef a\n0123456789abcdef b\n": "tokens.txt:2: token repeated",
-		"0123456789abcdef a\nfedcba9876543210 a\n": "device id \"a\" repeated",
-		"sha256:0123 a\n":                          "64 hex digits",
+		"0123456789abcdef a\n0123456789abcdef b\n":                     "tokens.txt:2: token repeated",
+		"0123456789abcdef a\nfedcba9876543210 a\n":                     "device id \"a\" repeated",
+		"sha256:0123 a\n":                                              "64 hex digits",
+		"0123456789abcdef a ed25519:0123\n":                            "ed25519: followed by 64 hex digits",
+		"0123456789abcdef a sha256:" + strings.Repeat("00", 32) + "\n": "ed25519: followed by 64 hex digits",
+		"0123456789abcdef a b c\n":                                     "tokens.txt:1: want",
 		"sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 a\n" +
 			"sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 b\n": "tokens.txt:2: token repeated",
 	}

@@ -88,7 +88,8 @@ func RunProcess(ctx context.Context, o ProcessOptions) error {
 	if err != nil {
 		return err
 	}
-	m, err := round.NewMachine(o.Rounds, round.Parts{Population: o.Tokens.IDs(), Snapshot: snap, Optimizer: opt, Noise: privacy.NewNoise()}, time.Now())
+	m, err := round.NewMachine(o.Rounds, round.Parts{Population: o.Tokens.IDs(), Snapshot: snap, Optimizer: opt, Noise: privacy.NewNoise(),
+		SigningKeys: o.Tokens.SigningKeys()}, time.Now())
 	if err != nil {
 		return err
 	}

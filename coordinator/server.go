@@ -12,7 +12,6 @@ import (
 
 	"github.com/quic-go/quic-go"
 
-	"github.com/tacitfl/tacit/aggregate/secagg"
 	"github.com/tacitfl/tacit/codec"
 	"github.com/tacitfl/tacit/coordinator/round"
 	"github.com/tacitfl/tacit/model"
@@ -499,7 +498,11 @@ func (s *Server) report(device string, r *tacitpb.Report) (*tacitpb.Response, bo
 }
 
 func (s *Server) secAggFetch(device string, f *tacitpb.SecAggFetch) *tacitpb.Response {
-	msg, wait, err := s.svc.SecAggFetch(device, f.GetRound(), secagg.Phase(min(f.GetPhase(), uint32(secagg.PhaseAborted))))
+	phase, err := proto.FromSecAggPhase(f.GetPhase())
+	if err != nil {
+		return proto.NewError(tacitpb.ErrorCode_ERROR_CODE_MALFORMED, err.Error())
+	}
+	msg, wait, err := s.svc.SecAggFetch(device, f.GetRound(), phase)
 	if err != nil {
 		return rejection(err)
 	}

@@ -1,6 +1,8 @@
 package proto
 
 import (
+	"bytes"
+	"crypto/ed25519"
 	"errors"
 	"reflect"
 	"testing"
@@ -28,6 +30,14 @@ func secAggClientMessages() []secagg.ClientMessage {
 	return []secagg.ClientMessage{adv, sk, mi, un}
 }
 
+// secAggMaliciousClientMessages are device 3's messages that only the
+// malicious-server mode has: a signed advert and a consistency signature.
+func secAggMaliciousClientMessages() []secagg.ClientMessage {
+	adv := &secagg.AdvertiseKeys{From: 3, Signature: bytes.Repeat([]byte{7}, secagg.SignatureSize)}
+	adv.MaskKey[0], adv.ShareKey[31] = 9, 8
+	return []secagg.ClientMessage{adv, &secagg.ConsistencySignature{From: 3, Signature: bytes.Repeat([]byte{5}, secagg.SignatureSize)}}
+}
+
 func secAggServerMessages() []secagg.ServerMessage {
 	kf := &secagg.KeysForward{To: 3, Peers: []secagg.PeerKeys{{ID: 1, MaskKey: [32]byte{1}, ShareKey: [32]byte{2}}}}
 	sd := &secagg.SharesDelivery{To: 3, Shares: []secagg.EncryptedShare{{From: 1, To: 3, Ciphertext: []byte("x")}}}
@@ -35,11 +45,32 @@ func secAggServerMessages() []secagg.ServerMessage {
 	return []secagg.ServerMessage{kf, sd, ur}
 }
 
+// secAggMaliciousServerMessages are the coordinator's messages to device 3
+// in malicious-server mode: signed keys, a consistency request and an
+// unmask request with its neighbours' signed views.
+func secAggMaliciousServerMessages() []secagg.ServerMessage {
+	kf := &secagg.KeysForward{To: 3, Peers: []secagg.PeerKeys{{ID: 1, MaskKey: [32]byte{1}, ShareKey: [32]byte{2}, Signature: []byte("signed by 1")}}}
+	cr := &secagg.ConsistencyRequest{To: 3, Survived: []secagg.ClientID{1, 3}}
+	ur := &secagg.UnmaskRequest{To: 3, Survived: []secagg.ClientID{1, 3}, Dropped: []secagg.ClientID{4},
+		Views: []secagg.SignedView{{From: 1, Survived: []secagg.ClientID{0, 1, 3}, Signature: []byte("view of 1")}}}
+	return []secagg.ServerMessage{kf, cr, ur}
+}
+
+// testMaliciousConfig is testSecAggConfig in malicious-server mode.
+func testMaliciousConfig() secagg.Config {
+	c := testSecAggConfig
+	c.Registry = &secagg.Registry{}
+	for i := range c.NumClients {
+		c.Registry.Keys = append(c.Registry.Keys, bytes.Repeat([]byte{byte(i + 1)}, ed25519.PublicKeySize))
+	}
+	return c
+}
+
 // TestSecAggWireRoundTrip: every message survives the wire, and the sender
 // of a device's message is whoever the connection says, not the message.
 func TestSecAggWireRoundTrip(t *testing.T) {
 	c, _ := NewCodec()
-	for _, m := range secAggClientMessages() {
+	for _, m := range append(secAggClientMessages(), secAggMaliciousClientMessages()...) {
 		pb, err := c.SecAggSend(7, m, testSecAggConfig.Bits)
 		if err != nil {
 			t.Fatal(err)
@@ -57,12 +88,17 @@ func TestSecAggWireRoundTrip(t *testing.T) {
 			t.Fatalf("%T: sender %d, want the connection's 2", m, other.Sender())
 		}
 	}
-	for _, m := range secAggServerMessages() {
+	for _, m := range append(secAggServerMessages(), secAggMaliciousServerMessages()...) {
 		pb, err := SecAggFetchResult(m)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := FromSecAggFetchResult(pb, 3)
+		b, _ := proto.Marshal(pb)
+		var back tacitpb.SecAggFetchResult
+		if err := proto.Unmarshal(b, &back); err != nil {
+			t.Fatal(err)
+		}
+		got, err := FromSecAggFetchResult(&back, 3)
 		if err != nil || !reflect.DeepEqual(got, m) {
 			t.Fatalf("%T: got %+v (%v), want %+v", m, got, err, m)
 		}
@@ -70,6 +106,32 @@ func TestSecAggWireRoundTrip(t *testing.T) {
 	cfg, id, err := FromSecAggPlan(SecAggPlan(testSecAggConfig, 3))
 	if err != nil || cfg != testSecAggConfig || id != 3 {
 		t.Fatalf("plan: %+v, %d, %v", cfg, id, err)
+	}
+	mal := testMaliciousConfig()
+	cfg, id, err = FromSecAggPlan(SecAggPlan(mal, 3))
+	if err != nil || !reflect.DeepEqual(cfg, mal) || id != 3 {
+		t.Fatalf("malicious plan: %+v, %d, %v", cfg, id, err)
+	}
+}
+
+// TestSecAggPhaseWire: every phase a device fetches has its own wire name,
+// the one fixed in the schema, and reads back; the others have none.
+func TestSecAggPhaseWire(t *testing.T) {
+	want := map[secagg.Phase]tacitpb.SecAggPhase{
+		secagg.PhaseShareKeys: 1, secagg.PhaseMaskedInput: 2, secagg.PhaseConsistency: 3, secagg.PhaseUnmask: 4,
+	}
+	for p := secagg.PhaseAdvertiseKeys; p <= secagg.PhaseAborted; p++ {
+		w := SecAggPhase(p)
+		if w != want[p] {
+			t.Errorf("%v travels as %v, want %v", p, w, want[p])
+		}
+		back, err := FromSecAggPhase(w)
+		if _, fetched := want[p]; fetched != (err == nil) || fetched && back != p {
+			t.Errorf("%v reads back as %v, %v", w, back, err)
+		}
+	}
+	if _, err := FromSecAggPhase(99); !errors.Is(err, ErrBadSecAgg) {
+		t.Errorf("phase 99: %v", err)
 	}
 }
 
@@ -88,7 +150,9 @@ func TestSecAggWireRefusals(t *testing.T) {
 			t.Errorf("case %d: %v, want a typed refusal", i, err)
 		}
 	}
-	for i, p := range []*tacitpb.SecAggPlan{nil, {GraphSeed: make([]byte, 31)}, {GraphSeed: make([]byte, 32), Bits: 33}, {GraphSeed: make([]byte, 32), NumClients: 2e6}} {
+	for i, p := range []*tacitpb.SecAggPlan{nil, {GraphSeed: make([]byte, 31)}, {GraphSeed: make([]byte, 32), Bits: 33}, {GraphSeed: make([]byte, 32), NumClients: 2e6},
+		{GraphSeed: make([]byte, 32), NumClients: 2, SigningKeys: [][]byte{make([]byte, 32)}},
+		{GraphSeed: make([]byte, 32), NumClients: 2, SigningKeys: [][]byte{make([]byte, 32), make([]byte, 31)}}} {
 		if _, _, err := FromSecAggPlan(p); !errors.Is(err, ErrBadSecAgg) {
 			t.Errorf("plan %d: %v", i, err)
 		}
@@ -124,7 +188,7 @@ func TestUpdateCodecWire(t *testing.T) {
 // survives a re-encoding.
 func FuzzSecAggSend(f *testing.F) {
 	c, _ := NewCodec()
-	for _, m := range secAggClientMessages() {
+	for _, m := range append(secAggClientMessages(), secAggMaliciousClientMessages()...) {
 		pb, _ := c.SecAggSend(7, m, testSecAggConfig.Bits)
 		b, _ := proto.Marshal(pb)
 		f.Add(b)
@@ -152,7 +216,7 @@ func FuzzSecAggSend(f *testing.F) {
 // FuzzSecAggFetchResult: likewise for the coordinator's messages, which a
 // device decodes.
 func FuzzSecAggFetchResult(f *testing.F) {
-	for _, m := range secAggServerMessages() {
+	for _, m := range append(secAggServerMessages(), secAggMaliciousServerMessages()...) {
 		pb, _ := SecAggFetchResult(m)
 		b, _ := proto.Marshal(pb)
 		f.Add(b)

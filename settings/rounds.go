@@ -145,13 +145,22 @@ func (q Quantization) Config() *round.CodecConfig {
 	return &round.CodecConfig{Bits: q.QuantBits, Rotate: q.Rotate, Norm: q.QuantNorm}
 }
 
+// SecAgg threat models (SecureAggregation.SecAggThreat).
+const (
+	SecAggSemiHonest = "semi-honest" // the default: a coordinator that follows the protocol
+	SecAggMalicious  = "malicious"   // a coordinator that may lie: signed keys and a consistency phase
+)
+
 // SecureAggregation is SecAgg+ in every round (it needs QuantBits), its
 // neighbour graph sized for up to SecAggAdversary of the devices colluding
-// with the coordinator and SecAggDropout dropping out.
+// with the coordinator and SecAggDropout dropping out, against a
+// semi-honest coordinator or, with SecAggThreat "malicious", one that may
+// lie (the devices then need enrolment signing keys).
 type SecureAggregation struct {
 	SecAgg          bool    `json:"secagg,omitempty" yaml:"secagg" toml:"secagg"`
 	SecAggAdversary float64 `json:"secagg_adversary,omitempty" yaml:"secagg_adversary" toml:"secagg_adversary"`
 	SecAggDropout   float64 `json:"secagg_dropout,omitempty" yaml:"secagg_dropout" toml:"secagg_dropout"`
+	SecAggThreat    string  `json:"secagg_threat,omitempty" yaml:"secagg_threat" toml:"secagg_threat"`
 }
 
 // Bind defines the secure aggregation flags on fs.
@@ -159,6 +168,7 @@ func (s *SecureAggregation) Bind(fs *flag.FlagSet) {
 	fs.BoolVar(&s.SecAgg, "secagg", s.SecAgg, "secure aggregation (SecAgg+) of every round; needs --quant-bits")
 	fs.Float64Var(&s.SecAggAdversary, "secagg-adversary", s.SecAggAdversary, "with --secagg: the fraction of devices that may collude with the coordinator (sizes the neighbour graph)")
 	fs.Float64Var(&s.SecAggDropout, "secagg-dropout", s.SecAggDropout, "with --secagg: the fraction of devices that may drop out (sizes the neighbour graph)")
+	fs.StringVar(&s.SecAggThreat, "secagg-threat", s.SecAggThreat, "with --secagg: the coordinator defended against, semi-honest (the default) or malicious (devices sign their keys and the survivors they are told of; needs their enrolment signing keys)")
 }
 
 // Validate reports the first nonsense value.
@@ -166,15 +176,22 @@ func (s SecureAggregation) Validate() error {
 	if !(s.SecAggAdversary >= 0 && s.SecAggAdversary < 1) || !(s.SecAggDropout >= 0 && s.SecAggDropout < 1) {
 		return fmt.Errorf("SecAgg adversary and dropout rates must be in [0, 1), got %v and %v", s.SecAggAdversary, s.SecAggDropout)
 	}
+	if s.SecAggThreat != "" && s.SecAggThreat != SecAggSemiHonest && s.SecAggThreat != SecAggMalicious {
+		return fmt.Errorf("SecAgg threat must be %s or %s, got %q", SecAggSemiHonest, SecAggMalicious, s.SecAggThreat)
+	}
 	return nil
 }
 
 // Config is the round machine's secure aggregation, nil without it, against
-// a semi-honest coordinator; the share-keys and unmask phases stay open for
+// a semi-honest coordinator or, with SecAggThreat "malicious", one that may
+// lie; the share-keys, consistency and unmask phases stay open for
 // phaseWindow.
 func (s SecureAggregation) Config(phaseWindow time.Duration) *round.SecAggConfig {
-	if !s.SecAgg {
+	switch {
+	case !s.SecAgg:
 		return nil
+	case s.SecAggThreat == SecAggMalicious:
+		return round.MaliciousSecAgg(s.SecAggAdversary, s.SecAggDropout, phaseWindow)
 	}
 	return round.SemiHonestSecAgg(s.SecAggAdversary, s.SecAggDropout, phaseWindow)
 }

@@ -34,7 +34,7 @@ var everyFlag = []string{
 	"--server-beta1", "0.7", "--server-beta2", "0.95", "--server-tau", "0.01",
 	"--dp", "distributed", "--noise", "1.5", "--clip", "adaptive", "--delta", "1e-6", "--accountant", "pld",
 	"--quant-bits", "12", "--rotate", "--quant-norm", "3", "--down-bits", "8",
-	"--secagg", "--secagg-adversary", "0.1", "--secagg-dropout", "0.2",
+	"--secagg", "--secagg-adversary", "0.1", "--secagg-dropout", "0.2", "--secagg-threat", "malicious",
 }
 
 // everyFlagSet is what everyFlag sets.
@@ -45,7 +45,7 @@ var everyFlagSet = Federated{
 		ServerBeta1: 0.7, ServerBeta2: 0.95, ServerTau: 0.01},
 	Privacy:           Privacy{DP: DPDistributed, NoiseMultiplier: 1.5, ClipNorm: 0.1, AdaptiveClip: true, Delta: 1e-6, Accountant: privacy.AccountantPLD},
 	Quantization:      Quantization{QuantBits: 12, Rotate: true, QuantNorm: 3, DownBits: 8},
-	SecureAggregation: SecureAggregation{SecAgg: true, SecAggAdversary: 0.1, SecAggDropout: 0.2},
+	SecureAggregation: SecureAggregation{SecAgg: true, SecAggAdversary: 0.1, SecAggDropout: 0.2, SecAggThreat: SecAggMalicious},
 }
 
 func TestFlagsWriteIntoTheirFields(t *testing.T) {
@@ -110,8 +110,13 @@ func TestConfigsFollowTheSettings(t *testing.T) {
 	if got, want := s.Quantization.Config(), (&round.CodecConfig{Bits: 12, Rotate: true, Norm: 3}); !reflect.DeepEqual(got, want) {
 		t.Errorf("codec: got %+v, want %+v", got, want)
 	}
-	if got, want := s.SecureAggregation.Config(time.Minute), round.SemiHonestSecAgg(0.1, 0.2, time.Minute); !reflect.DeepEqual(got, want) {
+	if got, want := s.SecureAggregation.Config(time.Minute), round.MaliciousSecAgg(0.1, 0.2, time.Minute); !reflect.DeepEqual(got, want) {
 		t.Errorf("SecAgg: got %+v, want %+v", got, want)
+	}
+	semi := s.SecureAggregation
+	semi.SecAggThreat = ""
+	if got, want := semi.Config(time.Minute), round.SemiHonestSecAgg(0.1, 0.2, time.Minute); !reflect.DeepEqual(got, want) {
+		t.Errorf("semi-honest SecAgg: got %+v, want %+v", got, want)
 	}
 	off := Defaults()
 	if off.Privacy.Config(4) != nil || off.Quantization.Config() != nil || off.SecureAggregation.Config(time.Minute) != nil {

@@ -28,7 +28,7 @@ var configKeys = []string{
 	"server_optimizer", "server_lr", "server_momentum", "server_beta1", "server_beta2", "server_tau",
 	"transport", "http",
 	"dp", "noise_multiplier", "clip_norm", "adaptive_clip", "delta", "target_epsilon", "accountant",
-	"quant_bits", "rotate", "quant_norm", "down_bits", "secagg", "secagg_adversary", "secagg_dropout",
+	"quant_bits", "rotate", "quant_norm", "down_bits", "secagg", "secagg_adversary", "secagg_dropout", "secagg_threat",
 	"als_iterations",
 }
 
@@ -36,7 +36,7 @@ func TestConfigKeysAreStable(t *testing.T) {
 	c := DefaultConfig()
 	c.Data, c.ClientsPerRound, c.Dropout, c.EvalUsers, c.Workers, c.HTTP = "synthetic:users=9,items=9", 3, 0.1, 5, 2, "127.0.0.1:0"
 	c.DP, c.NoiseMultiplier, c.AdaptiveClip, c.TargetEpsilon = "central", 1, true, 2
-	c.QuantBits, c.Rotate, c.DownBits, c.SecAgg = 8, true, 8, true
+	c.QuantBits, c.Rotate, c.DownBits, c.SecAgg, c.SecAggThreat = 8, true, 8, true, "malicious"
 	for _, f := range []struct {
 		name   string
 		encode func(any) ([]byte, error)

@@ -2,6 +2,7 @@ package simulate
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -39,7 +40,10 @@ type federation struct {
 	spaces   []*client.Workspace // one per worker
 	dp       *round.DPConfig     // nil without differential privacy
 	secure   bool                // rounds aggregate securely
-	downBits int                 // bits of the downloaded model; 0: float32
+	// keys are the devices' enrolment signing keys, derived from the seed,
+	// in malicious-server SecAgg; nil otherwise.
+	keys     map[string]ed25519.PrivateKey
+	downBits int // bits of the downloaded model; 0: float32
 	codec    *proto.Codec
 
 	// The clock is real time plus skip, which grows when the simulator
@@ -92,7 +96,11 @@ func newFederation(cfg Config, pop *population, items int, init *model.MF) (*fed
 	// that the sample is secret (Summary.PrivacyAssumptions says so).
 	noise := privacy.NewSeededNoise(sha256.Sum256(binary.LittleEndian.AppendUint64([]byte("tacit simulate noise"), cfg.Seed)))
 	key := sha256.Sum256(binary.LittleEndian.AppendUint64([]byte("tacit simulate selection key"), cfg.Seed))
-	m, err := round.NewMachine(rc, round.Parts{Population: f.ids, Snapshot: round.Snapshot{Params: init.Params, SelectionKey: key}, Optimizer: opt, Noise: noise}, f.now())
+	parts := round.Parts{Population: f.ids, Snapshot: round.Snapshot{Params: init.Params, SelectionKey: key}, Optimizer: opt, Noise: noise}
+	if rc.SecAgg != nil && rc.SecAgg.Malicious {
+		f.keys, parts.SigningKeys = signingKeys(f.ids, cfg.Seed)
+	}
+	m, err := round.NewMachine(rc, parts, f.now())
 	if err != nil {
 		return nil, err
 	}
@@ -116,6 +124,18 @@ func newFederation(cfg Config, pop *population, items int, init *model.MF) (*fed
 		f.spaces = append(f.spaces, client.NewWorkspace())
 	}
 	return f, nil
+}
+
+// signingKeys are the virtual devices' enrolment keys, each derived from
+// the seed and its id, and the registry of their public halves.
+func signingKeys(ids []string, seed uint64) (map[string]ed25519.PrivateKey, map[string]ed25519.PublicKey) {
+	priv, pub := make(map[string]ed25519.PrivateKey, len(ids)), make(map[string]ed25519.PublicKey, len(ids))
+	for _, id := range ids {
+		s := sha256.Sum256(binary.LittleEndian.AppendUint64([]byte("tacit simulate signing key "+id), seed))
+		priv[id] = ed25519.NewKeyFromSeed(s[:])
+		pub[id] = priv[id].Public().(ed25519.PublicKey)
+	}
+	return priv, pub
 }
 
 // startTransport joins devices to the coordinator as cfg.Transport says,
@@ -254,7 +274,8 @@ func (f *federation) round(ctx context.Context) (round.Outcome, int, error) {
 					if d.agent == nil {
 						u := f.person[d.id]
 						seed := sha256.Sum256(binary.LittleEndian.AppendUint64([]byte("tacit simulate device "+d.id), f.seed))
-						d.agent = client.NewAgent(client.Data{Train: f.pop.Positives(u), Test: -1}, f.connect(d.id), ws, nil).WithSeed(seed)
+						d.agent = client.NewAgent(client.Data{Train: f.pop.Positives(u), Test: -1}, f.connect(d.id), ws, nil).WithSeed(seed).
+							WithSigningKey(f.keys[d.id])
 					}
 					d.agent.SetWorkspace(ws)
 					before, secure := d.agent.SecAggPhase()
@@ -312,7 +333,10 @@ const maxPasses = 100
 // dropPhase decides, from (seed, round, device) alone, whether and when a
 // selected device drops out: PhaseAdvertiseKeys means it never checks in,
 // and with secure aggregation a device drops at a uniformly chosen phase;
-// PhaseDone means it stays.
+// PhaseDone means it stays. In malicious-server mode a device drawn to drop
+// at the unmask drops, by a further draw, at the consistency phase or the
+// unmask, so the masked inputs, and the sum, are those of a semi-honest
+// round.
 func (f *federation) dropPhase(round int64, id string) secagg.Phase {
 	if f.dropout == 0 {
 		return secagg.PhaseDone
@@ -325,7 +349,11 @@ func (f *federation) dropPhase(round int64, id string) secagg.Phase {
 		return secagg.PhaseAdvertiseKeys
 	}
 	phases := []secagg.Phase{secagg.PhaseAdvertiseKeys, secagg.PhaseShareKeys, secagg.PhaseMaskedInput, secagg.PhaseUnmask} // a semi-honest round's
-	return phases[rng.IntN(len(phases))]
+	at := phases[rng.IntN(len(phases))]
+	if at == secagg.PhaseUnmask && f.keys != nil && rng.IntN(2) == 0 {
+		at = secagg.PhaseConsistency
+	}
+	return at
 }
 
 // model copies the current global model into dst.

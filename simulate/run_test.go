@@ -8,12 +8,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/tacitfl/tacit/dataset"
 	"github.com/tacitfl/tacit/model"
 	"github.com/tacitfl/tacit/privacy"
+	"github.com/tacitfl/tacit/settings"
 )
 
 type recorder struct{ rounds []Round }
@@ -191,6 +193,36 @@ func TestTransportsGiveTheSameModel(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) { transportsAgree(t, edit) })
+	}
+}
+
+// TestMaliciousSecAggGivesTheSameModel: SecAgg's malicious-server mode
+// (signed keys, a consistency phase; dropouts in it too) gives the same
+// model and rounds over memory and QUIC, and the same as the semi-honest
+// mode with the same devices and dropouts: the sum does not depend on the
+// mode.
+func TestMaliciousSecAggGivesTheSameModel(t *testing.T) {
+	data := smallData(t)
+	run := func(transport, threat string) ([]float32, []Round) {
+		cfg := smallConfig()
+		cfg.Transport, cfg.ClientsPerRound, cfg.Dropout, cfg.Rounds = transport, 60, 0.2, 4
+		cfg.QuantBits, cfg.SecAgg, cfg.SecAggThreat = 12, true, threat
+		return runFederation(t, data, cfg)
+	}
+	memParams, memRounds := run("memory", settings.SecAggMalicious)
+	if memRounds[0].Participants < 30 {
+		t.Fatalf("round 1 had %d participants: the comparison would prove little", memRounds[0].Participants)
+	}
+	for _, other := range []struct{ transport, threat string }{{"quic", settings.SecAggMalicious}, {"memory", settings.SecAggSemiHonest}} {
+		params, rounds := run(other.transport, other.threat)
+		if !slices.Equal(rounds, memRounds) {
+			t.Fatalf("%s, %s: rounds %+v, want %+v", other.transport, other.threat, rounds, memRounds)
+		}
+		for i := range memParams {
+			if math.Float32bits(memParams[i]) != math.Float32bits(params[i]) {
+				t.Fatalf("%s, %s: parameter %d is %v, want %v", other.transport, other.threat, i, params[i], memParams[i])
+			}
+		}
 	}
 }
 

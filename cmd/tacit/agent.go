@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"flag"
 	"fmt"
@@ -31,7 +32,9 @@ it at once.
 
 The enrolment token is read from --token-file (the first line, spaces
 trimmed); --token also works but shows the token to anyone who can list
-the machine's processes.
+the machine's processes. --key-file is the device's Ed25519 signing key,
+as 'tacit coordinator --enroll' writes it (TOKENS.keys/DEVICE-ID.key):
+without it the device declines rounds under --secagg-threat malicious.
 
 The device checks each round's plan against its own privacy policy
 (--policy, a .toml, .yaml or .json file; the defaults without one) and
@@ -49,7 +52,9 @@ coordinator's sampling). With --budget it declines rounds that would take
 that ε past the budget; a round without noise counts as unbounded.
 
 Policy file keys: allow_plain, min_cohort, min_survivors,
-min_noise_multiplier, delta, max_rounds_per_day, budget.
+min_noise_multiplier, delta, max_rounds_per_day, budget,
+require_malicious_secure (decline secure rounds that are not in the
+malicious-server mode).
 
 The device's data is one person's interactions from --data (their latest
 one held out for federated evaluation); item ids are the data set's, so the
@@ -61,9 +66,9 @@ coordinator's --items must match its catalogue.
 }
 
 type agentFlags struct {
-	addr, token, tokenFile, pin, data, person, ledger, policy string
-	budget                                                    float64
-	allowPlain, verbose                                       bool
+	addr, token, tokenFile, keyFile, pin, data, person, ledger, policy string
+	budget                                                             float64
+	allowPlain, verbose                                                bool
 }
 
 func (o *agentFlags) flagSet() *flag.FlagSet {
@@ -71,6 +76,7 @@ func (o *agentFlags) flagSet() *flag.FlagSet {
 	fs.StringVar(&o.addr, "coordinator", "127.0.0.1:7443", "the coordinator's UDP `address`")
 	fs.StringVar(&o.tokenFile, "token-file", "", "`file` holding this device's enrolment token (this or --token required)")
 	fs.StringVar(&o.token, "token", "", "this device's enrolment `token`, visible in the process list: prefer --token-file")
+	fs.StringVar(&o.keyFile, "key-file", "", "`file` holding this device's Ed25519 signing key, for malicious-server secure aggregation")
 	fs.StringVar(&o.pin, "pin", "", "SHA-256 `fingerprint` of the coordinator's certificate, as it prints it (required)")
 	fs.StringVar(&o.data, "data", "", dataSpecHelp)
 	fs.StringVar(&o.person, "person", "", "the `id` of the person in --data whose device this is (required)")
@@ -123,6 +129,13 @@ func runAgent(args []string, stdout, stderr io.Writer) error {
 			return usageError{err: fmt.Errorf("%s: no token on its first line", o.tokenFile)}
 		}
 	}
+	var key ed25519.PrivateKey
+	if o.keyFile != "" {
+		var err error
+		if key, err = client.ReadSigningKey(o.keyFile); err != nil {
+			return usageError{err: err}
+		}
+	}
 	tlsConf, err := tlscert.PinnedConfig(o.pin, proto.ALPN)
 	if err != nil {
 		return usageError{err: err}
@@ -149,7 +162,7 @@ func runAgent(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err: err}
 	}
-	err = client.NewAgent(mine, q, client.NewWorkspace(), log).KeepLedger(ledger, policy).Run(ctx)
+	err = client.NewAgent(mine, q, client.NewWorkspace(), log).KeepLedger(ledger, policy).WithSigningKey(key).Run(ctx)
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}

@@ -11,10 +11,12 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
 
+	"github.com/tacitfl/tacit/client"
 	"github.com/tacitfl/tacit/coordinator"
 	"github.com/tacitfl/tacit/coordinator/round"
 	"github.com/tacitfl/tacit/internal/tlscert"
@@ -39,7 +41,12 @@ finish, then it exits.
 The tokens file enrols one device a line, "TOKEN DEVICE-ID"; a line may
 give the token's SHA-256 instead, "sha256:HEX DEVICE-ID", so the secrets
 need not stay on this host. Only hashes are kept in memory. SIGHUP rereads
-the file: devices no longer in it are cut off at once (revocation).
+the file: devices no longer in it are cut off at once (revocation). A third
+field, "ed25519:HEX", is the device's public signing key: --secagg-threat
+malicious needs one for every device and refuses to start otherwise (keys
+are read at start; a reload does not change them). --enroll writes a key
+for each device, the private halves in TOKENS.keys/DEVICE-ID.key (mode
+0600) for the agents' --key-file.
 
 The model, training, privacy, quantization and SecAgg flags are those of
 tacit simulate. A positive --noise alone turns on --dp central; with --dp
@@ -99,7 +106,7 @@ func (o *coordinatorFlags) flagSet() *flag.FlagSet {
 		}
 		return err
 	})
-	fs.DurationVar(&o.phaseWindow, "secagg-window", o.phaseWindow, "with --secagg: how long the share-keys and unmask phases stay open")
+	fs.DurationVar(&o.phaseWindow, "secagg-window", o.phaseWindow, "with --secagg: how long the share-keys, consistency (--secagg-threat malicious) and unmask phases stay open")
 	return fs
 }
 
@@ -151,6 +158,11 @@ func runCoordinator(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err: err}
 	}
+	if rc.SecAgg != nil && rc.SecAgg.Malicious {
+		if err := everyKey(tokens, o.tokens); err != nil {
+			return usageError{err: err}
+		}
+	}
 	cert, err := certificate(o.cert, o.key, o.listen, o.state+".tls")
 	if err != nil {
 		return usageError{err: err}
@@ -186,7 +198,8 @@ func runCoordinator(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// enroll creates a tokens file with n devices, unless one exists.
+// enroll creates a tokens file with n devices, unless one exists, and each
+// device's signing key file in the directory path.keys, as DEVICE-ID.key.
 func enroll(path string, n int, stdout io.Writer) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, os.ErrExist) {
@@ -196,14 +209,41 @@ func enroll(path string, n int, stdout io.Writer) error {
 		return usageError{err: err}
 	}
 	defer f.Close()
-	if err := coordinator.NewTokens(f, n, "device-"); err != nil {
+	keys, err := coordinator.NewTokens(f, n, "device-")
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "enrolled %d devices in %s\n", n, path)
+	dir := path + ".keys"
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return usageError{err: err}
+	}
+	for id, k := range keys {
+		if err := tlscert.WriteSecret(filepath.Join(dir, id+".key"), client.MarshalSigningKey(k)); err != nil {
+			return usageError{err: err}
+		}
+	}
+	fmt.Fprintf(stdout, "enrolled %d devices in %s, their signing keys in %s\n", n, path, dir)
 	return f.Close()
 }
 
 // readTokens reads the tokens file at path.
+// everyKey refuses an enrolment, read from path, in which a device has no
+// signing key: malicious-server secure aggregation needs them all.
+func everyKey(tokens *coordinator.Tokens, path string) error {
+	keys := tokens.SigningKeys()
+	var missing []string
+	for _, id := range tokens.IDs() {
+		if keys[id] == nil {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("--secagg-threat malicious needs every device's signing key (a third field ed25519:KEY in %s); %d devices have none, the first %s",
+			path, len(missing), missing[0])
+	}
+	return nil
+}
+
 func readTokens(path string) (*coordinator.Tokens, error) {
 	f, err := os.Open(path)
 	if err != nil {

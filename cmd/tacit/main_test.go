@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/tacitfl/tacit/client"
 	"github.com/tacitfl/tacit/simulate"
 )
 
@@ -216,6 +218,12 @@ func TestCoordinatorAndAgentUsageErrors(t *testing.T) {
 	dir := t.TempDir()
 	wantUsageError(t, []string{"coordinator"}, "tacit coordinator", "--tokens is required")
 	wantUsageError(t, []string{"coordinator", "--tokens", filepath.Join(dir, "missing")}, "tacit coordinator", "no such file")
+	unkeyed := filepath.Join(dir, "unkeyed")
+	if err := os.WriteFile(unkeyed, []byte("0123456789abcdef phone-0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wantUsageError(t, []string{"coordinator", "--tokens", unkeyed, "--secagg-threat", "malicious"}, "tacit coordinator", "1 devices have none, the first phone-0")
+	wantUsageError(t, []string{"coordinator", "--tokens", unkeyed, "--secagg-threat", "sideways"}, "tacit coordinator", "SecAgg threat must be")
 	wantUsageError(t, []string{"coordinator", "--tokens", "x", "--goal", "-1"}, "tacit coordinator", "goal must be non-negative")
 	wantUsageError(t, []string{"coordinator", "--tokens", "x", "--items", "0"}, "tacit coordinator", "items must be in")
 	wantUsageError(t, []string{"coordinator", "--tokens", "x", "--distributed-dp", "--quant-bits", "16", "--secagg"}, "tacit coordinator", "differential privacy needs --noise")
@@ -277,4 +285,33 @@ func TestPrivacyCommand(t *testing.T) {
 func TestSweepNeedsOut(t *testing.T) {
 	wantUsageError(t, []string{"sweep", "--epsilons", "1"}, "tacit sweep", "--out is required")
 	wantUsageError(t, []string{"sweep", "--out", t.TempDir(), "--epsilons", "1,x"}, "tacit sweep", `--epsilons: "x" is not a positive number`)
+}
+
+// TestEnrollWritesSigningKeys: --enroll's tokens file holds each device's
+// public signing key, and its key file, readable by its owner only, the
+// private half.
+func TestEnrollWritesSigningKeys(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens")
+	if err := enroll(path, 2, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := readTokens(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := everyKey(tokens, path); err != nil {
+		t.Fatal(err)
+	}
+	pub := tokens.SigningKeys()
+	for _, id := range tokens.IDs() {
+		file := filepath.Join(path+".keys", id+".key")
+		st, err := os.Stat(file)
+		if err != nil || st.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: %v, %v", file, st.Mode(), err)
+		}
+		k, err := client.ReadSigningKey(file)
+		if err != nil || !pub[id].Equal(k.Public()) {
+			t.Fatalf("%s: %v, key %x, the tokens file's %x", id, err, k.Public(), pub[id])
+		}
+	}
 }

@@ -160,6 +160,7 @@ var configKeyOf = map[string]struct {
 	"secagg":            {[]string{"--secagg"}, [][2]string{{"secagg", "true"}}},
 	"secagg-adversary":  {[]string{"--secagg-adversary", "0.1"}, [][2]string{{"secagg_adversary", "0.1"}}},
 	"secagg-dropout":    {[]string{"--secagg-dropout", "0.2"}, [][2]string{{"secagg_dropout", "0.2"}}},
+	"secagg-threat":     {[]string{"--secagg-threat", "malicious"}, [][2]string{{"secagg_threat", `"malicious"`}}},
 }
 
 func TestConfigFileKeyAndFlagSetTheSameField(t *testing.T) {

@@ -86,10 +86,15 @@ type CodecConfig struct {
 type SecAggConfig struct {
 	AdversaryRate, DropoutRate float64
 	ThreatModel                secagg.ThreatModel
-	// PhaseWindow is how long the share-keys and unmask phases stay open
-	// (the advertise phase is the selection window, the masked input the
-	// report window).
+	// PhaseWindow is how long the share-keys, consistency and unmask
+	// phases stay open (the advertise phase is the selection window, the
+	// masked input the report window).
 	PhaseWindow time.Duration
+	// Malicious runs SecAgg's malicious-server mode (secagg.Config.Registry):
+	// devices sign their keys and the survivor lists they are told, with
+	// the enrolment keys of Parts.SigningKeys, in a consistency phase before
+	// the unmask. It needs ThreatModel secagg.SemiMalicious.
+	Malicious bool
 }
 
 // SemiHonestSecAgg sizes secure aggregation against a semi-honest
@@ -101,6 +106,14 @@ func SemiHonestSecAgg(adversaryRate, dropoutRate float64, phaseWindow time.Durat
 		model = secagg.NoAdversary
 	}
 	return &SecAggConfig{AdversaryRate: adversaryRate, DropoutRate: dropoutRate, ThreatModel: model, PhaseWindow: phaseWindow}
+}
+
+// MaliciousSecAgg sizes secure aggregation against a coordinator that
+// deviates arbitrarily, colluding with up to adversaryRate of the devices,
+// with up to dropoutRate dropping out: SecAgg's malicious-server mode.
+func MaliciousSecAgg(adversaryRate, dropoutRate float64, phaseWindow time.Duration) *SecAggConfig {
+	return &SecAggConfig{AdversaryRate: adversaryRate, DropoutRate: dropoutRate, ThreatModel: secagg.SemiMalicious,
+		PhaseWindow: phaseWindow, Malicious: true}
 }
 
 // DPConfig is central differential privacy (DP-FedAvg, McMahan et al.
@@ -173,6 +186,8 @@ func (c Config) Validate() error {
 			return fmt.Errorf("secure aggregation phase window must be positive, got %v", s.PhaseWindow)
 		case c.DP != nil && c.DP.Adaptive != nil:
 			return fmt.Errorf("adaptive clipping needs each update's clipped bit, which secure aggregation hides")
+		case s.Malicious && s.ThreatModel != secagg.SemiMalicious:
+			return fmt.Errorf("malicious-server secure aggregation needs the %v threat model, got %v", secagg.SemiMalicious, s.ThreatModel)
 		}
 		if err := secagg.CheckRates(s.AdversaryRate, s.DropoutRate, s.ThreatModel); err != nil {
 			return err

@@ -26,7 +26,9 @@
 // and with Config.SecAgg a round aggregates securely (secagg.go): the
 // machine holds the round's secagg.Server, maps the cohort to SecAgg ids in
 // sorted order, and runs its phases on its own clock. The advertise phase is
-// the selection window; share keys and unmask last a phase window each and
+// the selection window; share keys, unmask and, with SecAggConfig.Malicious
+// (the devices' enrolment keys in Parts.SigningKeys, the registry in cohort
+// order), the consistency phase between them last a phase window each and
 // the masked input the report window, and each ends as soon as every device
 // that can send in it has. A device polls for the coordinator's message that
 // opens a phase (SecAggFetch) and sends its own (SecAggSend); the masked

@@ -1,6 +1,7 @@
 package round
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"maps"
@@ -191,7 +192,8 @@ type Machine struct {
 	participation map[string]int
 	mostRounds    int
 	selectionKey  [32]byte
-	excluded      map[string]bool // Snapshot.Excluded
+	excluded      map[string]bool              // Snapshot.Excluded
+	signingKeys   map[string]ed25519.PublicKey // device → enrolment key, in malicious-server SecAgg
 	clipped       int
 	stopReason    string
 
@@ -217,6 +219,10 @@ type Parts struct {
 	// tests). A machine with Config.DP needs it, except with distributed
 	// DP, where the devices add the noise.
 	Noise *privacy.Noise
+	// SigningKeys are the devices' Ed25519 enrolment keys (device id →
+	// public key). Malicious-server SecAgg (SecAggConfig.Malicious) needs
+	// one for every device of Population; otherwise they are unused.
+	SigningKeys map[string]ed25519.PublicKey
 }
 
 // ErrNoNoise refuses differential privacy to a machine given no noise
@@ -246,6 +252,13 @@ func NewMachine(cfg Config, p Parts, now time.Time) (*Machine, error) {
 	if snap.SelectionKey == ([32]byte{}) {
 		return nil, ErrNoSelectionKey
 	}
+	if s := cfg.SecAgg; s != nil && s.Malicious {
+		for _, d := range population {
+			if len(p.SigningKeys[d]) != ed25519.PublicKeySize {
+				return nil, fmt.Errorf("coordinator: malicious-server secure aggregation needs every device's signing key, and device %q has none", d)
+			}
+		}
+	}
 	if snap.Optimizer.Name != "" {
 		if err := opt.Restore(snap.Optimizer); err != nil {
 			return nil, err
@@ -263,6 +276,9 @@ func NewMachine(cfg Config, p Parts, now time.Time) (*Machine, error) {
 	}
 	for _, d := range snap.Excluded {
 		m.excluded[d] = true
+	}
+	if s := cfg.SecAgg; s != nil && s.Malicious {
+		m.signingKeys = p.SigningKeys
 	}
 	for _, d := range population {
 		m.enrolled[d] = true

@@ -1,6 +1,7 @@
 package round
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"math"
@@ -11,9 +12,9 @@ import (
 
 // A secure round runs the SecAgg phases on the round machine's clock: the
 // advertise phase is the selection window (a device advertises its keys
-// right after it checks in), share keys and unmask last
-// SecAggConfig.PhaseWindow each, and the masked input, for which devices
-// train, the report window. A phase ends at its deadline or as soon as every
+// right after it checks in), share keys, consistency (malicious-server mode
+// only) and unmask last SecAggConfig.PhaseWindow each, and the masked
+// input, for which devices train, the report window. A phase ends at its deadline or as soon as every
 // device that can send in it has. Devices fetch the coordinator's message of
 // a phase once the phase before has ended (SecAggFetch) and send theirs
 // (SecAggSend); the masked inputs are the round's reports.
@@ -56,13 +57,19 @@ func (m *Machine) setupSecAgg() error {
 	cfg := secagg.Config{Round: uint64(m.round), NumClients: len(m.cohort), Degree: kt[0], Threshold: kt[1],
 		Bits: u.ModBits, Length: length}
 	cfg.GraphSeed = m.roundSeed("secagg graph")
+	devices := m.Cohort()
+	if m.cfg.SecAgg.Malicious { // the registry in cohort order: client id i is devices[i]
+		cfg.Registry = &secagg.Registry{Keys: make([]ed25519.PublicKey, len(devices))}
+		for i, dev := range devices {
+			cfg.Registry.Keys[i] = m.signingKeys[dev]
+		}
+	}
 	server, err := secagg.NewServer(cfg)
 	if err != nil {
 		return err
 	}
 	sr := &secureRound{server: server, cfg: cfg, ids: make(map[string]secagg.ClientID, len(m.cohort)),
-		out: make(map[secagg.Phase]map[secagg.ClientID]secagg.ServerMessage), expected: len(m.cohort)}
-	sr.devices = m.Cohort()
+		out: make(map[secagg.Phase]map[secagg.ClientID]secagg.ServerMessage), expected: len(m.cohort), devices: devices}
 	for i, dev := range sr.devices {
 		sr.ids[dev] = secagg.ClientID(i)
 	}
@@ -205,7 +212,11 @@ func (m *Machine) endSecurePhase(now time.Time) {
 }
 
 // refuseUnmask is why the masked-input phase must not end in unmasking,
-// or "" if it may. Unmasking reveals the sum of the devices that sent
+// or "" if it may. In malicious-server mode the consistency phase comes
+// between, but the checks still belong here: they read only which devices
+// sent masked inputs, fixed once this phase ends (the consistency phase
+// adds none and removes none from the sum), and refusing here spares the
+// devices signing a view of a round that will not unmask. Unmasking reveals the sum of the devices that sent
 // masked inputs, and of each connected component of their neighbour graph
 // on its own (the pairwise masks cancel within one), so it needs, before a
 // single unmask request goes out: as many of them as a round commits with

@@ -1,6 +1,7 @@
 package round
 
 import (
+	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -29,7 +30,8 @@ type secureDevice struct {
 	update  []float32
 	encoded []uint32
 	dropAt  secagg.Phase
-	corrupt bool // reveals a wrong share of the first seed it unmasks
+	corrupt bool               // reveals a wrong share of the first seed it unmasks
+	key     ed25519.PrivateKey // its enrolment key, for malicious-server rounds
 }
 
 const secureDim = 37 // padded to 40 = 20·2 by the rotation
@@ -72,7 +74,8 @@ func (d *secureDevice) join(t *testing.T, m *Machine, now time.Time, plan *Plan)
 	t.Helper()
 	var err error
 	d.plan, d.encoded, d.done = plan, nil, false
-	if d.client, err = secagg.NewClient(*plan.SecAgg, plan.SecAggID, rand.NewChaCha8(deviceSeed(d.id, "secagg", plan.Round))); err != nil {
+	opts := secagg.ClientOptions{SigningKey: d.key}
+	if d.client, err = secagg.NewClientWith(*plan.SecAgg, plan.SecAggID, rand.NewChaCha8(deviceSeed(d.id, "secagg", plan.Round)), opts); err != nil {
 		t.Fatalf("%s: %v", d.id, err)
 	}
 	adv, err := d.client.Start()

@@ -27,6 +27,69 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// SecAggPhase names the SecAgg phase whose opening message a device
+// fetches. The numbers are fixed here, by name, not by the order of
+// aggregate/secagg's phases.
+type SecAggPhase int32
+
+const (
+	SecAggPhase_SECAGG_PHASE_UNSPECIFIED SecAggPhase = 0
+	// The neighbours' advertised keys.
+	SecAggPhase_SECAGG_PHASE_SHARE_KEYS SecAggPhase = 1
+	// The shares addressed to the device.
+	SecAggPhase_SECAGG_PHASE_MASKED_INPUT SecAggPhase = 2
+	// Malicious-server mode: the survivors of the device's neighbourhood, to sign.
+	SecAggPhase_SECAGG_PHASE_CONSISTENCY SecAggPhase = 3
+	// Who survived and who dropped (and, in malicious-server mode, the
+	// neighbours' signed views).
+	SecAggPhase_SECAGG_PHASE_UNMASK SecAggPhase = 4
+)
+
+// Enum value maps for SecAggPhase.
+var (
+	SecAggPhase_name = map[int32]string{
+		0: "SECAGG_PHASE_UNSPECIFIED",
+		1: "SECAGG_PHASE_SHARE_KEYS",
+		2: "SECAGG_PHASE_MASKED_INPUT",
+		3: "SECAGG_PHASE_CONSISTENCY",
+		4: "SECAGG_PHASE_UNMASK",
+	}
+	SecAggPhase_value = map[string]int32{
+		"SECAGG_PHASE_UNSPECIFIED":  0,
+		"SECAGG_PHASE_SHARE_KEYS":   1,
+		"SECAGG_PHASE_MASKED_INPUT": 2,
+		"SECAGG_PHASE_CONSISTENCY":  3,
+		"SECAGG_PHASE_UNMASK":       4,
+	}
+)
+
+func (x SecAggPhase) Enum() *SecAggPhase {
+	p := new(SecAggPhase)
+	*p = x
+	return p
+}
+
+func (x SecAggPhase) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SecAggPhase) Descriptor() protoreflect.EnumDescriptor {
+	return file_proto_tacit_proto_enumTypes[0].Descriptor()
+}
+
+func (SecAggPhase) Type() protoreflect.EnumType {
+	return &file_proto_tacit_proto_enumTypes[0]
+}
+
+func (x SecAggPhase) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SecAggPhase.Descriptor instead.
+func (SecAggPhase) EnumDescriptor() ([]byte, []int) {
+	return file_proto_tacit_proto_rawDescGZIP(), []int{0}
+}
+
 type DType int32
 
 const (
@@ -62,11 +125,11 @@ func (x DType) String() string {
 }
 
 func (DType) Descriptor() protoreflect.EnumDescriptor {
-	return file_proto_tacit_proto_enumTypes[0].Descriptor()
+	return file_proto_tacit_proto_enumTypes[1].Descriptor()
 }
 
 func (DType) Type() protoreflect.EnumType {
-	return &file_proto_tacit_proto_enumTypes[0]
+	return &file_proto_tacit_proto_enumTypes[1]
 }
 
 func (x DType) Number() protoreflect.EnumNumber {
@@ -75,7 +138,7 @@ func (x DType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DType.Descriptor instead.
 func (DType) EnumDescriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{0}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{1}
 }
 
 type Compression int32
@@ -109,11 +172,11 @@ func (x Compression) String() string {
 }
 
 func (Compression) Descriptor() protoreflect.EnumDescriptor {
-	return file_proto_tacit_proto_enumTypes[1].Descriptor()
+	return file_proto_tacit_proto_enumTypes[2].Descriptor()
 }
 
 func (Compression) Type() protoreflect.EnumType {
-	return &file_proto_tacit_proto_enumTypes[1]
+	return &file_proto_tacit_proto_enumTypes[2]
 }
 
 func (x Compression) Number() protoreflect.EnumNumber {
@@ -122,7 +185,7 @@ func (x Compression) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Compression.Descriptor instead.
 func (Compression) EnumDescriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{1}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{2}
 }
 
 type ErrorCode int32
@@ -192,11 +255,11 @@ func (x ErrorCode) String() string {
 }
 
 func (ErrorCode) Descriptor() protoreflect.EnumDescriptor {
-	return file_proto_tacit_proto_enumTypes[2].Descriptor()
+	return file_proto_tacit_proto_enumTypes[3].Descriptor()
 }
 
 func (ErrorCode) Type() protoreflect.EnumType {
-	return &file_proto_tacit_proto_enumTypes[2]
+	return &file_proto_tacit_proto_enumTypes[3]
 }
 
 func (x ErrorCode) Number() protoreflect.EnumNumber {
@@ -205,7 +268,7 @@ func (x ErrorCode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ErrorCode.Descriptor instead.
 func (ErrorCode) EnumDescriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{2}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{3}
 }
 
 // Request is everything a device sends.
@@ -1039,15 +1102,19 @@ func (x *UpdateCodec) GetColluders() uint32 {
 // SecAggPlan is the round's secure aggregation (aggregate/secagg.Config)
 // and the device's place in it.
 type SecAggPlan struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Session       uint64                 `protobuf:"varint,1,opt,name=session,proto3" json:"session,omitempty"`
-	NumClients    uint32                 `protobuf:"varint,2,opt,name=num_clients,json=numClients,proto3" json:"num_clients,omitempty"`
-	Degree        uint32                 `protobuf:"varint,3,opt,name=degree,proto3" json:"degree,omitempty"`
-	Threshold     uint32                 `protobuf:"varint,4,opt,name=threshold,proto3" json:"threshold,omitempty"`
-	Bits          uint32                 `protobuf:"varint,5,opt,name=bits,proto3" json:"bits,omitempty"`
-	Length        uint64                 `protobuf:"varint,6,opt,name=length,proto3" json:"length,omitempty"`
-	GraphSeed     []byte                 `protobuf:"bytes,7,opt,name=graph_seed,json=graphSeed,proto3" json:"graph_seed,omitempty"`
-	ClientId      uint32                 `protobuf:"varint,8,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Session    uint64                 `protobuf:"varint,1,opt,name=session,proto3" json:"session,omitempty"`
+	NumClients uint32                 `protobuf:"varint,2,opt,name=num_clients,json=numClients,proto3" json:"num_clients,omitempty"`
+	Degree     uint32                 `protobuf:"varint,3,opt,name=degree,proto3" json:"degree,omitempty"`
+	Threshold  uint32                 `protobuf:"varint,4,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	Bits       uint32                 `protobuf:"varint,5,opt,name=bits,proto3" json:"bits,omitempty"`
+	Length     uint64                 `protobuf:"varint,6,opt,name=length,proto3" json:"length,omitempty"`
+	GraphSeed  []byte                 `protobuf:"bytes,7,opt,name=graph_seed,json=graphSeed,proto3" json:"graph_seed,omitempty"`
+	ClientId   uint32                 `protobuf:"varint,8,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// Malicious-server mode (aggregate/secagg.Config.Registry): the Ed25519
+	// public key each client registered at enrolment, by client id, 32 bytes
+	// each. Empty: semi-honest mode.
+	SigningKeys   [][]byte `protobuf:"bytes,9,rep,name=signing_keys,json=signingKeys,proto3" json:"signing_keys,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1138,13 +1205,18 @@ func (x *SecAggPlan) GetClientId() uint32 {
 	return 0
 }
 
-// SecAggFetch asks for the coordinator's message of the phase that follows
-// the one named (1 share keys: the neighbours' keys; 2 masked input: the
-// shares addressed to the device; 3 unmask: who survived and who dropped).
+func (x *SecAggPlan) GetSigningKeys() [][]byte {
+	if x != nil {
+		return x.SigningKeys
+	}
+	return nil
+}
+
+// SecAggFetch asks for the coordinator's message that opens a phase.
 type SecAggFetch struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Round         int64                  `protobuf:"varint,1,opt,name=round,proto3" json:"round,omitempty"`
-	Phase         uint32                 `protobuf:"varint,2,opt,name=phase,proto3" json:"phase,omitempty"`
+	Phase         SecAggPhase            `protobuf:"varint,2,opt,name=phase,proto3,enum=tacit.v1.SecAggPhase" json:"phase,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1186,11 +1258,11 @@ func (x *SecAggFetch) GetRound() int64 {
 	return 0
 }
 
-func (x *SecAggFetch) GetPhase() uint32 {
+func (x *SecAggFetch) GetPhase() SecAggPhase {
 	if x != nil {
 		return x.Phase
 	}
-	return 0
+	return SecAggPhase_SECAGG_PHASE_UNSPECIFIED
 }
 
 // SecAggFetchResult is that message, or a wait while the phase is open.
@@ -1202,6 +1274,7 @@ type SecAggFetchResult struct {
 	//	*SecAggFetchResult_Keys
 	//	*SecAggFetchResult_Shares
 	//	*SecAggFetchResult_Unmask
+	//	*SecAggFetchResult_Consistency
 	Result        isSecAggFetchResult_Result `protobuf_oneof:"result"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1280,6 +1353,15 @@ func (x *SecAggFetchResult) GetUnmask() *SecAggUnmaskRequest {
 	return nil
 }
 
+func (x *SecAggFetchResult) GetConsistency() *SecAggConsistencyRequest {
+	if x != nil {
+		if x, ok := x.Result.(*SecAggFetchResult_Consistency); ok {
+			return x.Consistency
+		}
+	}
+	return nil
+}
+
 type isSecAggFetchResult_Result interface {
 	isSecAggFetchResult_Result()
 }
@@ -1300,6 +1382,10 @@ type SecAggFetchResult_Unmask struct {
 	Unmask *SecAggUnmaskRequest `protobuf:"bytes,4,opt,name=unmask,proto3,oneof"`
 }
 
+type SecAggFetchResult_Consistency struct {
+	Consistency *SecAggConsistencyRequest `protobuf:"bytes,5,opt,name=consistency,proto3,oneof"`
+}
+
 func (*SecAggFetchResult_Retry) isSecAggFetchResult_Result() {}
 
 func (*SecAggFetchResult_Keys) isSecAggFetchResult_Result() {}
@@ -1307,6 +1393,8 @@ func (*SecAggFetchResult_Keys) isSecAggFetchResult_Result() {}
 func (*SecAggFetchResult_Shares) isSecAggFetchResult_Result() {}
 
 func (*SecAggFetchResult_Unmask) isSecAggFetchResult_Result() {}
+
+func (*SecAggFetchResult_Consistency) isSecAggFetchResult_Result() {}
 
 // SecAggSend is the device's message of a phase.
 type SecAggSend struct {
@@ -1318,6 +1406,7 @@ type SecAggSend struct {
 	//	*SecAggSend_ShareKeys
 	//	*SecAggSend_MaskedInput
 	//	*SecAggSend_Unmask
+	//	*SecAggSend_Consistency
 	Body          isSecAggSend_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1403,6 +1492,15 @@ func (x *SecAggSend) GetUnmask() *SecAggUnmask {
 	return nil
 }
 
+func (x *SecAggSend) GetConsistency() *SecAggConsistencySignature {
+	if x != nil {
+		if x, ok := x.Body.(*SecAggSend_Consistency); ok {
+			return x.Consistency
+		}
+	}
+	return nil
+}
+
 type isSecAggSend_Body interface {
 	isSecAggSend_Body()
 }
@@ -1424,6 +1522,10 @@ type SecAggSend_Unmask struct {
 	Unmask *SecAggUnmask `protobuf:"bytes,5,opt,name=unmask,proto3,oneof"`
 }
 
+type SecAggSend_Consistency struct {
+	Consistency *SecAggConsistencySignature `protobuf:"bytes,6,opt,name=consistency,proto3,oneof"`
+}
+
 func (*SecAggSend_Advertise) isSecAggSend_Body() {}
 
 func (*SecAggSend_ShareKeys) isSecAggSend_Body() {}
@@ -1431,6 +1533,8 @@ func (*SecAggSend_ShareKeys) isSecAggSend_Body() {}
 func (*SecAggSend_MaskedInput) isSecAggSend_Body() {}
 
 func (*SecAggSend_Unmask) isSecAggSend_Body() {}
+
+func (*SecAggSend_Consistency) isSecAggSend_Body() {}
 
 type SecAggSendAck struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1469,9 +1573,11 @@ func (*SecAggSendAck) Descriptor() ([]byte, []int) {
 }
 
 type SecAggAdvertise struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	MaskKey       []byte                 `protobuf:"bytes,1,opt,name=mask_key,json=maskKey,proto3" json:"mask_key,omitempty"`
-	ShareKey      []byte                 `protobuf:"bytes,2,opt,name=share_key,json=shareKey,proto3" json:"share_key,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	MaskKey  []byte                 `protobuf:"bytes,1,opt,name=mask_key,json=maskKey,proto3" json:"mask_key,omitempty"`
+	ShareKey []byte                 `protobuf:"bytes,2,opt,name=share_key,json=shareKey,proto3" json:"share_key,omitempty"`
+	// Malicious-server mode: the device's Ed25519 signature of its keys.
+	Signature     []byte `protobuf:"bytes,3,opt,name=signature,proto3" json:"signature,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1520,11 +1626,20 @@ func (x *SecAggAdvertise) GetShareKey() []byte {
 	return nil
 }
 
+func (x *SecAggAdvertise) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
 type SecAggPeerKeys struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            uint32                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	MaskKey       []byte                 `protobuf:"bytes,2,opt,name=mask_key,json=maskKey,proto3" json:"mask_key,omitempty"`
-	ShareKey      []byte                 `protobuf:"bytes,3,opt,name=share_key,json=shareKey,proto3" json:"share_key,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Id       uint32                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	MaskKey  []byte                 `protobuf:"bytes,2,opt,name=mask_key,json=maskKey,proto3" json:"mask_key,omitempty"`
+	ShareKey []byte                 `protobuf:"bytes,3,opt,name=share_key,json=shareKey,proto3" json:"share_key,omitempty"`
+	// Malicious-server mode: the peer's Ed25519 signature of its keys.
+	Signature     []byte `protobuf:"bytes,4,opt,name=signature,proto3" json:"signature,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1576,6 +1691,13 @@ func (x *SecAggPeerKeys) GetMaskKey() []byte {
 func (x *SecAggPeerKeys) GetShareKey() []byte {
 	if x != nil {
 		return x.ShareKey
+	}
+	return nil
+}
+
+func (x *SecAggPeerKeys) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
 	}
 	return nil
 }
@@ -1775,9 +1897,11 @@ func (x *SecAggShares) GetShares() []*SecAggEncryptedShare {
 }
 
 type SecAggUnmaskRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Survived      []uint32               `protobuf:"varint,1,rep,packed,name=survived,proto3" json:"survived,omitempty"`
-	Dropped       []uint32               `protobuf:"varint,2,rep,packed,name=dropped,proto3" json:"dropped,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Survived []uint32               `protobuf:"varint,1,rep,packed,name=survived,proto3" json:"survived,omitempty"`
+	Dropped  []uint32               `protobuf:"varint,2,rep,packed,name=dropped,proto3" json:"dropped,omitempty"`
+	// Malicious-server mode: the signed views of the device's neighbours.
+	Views         []*SecAggSignedView `protobuf:"bytes,3,rep,name=views,proto3" json:"views,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1826,6 +1950,166 @@ func (x *SecAggUnmaskRequest) GetDropped() []uint32 {
 	return nil
 }
 
+func (x *SecAggUnmaskRequest) GetViews() []*SecAggSignedView {
+	if x != nil {
+		return x.Views
+	}
+	return nil
+}
+
+// SecAggConsistencyRequest (malicious-server mode) lists the members of the
+// device's neighbourhood, itself included, that sent a masked input.
+type SecAggConsistencyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Survived      []uint32               `protobuf:"varint,1,rep,packed,name=survived,proto3" json:"survived,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecAggConsistencyRequest) Reset() {
+	*x = SecAggConsistencyRequest{}
+	mi := &file_proto_tacit_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecAggConsistencyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecAggConsistencyRequest) ProtoMessage() {}
+
+func (x *SecAggConsistencyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_tacit_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecAggConsistencyRequest.ProtoReflect.Descriptor instead.
+func (*SecAggConsistencyRequest) Descriptor() ([]byte, []int) {
+	return file_proto_tacit_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *SecAggConsistencyRequest) GetSurvived() []uint32 {
+	if x != nil {
+		return x.Survived
+	}
+	return nil
+}
+
+// SecAggConsistencySignature is the device's Ed25519 signature of the list
+// it was sent.
+type SecAggConsistencySignature struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Signature     []byte                 `protobuf:"bytes,1,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecAggConsistencySignature) Reset() {
+	*x = SecAggConsistencySignature{}
+	mi := &file_proto_tacit_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecAggConsistencySignature) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecAggConsistencySignature) ProtoMessage() {}
+
+func (x *SecAggConsistencySignature) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_tacit_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecAggConsistencySignature.ProtoReflect.Descriptor instead.
+func (*SecAggConsistencySignature) Descriptor() ([]byte, []int) {
+	return file_proto_tacit_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *SecAggConsistencySignature) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+// SecAggSignedView is a neighbour's signed survivor list.
+type SecAggSignedView struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	From          uint32                 `protobuf:"varint,1,opt,name=from,proto3" json:"from,omitempty"`
+	Survived      []uint32               `protobuf:"varint,2,rep,packed,name=survived,proto3" json:"survived,omitempty"`
+	Signature     []byte                 `protobuf:"bytes,3,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecAggSignedView) Reset() {
+	*x = SecAggSignedView{}
+	mi := &file_proto_tacit_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecAggSignedView) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecAggSignedView) ProtoMessage() {}
+
+func (x *SecAggSignedView) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_tacit_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecAggSignedView.ProtoReflect.Descriptor instead.
+func (*SecAggSignedView) Descriptor() ([]byte, []int) {
+	return file_proto_tacit_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *SecAggSignedView) GetFrom() uint32 {
+	if x != nil {
+		return x.From
+	}
+	return 0
+}
+
+func (x *SecAggSignedView) GetSurvived() []uint32 {
+	if x != nil {
+		return x.Survived
+	}
+	return nil
+}
+
+func (x *SecAggSignedView) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
 type SecAggRevealedShare struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Owner uint32                 `protobuf:"varint,1,opt,name=owner,proto3" json:"owner,omitempty"`
@@ -1837,7 +2121,7 @@ type SecAggRevealedShare struct {
 
 func (x *SecAggRevealedShare) Reset() {
 	*x = SecAggRevealedShare{}
-	mi := &file_proto_tacit_proto_msgTypes[21]
+	mi := &file_proto_tacit_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1849,7 +2133,7 @@ func (x *SecAggRevealedShare) String() string {
 func (*SecAggRevealedShare) ProtoMessage() {}
 
 func (x *SecAggRevealedShare) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[21]
+	mi := &file_proto_tacit_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1862,7 +2146,7 @@ func (x *SecAggRevealedShare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecAggRevealedShare.ProtoReflect.Descriptor instead.
 func (*SecAggRevealedShare) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{21}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SecAggRevealedShare) GetOwner() uint32 {
@@ -1889,7 +2173,7 @@ type SecAggUnmask struct {
 
 func (x *SecAggUnmask) Reset() {
 	*x = SecAggUnmask{}
-	mi := &file_proto_tacit_proto_msgTypes[22]
+	mi := &file_proto_tacit_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1901,7 +2185,7 @@ func (x *SecAggUnmask) String() string {
 func (*SecAggUnmask) ProtoMessage() {}
 
 func (x *SecAggUnmask) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[22]
+	mi := &file_proto_tacit_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1914,7 +2198,7 @@ func (x *SecAggUnmask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecAggUnmask.ProtoReflect.Descriptor instead.
 func (*SecAggUnmask) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{22}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SecAggUnmask) GetSeeds() []*SecAggRevealedShare {
@@ -1944,7 +2228,7 @@ type LocalTraining struct {
 
 func (x *LocalTraining) Reset() {
 	*x = LocalTraining{}
-	mi := &file_proto_tacit_proto_msgTypes[23]
+	mi := &file_proto_tacit_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1956,7 +2240,7 @@ func (x *LocalTraining) String() string {
 func (*LocalTraining) ProtoMessage() {}
 
 func (x *LocalTraining) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[23]
+	mi := &file_proto_tacit_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1969,7 +2253,7 @@ func (x *LocalTraining) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalTraining.ProtoReflect.Descriptor instead.
 func (*LocalTraining) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{23}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *LocalTraining) GetEpochs() int32 {
@@ -2010,7 +2294,7 @@ type ModelConfig struct {
 
 func (x *ModelConfig) Reset() {
 	*x = ModelConfig{}
-	mi := &file_proto_tacit_proto_msgTypes[24]
+	mi := &file_proto_tacit_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2022,7 +2306,7 @@ func (x *ModelConfig) String() string {
 func (*ModelConfig) ProtoMessage() {}
 
 func (x *ModelConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[24]
+	mi := &file_proto_tacit_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2035,7 +2319,7 @@ func (x *ModelConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelConfig.ProtoReflect.Descriptor instead.
 func (*ModelConfig) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{24}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ModelConfig) GetItems() int32 {
@@ -2104,7 +2388,7 @@ type ModelRequest struct {
 
 func (x *ModelRequest) Reset() {
 	*x = ModelRequest{}
-	mi := &file_proto_tacit_proto_msgTypes[25]
+	mi := &file_proto_tacit_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2116,7 +2400,7 @@ func (x *ModelRequest) String() string {
 func (*ModelRequest) ProtoMessage() {}
 
 func (x *ModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[25]
+	mi := &file_proto_tacit_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2129,7 +2413,7 @@ func (x *ModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelRequest.ProtoReflect.Descriptor instead.
 func (*ModelRequest) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{25}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ModelRequest) GetVersion() int64 {
@@ -2150,7 +2434,7 @@ type Model struct {
 
 func (x *Model) Reset() {
 	*x = Model{}
-	mi := &file_proto_tacit_proto_msgTypes[26]
+	mi := &file_proto_tacit_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2162,7 +2446,7 @@ func (x *Model) String() string {
 func (*Model) ProtoMessage() {}
 
 func (x *Model) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[26]
+	mi := &file_proto_tacit_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2175,7 +2459,7 @@ func (x *Model) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Model.ProtoReflect.Descriptor instead.
 func (*Model) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{26}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Model) GetVersion() int64 {
@@ -2214,7 +2498,7 @@ type Report struct {
 
 func (x *Report) Reset() {
 	*x = Report{}
-	mi := &file_proto_tacit_proto_msgTypes[27]
+	mi := &file_proto_tacit_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2226,7 +2510,7 @@ func (x *Report) String() string {
 func (*Report) ProtoMessage() {}
 
 func (x *Report) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[27]
+	mi := &file_proto_tacit_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2239,7 +2523,7 @@ func (x *Report) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Report.ProtoReflect.Descriptor instead.
 func (*Report) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{27}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Report) GetRound() int64 {
@@ -2295,7 +2579,7 @@ type Evaluation struct {
 
 func (x *Evaluation) Reset() {
 	*x = Evaluation{}
-	mi := &file_proto_tacit_proto_msgTypes[28]
+	mi := &file_proto_tacit_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2307,7 +2591,7 @@ func (x *Evaluation) String() string {
 func (*Evaluation) ProtoMessage() {}
 
 func (x *Evaluation) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[28]
+	mi := &file_proto_tacit_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2320,7 +2604,7 @@ func (x *Evaluation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Evaluation.ProtoReflect.Descriptor instead.
 func (*Evaluation) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{28}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Evaluation) GetHrAt_10() float64 {
@@ -2346,7 +2630,7 @@ type ReportAck struct {
 
 func (x *ReportAck) Reset() {
 	*x = ReportAck{}
-	mi := &file_proto_tacit_proto_msgTypes[29]
+	mi := &file_proto_tacit_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2358,7 +2642,7 @@ func (x *ReportAck) String() string {
 func (*ReportAck) ProtoMessage() {}
 
 func (x *ReportAck) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[29]
+	mi := &file_proto_tacit_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2371,7 +2655,7 @@ func (x *ReportAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportAck.ProtoReflect.Descriptor instead.
 func (*ReportAck) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{29}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{32}
 }
 
 // Tensor is a vector as a codec's bytes, never as repeated floats.
@@ -2393,7 +2677,7 @@ type Tensor struct {
 
 func (x *Tensor) Reset() {
 	*x = Tensor{}
-	mi := &file_proto_tacit_proto_msgTypes[30]
+	mi := &file_proto_tacit_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2405,7 +2689,7 @@ func (x *Tensor) String() string {
 func (*Tensor) ProtoMessage() {}
 
 func (x *Tensor) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[30]
+	mi := &file_proto_tacit_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2418,7 +2702,7 @@ func (x *Tensor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tensor.ProtoReflect.Descriptor instead.
 func (*Tensor) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{30}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Tensor) GetDtype() DType {
@@ -2474,7 +2758,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_proto_tacit_proto_msgTypes[31]
+	mi := &file_proto_tacit_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2486,7 +2770,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tacit_proto_msgTypes[31]
+	mi := &file_proto_tacit_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2499,7 +2783,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_proto_tacit_proto_rawDescGZIP(), []int{31}
+	return file_proto_tacit_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Error) GetCode() ErrorCode {
@@ -2579,7 +2863,7 @@ const file_proto_tacit_proto_rawDesc = "" +
 	"\vlocal_noise\x18\x05 \x01(\x01R\n" +
 	"localNoise\x12#\n" +
 	"\rmin_survivors\x18\x06 \x01(\rR\fminSurvivors\x12\x1c\n" +
-	"\tcolluders\x18\a \x01(\rR\tcolluders\"\xe5\x01\n" +
+	"\tcolluders\x18\a \x01(\rR\tcolluders\"\x88\x02\n" +
 	"\n" +
 	"SecAggPlan\x12\x18\n" +
 	"\asession\x18\x01 \x01(\x04R\asession\x12\x1f\n" +
@@ -2591,16 +2875,18 @@ const file_proto_tacit_proto_rawDesc = "" +
 	"\x06length\x18\x06 \x01(\x04R\x06length\x12\x1d\n" +
 	"\n" +
 	"graph_seed\x18\a \x01(\fR\tgraphSeed\x12\x1b\n" +
-	"\tclient_id\x18\b \x01(\rR\bclientId\"9\n" +
+	"\tclient_id\x18\b \x01(\rR\bclientId\x12!\n" +
+	"\fsigning_keys\x18\t \x03(\fR\vsigningKeys\"P\n" +
 	"\vSecAggFetch\x12\x14\n" +
-	"\x05round\x18\x01 \x01(\x03R\x05round\x12\x14\n" +
-	"\x05phase\x18\x02 \x01(\rR\x05phase\"\xe2\x01\n" +
+	"\x05round\x18\x01 \x01(\x03R\x05round\x12+\n" +
+	"\x05phase\x18\x02 \x01(\x0e2\x15.tacit.v1.SecAggPhaseR\x05phase\"\xaa\x02\n" +
 	"\x11SecAggFetchResult\x12,\n" +
 	"\x05retry\x18\x01 \x01(\v2\x14.tacit.v1.RetryAfterH\x00R\x05retry\x12*\n" +
 	"\x04keys\x18\x02 \x01(\v2\x14.tacit.v1.SecAggKeysH\x00R\x04keys\x120\n" +
 	"\x06shares\x18\x03 \x01(\v2\x16.tacit.v1.SecAggSharesH\x00R\x06shares\x127\n" +
-	"\x06unmask\x18\x04 \x01(\v2\x1d.tacit.v1.SecAggUnmaskRequestH\x00R\x06unmaskB\b\n" +
-	"\x06result\"\x8a\x02\n" +
+	"\x06unmask\x18\x04 \x01(\v2\x1d.tacit.v1.SecAggUnmaskRequestH\x00R\x06unmask\x12F\n" +
+	"\vconsistency\x18\x05 \x01(\v2\".tacit.v1.SecAggConsistencyRequestH\x00R\vconsistencyB\b\n" +
+	"\x06result\"\xd4\x02\n" +
 	"\n" +
 	"SecAggSend\x12\x14\n" +
 	"\x05round\x18\x01 \x01(\x03R\x05round\x129\n" +
@@ -2608,16 +2894,19 @@ const file_proto_tacit_proto_rawDesc = "" +
 	"\n" +
 	"share_keys\x18\x03 \x01(\v2\x19.tacit.v1.SecAggShareKeysH\x00R\tshareKeys\x125\n" +
 	"\fmasked_input\x18\x04 \x01(\v2\x10.tacit.v1.TensorH\x00R\vmaskedInput\x120\n" +
-	"\x06unmask\x18\x05 \x01(\v2\x16.tacit.v1.SecAggUnmaskH\x00R\x06unmaskB\x06\n" +
+	"\x06unmask\x18\x05 \x01(\v2\x16.tacit.v1.SecAggUnmaskH\x00R\x06unmask\x12H\n" +
+	"\vconsistency\x18\x06 \x01(\v2$.tacit.v1.SecAggConsistencySignatureH\x00R\vconsistencyB\x06\n" +
 	"\x04body\"\x0f\n" +
-	"\rSecAggSendAck\"I\n" +
+	"\rSecAggSendAck\"g\n" +
 	"\x0fSecAggAdvertise\x12\x19\n" +
 	"\bmask_key\x18\x01 \x01(\fR\amaskKey\x12\x1b\n" +
-	"\tshare_key\x18\x02 \x01(\fR\bshareKey\"X\n" +
+	"\tshare_key\x18\x02 \x01(\fR\bshareKey\x12\x1c\n" +
+	"\tsignature\x18\x03 \x01(\fR\tsignature\"v\n" +
 	"\x0eSecAggPeerKeys\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\rR\x02id\x12\x19\n" +
 	"\bmask_key\x18\x02 \x01(\fR\amaskKey\x12\x1b\n" +
-	"\tshare_key\x18\x03 \x01(\fR\bshareKey\"<\n" +
+	"\tshare_key\x18\x03 \x01(\fR\bshareKey\x12\x1c\n" +
+	"\tsignature\x18\x04 \x01(\fR\tsignature\"<\n" +
 	"\n" +
 	"SecAggKeys\x12.\n" +
 	"\x05peers\x18\x01 \x03(\v2\x18.tacit.v1.SecAggPeerKeysR\x05peers\"J\n" +
@@ -2630,10 +2919,19 @@ const file_proto_tacit_proto_rawDesc = "" +
 	"\x0fseed_commitment\x18\x01 \x01(\fR\x0eseedCommitment\x126\n" +
 	"\x06shares\x18\x02 \x03(\v2\x1e.tacit.v1.SecAggEncryptedShareR\x06shares\"F\n" +
 	"\fSecAggShares\x126\n" +
-	"\x06shares\x18\x01 \x03(\v2\x1e.tacit.v1.SecAggEncryptedShareR\x06shares\"K\n" +
+	"\x06shares\x18\x01 \x03(\v2\x1e.tacit.v1.SecAggEncryptedShareR\x06shares\"}\n" +
 	"\x13SecAggUnmaskRequest\x12\x1a\n" +
 	"\bsurvived\x18\x01 \x03(\rR\bsurvived\x12\x18\n" +
-	"\adropped\x18\x02 \x03(\rR\adropped\"9\n" +
+	"\adropped\x18\x02 \x03(\rR\adropped\x120\n" +
+	"\x05views\x18\x03 \x03(\v2\x1a.tacit.v1.SecAggSignedViewR\x05views\"6\n" +
+	"\x18SecAggConsistencyRequest\x12\x1a\n" +
+	"\bsurvived\x18\x01 \x03(\rR\bsurvived\":\n" +
+	"\x1aSecAggConsistencySignature\x12\x1c\n" +
+	"\tsignature\x18\x01 \x01(\fR\tsignature\"`\n" +
+	"\x10SecAggSignedView\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\rR\x04from\x12\x1a\n" +
+	"\bsurvived\x18\x02 \x03(\rR\bsurvived\x12\x1c\n" +
+	"\tsignature\x18\x03 \x01(\fR\tsignature\"9\n" +
 	"\x13SecAggRevealedShare\x12\x14\n" +
 	"\x05owner\x18\x01 \x01(\rR\x05owner\x12\f\n" +
 	"\x01y\x18\x02 \x03(\x04R\x01y\"v\n" +
@@ -2684,7 +2982,13 @@ const file_proto_tacit_proto_rawDesc = "" +
 	"\x05range\x18\x06 \x01(\x01R\x05range\"J\n" +
 	"\x05Error\x12'\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x13.tacit.v1.ErrorCodeR\x04code\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage*A\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage*\x9e\x01\n" +
+	"\vSecAggPhase\x12\x1c\n" +
+	"\x18SECAGG_PHASE_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17SECAGG_PHASE_SHARE_KEYS\x10\x01\x12\x1d\n" +
+	"\x19SECAGG_PHASE_MASKED_INPUT\x10\x02\x12\x1c\n" +
+	"\x18SECAGG_PHASE_CONSISTENCY\x10\x03\x12\x17\n" +
+	"\x13SECAGG_PHASE_UNMASK\x10\x04*A\n" +
 	"\x05DType\x12\x15\n" +
 	"\x11DTYPE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rDTYPE_FLOAT32\x10\x01\x12\x0e\n" +
@@ -2722,89 +3026,97 @@ func file_proto_tacit_proto_rawDescGZIP() []byte {
 	return file_proto_tacit_proto_rawDescData
 }
 
-var file_proto_tacit_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_proto_tacit_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_proto_tacit_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_proto_tacit_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_proto_tacit_proto_goTypes = []any{
-	(DType)(0),                   // 0: tacit.v1.DType
-	(Compression)(0),             // 1: tacit.v1.Compression
-	(ErrorCode)(0),               // 2: tacit.v1.ErrorCode
-	(*Request)(nil),              // 3: tacit.v1.Request
-	(*Response)(nil),             // 4: tacit.v1.Response
-	(*Hello)(nil),                // 5: tacit.v1.Hello
-	(*HelloAck)(nil),             // 6: tacit.v1.HelloAck
-	(*CheckIn)(nil),              // 7: tacit.v1.CheckIn
-	(*CheckInResult)(nil),        // 8: tacit.v1.CheckInResult
-	(*RetryAfter)(nil),           // 9: tacit.v1.RetryAfter
-	(*Plan)(nil),                 // 10: tacit.v1.Plan
-	(*UpdateCodec)(nil),          // 11: tacit.v1.UpdateCodec
-	(*SecAggPlan)(nil),           // 12: tacit.v1.SecAggPlan
-	(*SecAggFetch)(nil),          // 13: tacit.v1.SecAggFetch
-	(*SecAggFetchResult)(nil),    // 14: tacit.v1.SecAggFetchResult
-	(*SecAggSend)(nil),           // 15: tacit.v1.SecAggSend
-	(*SecAggSendAck)(nil),        // 16: tacit.v1.SecAggSendAck
-	(*SecAggAdvertise)(nil),      // 17: tacit.v1.SecAggAdvertise
-	(*SecAggPeerKeys)(nil),       // 18: tacit.v1.SecAggPeerKeys
-	(*SecAggKeys)(nil),           // 19: tacit.v1.SecAggKeys
-	(*SecAggEncryptedShare)(nil), // 20: tacit.v1.SecAggEncryptedShare
-	(*SecAggShareKeys)(nil),      // 21: tacit.v1.SecAggShareKeys
-	(*SecAggShares)(nil),         // 22: tacit.v1.SecAggShares
-	(*SecAggUnmaskRequest)(nil),  // 23: tacit.v1.SecAggUnmaskRequest
-	(*SecAggRevealedShare)(nil),  // 24: tacit.v1.SecAggRevealedShare
-	(*SecAggUnmask)(nil),         // 25: tacit.v1.SecAggUnmask
-	(*LocalTraining)(nil),        // 26: tacit.v1.LocalTraining
-	(*ModelConfig)(nil),          // 27: tacit.v1.ModelConfig
-	(*ModelRequest)(nil),         // 28: tacit.v1.ModelRequest
-	(*Model)(nil),                // 29: tacit.v1.Model
-	(*Report)(nil),               // 30: tacit.v1.Report
-	(*Evaluation)(nil),           // 31: tacit.v1.Evaluation
-	(*ReportAck)(nil),            // 32: tacit.v1.ReportAck
-	(*Tensor)(nil),               // 33: tacit.v1.Tensor
-	(*Error)(nil),                // 34: tacit.v1.Error
+	(SecAggPhase)(0),                   // 0: tacit.v1.SecAggPhase
+	(DType)(0),                         // 1: tacit.v1.DType
+	(Compression)(0),                   // 2: tacit.v1.Compression
+	(ErrorCode)(0),                     // 3: tacit.v1.ErrorCode
+	(*Request)(nil),                    // 4: tacit.v1.Request
+	(*Response)(nil),                   // 5: tacit.v1.Response
+	(*Hello)(nil),                      // 6: tacit.v1.Hello
+	(*HelloAck)(nil),                   // 7: tacit.v1.HelloAck
+	(*CheckIn)(nil),                    // 8: tacit.v1.CheckIn
+	(*CheckInResult)(nil),              // 9: tacit.v1.CheckInResult
+	(*RetryAfter)(nil),                 // 10: tacit.v1.RetryAfter
+	(*Plan)(nil),                       // 11: tacit.v1.Plan
+	(*UpdateCodec)(nil),                // 12: tacit.v1.UpdateCodec
+	(*SecAggPlan)(nil),                 // 13: tacit.v1.SecAggPlan
+	(*SecAggFetch)(nil),                // 14: tacit.v1.SecAggFetch
+	(*SecAggFetchResult)(nil),          // 15: tacit.v1.SecAggFetchResult
+	(*SecAggSend)(nil),                 // 16: tacit.v1.SecAggSend
+	(*SecAggSendAck)(nil),              // 17: tacit.v1.SecAggSendAck
+	(*SecAggAdvertise)(nil),            // 18: tacit.v1.SecAggAdvertise
+	(*SecAggPeerKeys)(nil),             // 19: tacit.v1.SecAggPeerKeys
+	(*SecAggKeys)(nil),                 // 20: tacit.v1.SecAggKeys
+	(*SecAggEncryptedShare)(nil),       // 21: tacit.v1.SecAggEncryptedShare
+	(*SecAggShareKeys)(nil),            // 22: tacit.v1.SecAggShareKeys
+	(*SecAggShares)(nil),               // 23: tacit.v1.SecAggShares
+	(*SecAggUnmaskRequest)(nil),        // 24: tacit.v1.SecAggUnmaskRequest
+	(*SecAggConsistencyRequest)(nil),   // 25: tacit.v1.SecAggConsistencyRequest
+	(*SecAggConsistencySignature)(nil), // 26: tacit.v1.SecAggConsistencySignature
+	(*SecAggSignedView)(nil),           // 27: tacit.v1.SecAggSignedView
+	(*SecAggRevealedShare)(nil),        // 28: tacit.v1.SecAggRevealedShare
+	(*SecAggUnmask)(nil),               // 29: tacit.v1.SecAggUnmask
+	(*LocalTraining)(nil),              // 30: tacit.v1.LocalTraining
+	(*ModelConfig)(nil),                // 31: tacit.v1.ModelConfig
+	(*ModelRequest)(nil),               // 32: tacit.v1.ModelRequest
+	(*Model)(nil),                      // 33: tacit.v1.Model
+	(*Report)(nil),                     // 34: tacit.v1.Report
+	(*Evaluation)(nil),                 // 35: tacit.v1.Evaluation
+	(*ReportAck)(nil),                  // 36: tacit.v1.ReportAck
+	(*Tensor)(nil),                     // 37: tacit.v1.Tensor
+	(*Error)(nil),                      // 38: tacit.v1.Error
 }
 var file_proto_tacit_proto_depIdxs = []int32{
-	7,  // 0: tacit.v1.Request.check_in:type_name -> tacit.v1.CheckIn
-	28, // 1: tacit.v1.Request.model:type_name -> tacit.v1.ModelRequest
-	30, // 2: tacit.v1.Request.report:type_name -> tacit.v1.Report
-	13, // 3: tacit.v1.Request.secagg_fetch:type_name -> tacit.v1.SecAggFetch
-	15, // 4: tacit.v1.Request.secagg_send:type_name -> tacit.v1.SecAggSend
-	5,  // 5: tacit.v1.Request.hello:type_name -> tacit.v1.Hello
-	8,  // 6: tacit.v1.Response.check_in:type_name -> tacit.v1.CheckInResult
-	29, // 7: tacit.v1.Response.model:type_name -> tacit.v1.Model
-	32, // 8: tacit.v1.Response.report_ack:type_name -> tacit.v1.ReportAck
-	34, // 9: tacit.v1.Response.error:type_name -> tacit.v1.Error
-	14, // 10: tacit.v1.Response.secagg_fetch:type_name -> tacit.v1.SecAggFetchResult
-	16, // 11: tacit.v1.Response.secagg_send:type_name -> tacit.v1.SecAggSendAck
-	6,  // 12: tacit.v1.Response.hello:type_name -> tacit.v1.HelloAck
-	10, // 13: tacit.v1.CheckInResult.plan:type_name -> tacit.v1.Plan
-	9,  // 14: tacit.v1.CheckInResult.retry:type_name -> tacit.v1.RetryAfter
-	26, // 15: tacit.v1.Plan.local:type_name -> tacit.v1.LocalTraining
-	27, // 16: tacit.v1.Plan.model:type_name -> tacit.v1.ModelConfig
-	11, // 17: tacit.v1.Plan.codec:type_name -> tacit.v1.UpdateCodec
-	12, // 18: tacit.v1.Plan.secagg:type_name -> tacit.v1.SecAggPlan
-	9,  // 19: tacit.v1.SecAggFetchResult.retry:type_name -> tacit.v1.RetryAfter
-	19, // 20: tacit.v1.SecAggFetchResult.keys:type_name -> tacit.v1.SecAggKeys
-	22, // 21: tacit.v1.SecAggFetchResult.shares:type_name -> tacit.v1.SecAggShares
-	23, // 22: tacit.v1.SecAggFetchResult.unmask:type_name -> tacit.v1.SecAggUnmaskRequest
-	17, // 23: tacit.v1.SecAggSend.advertise:type_name -> tacit.v1.SecAggAdvertise
-	21, // 24: tacit.v1.SecAggSend.share_keys:type_name -> tacit.v1.SecAggShareKeys
-	33, // 25: tacit.v1.SecAggSend.masked_input:type_name -> tacit.v1.Tensor
-	25, // 26: tacit.v1.SecAggSend.unmask:type_name -> tacit.v1.SecAggUnmask
-	18, // 27: tacit.v1.SecAggKeys.peers:type_name -> tacit.v1.SecAggPeerKeys
-	20, // 28: tacit.v1.SecAggShareKeys.shares:type_name -> tacit.v1.SecAggEncryptedShare
-	20, // 29: tacit.v1.SecAggShares.shares:type_name -> tacit.v1.SecAggEncryptedShare
-	24, // 30: tacit.v1.SecAggUnmask.seeds:type_name -> tacit.v1.SecAggRevealedShare
-	24, // 31: tacit.v1.SecAggUnmask.keys:type_name -> tacit.v1.SecAggRevealedShare
-	33, // 32: tacit.v1.Model.params:type_name -> tacit.v1.Tensor
-	33, // 33: tacit.v1.Report.update:type_name -> tacit.v1.Tensor
-	31, // 34: tacit.v1.Report.evaluation:type_name -> tacit.v1.Evaluation
-	0,  // 35: tacit.v1.Tensor.dtype:type_name -> tacit.v1.DType
-	1,  // 36: tacit.v1.Tensor.compression:type_name -> tacit.v1.Compression
-	2,  // 37: tacit.v1.Error.code:type_name -> tacit.v1.ErrorCode
-	38, // [38:38] is the sub-list for method output_type
-	38, // [38:38] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	8,  // 0: tacit.v1.Request.check_in:type_name -> tacit.v1.CheckIn
+	32, // 1: tacit.v1.Request.model:type_name -> tacit.v1.ModelRequest
+	34, // 2: tacit.v1.Request.report:type_name -> tacit.v1.Report
+	14, // 3: tacit.v1.Request.secagg_fetch:type_name -> tacit.v1.SecAggFetch
+	16, // 4: tacit.v1.Request.secagg_send:type_name -> tacit.v1.SecAggSend
+	6,  // 5: tacit.v1.Request.hello:type_name -> tacit.v1.Hello
+	9,  // 6: tacit.v1.Response.check_in:type_name -> tacit.v1.CheckInResult
+	33, // 7: tacit.v1.Response.model:type_name -> tacit.v1.Model
+	36, // 8: tacit.v1.Response.report_ack:type_name -> tacit.v1.ReportAck
+	38, // 9: tacit.v1.Response.error:type_name -> tacit.v1.Error
+	15, // 10: tacit.v1.Response.secagg_fetch:type_name -> tacit.v1.SecAggFetchResult
+	17, // 11: tacit.v1.Response.secagg_send:type_name -> tacit.v1.SecAggSendAck
+	7,  // 12: tacit.v1.Response.hello:type_name -> tacit.v1.HelloAck
+	11, // 13: tacit.v1.CheckInResult.plan:type_name -> tacit.v1.Plan
+	10, // 14: tacit.v1.CheckInResult.retry:type_name -> tacit.v1.RetryAfter
+	30, // 15: tacit.v1.Plan.local:type_name -> tacit.v1.LocalTraining
+	31, // 16: tacit.v1.Plan.model:type_name -> tacit.v1.ModelConfig
+	12, // 17: tacit.v1.Plan.codec:type_name -> tacit.v1.UpdateCodec
+	13, // 18: tacit.v1.Plan.secagg:type_name -> tacit.v1.SecAggPlan
+	0,  // 19: tacit.v1.SecAggFetch.phase:type_name -> tacit.v1.SecAggPhase
+	10, // 20: tacit.v1.SecAggFetchResult.retry:type_name -> tacit.v1.RetryAfter
+	20, // 21: tacit.v1.SecAggFetchResult.keys:type_name -> tacit.v1.SecAggKeys
+	23, // 22: tacit.v1.SecAggFetchResult.shares:type_name -> tacit.v1.SecAggShares
+	24, // 23: tacit.v1.SecAggFetchResult.unmask:type_name -> tacit.v1.SecAggUnmaskRequest
+	25, // 24: tacit.v1.SecAggFetchResult.consistency:type_name -> tacit.v1.SecAggConsistencyRequest
+	18, // 25: tacit.v1.SecAggSend.advertise:type_name -> tacit.v1.SecAggAdvertise
+	22, // 26: tacit.v1.SecAggSend.share_keys:type_name -> tacit.v1.SecAggShareKeys
+	37, // 27: tacit.v1.SecAggSend.masked_input:type_name -> tacit.v1.Tensor
+	29, // 28: tacit.v1.SecAggSend.unmask:type_name -> tacit.v1.SecAggUnmask
+	26, // 29: tacit.v1.SecAggSend.consistency:type_name -> tacit.v1.SecAggConsistencySignature
+	19, // 30: tacit.v1.SecAggKeys.peers:type_name -> tacit.v1.SecAggPeerKeys
+	21, // 31: tacit.v1.SecAggShareKeys.shares:type_name -> tacit.v1.SecAggEncryptedShare
+	21, // 32: tacit.v1.SecAggShares.shares:type_name -> tacit.v1.SecAggEncryptedShare
+	27, // 33: tacit.v1.SecAggUnmaskRequest.views:type_name -> tacit.v1.SecAggSignedView
+	28, // 34: tacit.v1.SecAggUnmask.seeds:type_name -> tacit.v1.SecAggRevealedShare
+	28, // 35: tacit.v1.SecAggUnmask.keys:type_name -> tacit.v1.SecAggRevealedShare
+	37, // 36: tacit.v1.Model.params:type_name -> tacit.v1.Tensor
+	37, // 37: tacit.v1.Report.update:type_name -> tacit.v1.Tensor
+	35, // 38: tacit.v1.Report.evaluation:type_name -> tacit.v1.Evaluation
+	1,  // 39: tacit.v1.Tensor.dtype:type_name -> tacit.v1.DType
+	2,  // 40: tacit.v1.Tensor.compression:type_name -> tacit.v1.Compression
+	3,  // 41: tacit.v1.Error.code:type_name -> tacit.v1.ErrorCode
+	42, // [42:42] is the sub-list for method output_type
+	42, // [42:42] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_proto_tacit_proto_init() }
@@ -2838,20 +3150,22 @@ func file_proto_tacit_proto_init() {
 		(*SecAggFetchResult_Keys)(nil),
 		(*SecAggFetchResult_Shares)(nil),
 		(*SecAggFetchResult_Unmask)(nil),
+		(*SecAggFetchResult_Consistency)(nil),
 	}
 	file_proto_tacit_proto_msgTypes[12].OneofWrappers = []any{
 		(*SecAggSend_Advertise)(nil),
 		(*SecAggSend_ShareKeys)(nil),
 		(*SecAggSend_MaskedInput)(nil),
 		(*SecAggSend_Unmask)(nil),
+		(*SecAggSend_Consistency)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_tacit_proto_rawDesc), len(file_proto_tacit_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   32,
+			NumEnums:      4,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
