@@ -365,7 +365,7 @@ type FileCheckpointer struct {
 
 // Save writes s durably.
 func (f FileCheckpointer) Save(s round.Snapshot) error {
-	return atomicfile.Write(f.Path, func(w io.Writer) error {
+	return atomicfile.WriteSecret(f.Path, func(w io.Writer) error { // it holds the selection key
 		_, err := w.Write(AppendSnapshot(nil, s))
 		return err
 	})

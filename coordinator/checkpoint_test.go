@@ -33,6 +33,10 @@ func TestCheckpointRoundTrip(t *testing.T) {
 		if err := f.Save(s); err != nil {
 			t.Fatal(err)
 		}
+		// It holds the secret selection key: the owner's only.
+		if info, err := os.Stat(path); err != nil || info.Mode().Perm() != 0o600 {
+			t.Fatalf("checkpoint mode %v (%v), want 0600", info.Mode().Perm(), err)
+		}
 		got, err := f.Load()
 		if err != nil {
 			t.Fatal(err)

@@ -7,8 +7,17 @@ import (
 	"path/filepath"
 )
 
-// Write replaces path with what write produces.
-func Write(path string, write func(io.Writer) error) error {
+// Write replaces path with what write produces, readable by everyone.
+func Write(path string, write func(io.Writer) error) error { return replace(path, 0o644, write) }
+
+// WriteSecret replaces path with what write produces, readable by its owner
+// only, from the first byte on (a checkpoint holds the selection key; key
+// files hold keys).
+func WriteSecret(path string, write func(io.Writer) error) error {
+	return replace(path, 0o600, write)
+}
+
+func replace(path string, mode os.FileMode, write func(io.Writer) error) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
 	if err != nil {
@@ -26,7 +35,7 @@ func Write(path string, write func(io.Writer) error) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+	if err := os.Chmod(tmp.Name(), mode); err != nil { // CreateTemp made it 0600
 		return err
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {

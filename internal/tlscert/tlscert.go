@@ -12,13 +12,15 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math/big"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/tacitfl/tacit/internal/atomicfile"
 )
 
 // LoadOrCreate returns the certificate and key kept in the PEM file at
@@ -53,31 +55,13 @@ func LoadOrCreate(path string, hosts []string) (tls.Certificate, error) {
 	return cert, nil
 }
 
-// WriteSecret writes b to path readable by the owner only: to a temporary
-// file beside it, synced, then renamed into place, so a crash leaves the
-// old file or the new one, never half of one.
+// WriteSecret writes b to path, readable by its owner only, replacing it
+// atomically (internal/atomicfile).
 func WriteSecret(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
+	return atomicfile.WriteSecret(path, func(w io.Writer) error {
+		_, err := w.Write(b)
 		return err
-	}
-	defer os.Remove(f.Name()) // fails harmlessly once renamed
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	})
 }
 
 // SelfSigned returns a new ECDSA P-256 certificate for hosts (names or IP
