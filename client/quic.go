@@ -52,7 +52,11 @@ func (q *QUIC) connection(ctx context.Context) (*quic.Conn, error) {
 	}
 	tlsConf := q.TLS.Clone()
 	tlsConf.NextProtos = []string{proto.ALPN}
-	conn, err := quic.DialAddr(ctx, q.Addr, tlsConf, &quic.Config{MaxIdleTimeout: time.Minute, KeepAlivePeriod: 15 * time.Second})
+	// A coordinator that died (kill -9) answers nothing, and a restarted one
+	// resets only packets larger than keep-alives: the idle timeout is what
+	// tells the device, so it is short, and keep-alives every 5 s keep a
+	// live connection from reaching it.
+	conn, err := quic.DialAddr(ctx, q.Addr, tlsConf, &quic.Config{MaxIdleTimeout: 15 * time.Second, KeepAlivePeriod: 5 * time.Second})
 	if err != nil {
 		return nil, err
 	}
