@@ -81,7 +81,11 @@ type Agent struct {
 
 	seed *[32]byte          // seeds the round's coins, in simulations only
 	key  ed25519.PrivateKey // the device's enrolment key, for malicious-server SecAgg
-	sec  *secureRound       // the secure round the device is in, between Steps
+	// authority is the enrolment authority's public key, pinned at
+	// enrolment: every key of a malicious-server round's registry must
+	// carry its endorsement. nil: not checked.
+	authority ed25519.PublicKey
+	sec       *secureRound // the secure round the device is in, between Steps
 }
 
 // secureRound is a device's part in a round that aggregates securely.
@@ -169,6 +173,15 @@ func (a *Agent) coins(round int64) (rounding, secrets io.Reader, noise *privacy.
 // without one declines such rounds.
 func (a *Agent) WithSigningKey(k ed25519.PrivateKey) *Agent {
 	a.key = k
+	return a
+}
+
+// WithAuthority pins the enrolment authority's public key: the agent then
+// declines a malicious-server round whose registry holds a key the
+// authority did not endorse, as a coordinator that lies would register its
+// own keys for other devices.
+func (a *Agent) WithAuthority(pub ed25519.PublicKey) *Agent {
+	a.authority = pub
 	return a
 }
 
@@ -289,6 +302,8 @@ func (a *Agent) unsignable(plan Plan) string {
 		return "malicious-server secure aggregation needs this device's signing key, and it has none"
 	case int(plan.SecAggID) >= len(s.Registry.Keys) || !s.Registry.Keys[plan.SecAggID].Equal(a.key.Public()):
 		return fmt.Sprintf("the plan's registry does not hold this device's signing key at its id %d", plan.SecAggID)
+	case a.authority != nil && !s.Registry.EndorsedBy(a.authority):
+		return "the plan's registry holds a key the enrolment authority did not endorse"
 	}
 	return ""
 }
@@ -382,7 +397,7 @@ func distributedMechanism(plan Plan, d int) (*privacy.DistributedDGauss, error) 
 // keys and keeps its part of the round for the Steps that follow.
 func (a *Agent) startSecure(ctx context.Context, plan Plan, mech *privacy.DistributedDGauss, entry LedgerEntry) (time.Duration, error) {
 	coins, secrets, noise := a.coins(plan.Round)
-	c, err := secagg.NewClientWith(*plan.SecAgg, plan.SecAggID, secrets, secagg.ClientOptions{SigningKey: a.key})
+	c, err := secagg.NewClientWith(*plan.SecAgg, plan.SecAggID, secrets, secagg.ClientOptions{SigningKey: a.key, Authority: a.authority})
 	if err != nil {
 		return 0, fmt.Errorf("client: round %d: %w", plan.Round, err)
 	}

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
@@ -69,18 +70,65 @@ func TestSigningKeyFile(t *testing.T) {
 	k := ed25519.NewKeyFromSeed(seed[:])
 	dir := t.TempDir()
 	path := filepath.Join(dir, "device.key")
-	if err := os.WriteFile(path, MarshalSigningKey(k), 0o600); err != nil {
-		t.Fatal(err)
+	authority := ed25519.NewKeyFromSeed(seed[:]).Public().(ed25519.PublicKey)
+	for _, pin := range []ed25519.PublicKey{nil, authority} {
+		if err := os.WriteFile(path, MarshalSigningKey(k, pin), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if got, auth, err := ReadSigningKey(path); err != nil || !got.Equal(k) || !bytes.Equal(auth, pin) {
+			t.Fatalf("%x, authority %x, %v", got, auth, err)
+		}
 	}
-	if got, err := ReadSigningKey(path); err != nil || !got.Equal(k) {
-		t.Fatalf("%x, %v", got, err)
-	}
-	for _, bad := range []string{"", "ed25519-seed:0123\n", "ed25519:" + strings.Repeat("00", 32) + "\n"} {
+	for _, bad := range []string{"", "ed25519-seed:0123\n", "ed25519:" + strings.Repeat("00", 32) + "\n",
+		"ed25519-seed:" + strings.Repeat("00", 32) + "\nauthority:0123\n"} {
 		if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := ReadSigningKey(path); err == nil {
+		if _, _, err := ReadSigningKey(path); err == nil {
 			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+// TestAgentDemandsEndorsedKeys: a device that pinned its enrolment
+// authority declines a malicious-server plan whose registry holds a key
+// the authority did not endorse (a coordinator registering its own key for
+// another device), and goes on when every key is endorsed.
+func TestAgentDemandsEndorsedKeys(t *testing.T) {
+	authSeed := sha256.Sum256([]byte("authority"))
+	authority := ed25519.NewKeyFromSeed(authSeed[:])
+	var keys []ed25519.PrivateKey
+	reg := &secagg.Registry{}
+	for i := range 3 {
+		seed := sha256.Sum256([]byte{byte(i)})
+		keys = append(keys, ed25519.NewKeyFromSeed(seed[:]))
+		reg.Keys = append(reg.Keys, keys[i].Public().(ed25519.PublicKey))
+		reg.Endorsements = append(reg.Endorsements, secagg.Endorse(authority, reg.Keys[i]))
+	}
+	rogueSeed := sha256.Sum256([]byte("the coordinator's own"))
+	rogue := &secagg.Registry{Keys: append([]ed25519.PublicKey(nil), reg.Keys...), Endorsements: reg.Endorsements}
+	rogue.Keys[2] = ed25519.NewKeyFromSeed(rogueSeed[:]).Public().(ed25519.PublicKey)
+	m, _ := model.NewMF(30, 4, 1)
+	data := Data{Train: model.Positives{Items: []int32{1, 5}}, Test: -1}
+	pol := DefaultPolicy()
+	pol.MinCohort = 2
+	for _, c := range []struct {
+		reg     *secagg.Registry
+		decline bool
+	}{{rogue, true}, {reg, false}} {
+		plan := testPlan(1, 1)
+		plan.SecAgg = &secagg.Config{NumClients: 3, Degree: 2, Threshold: 2, Bits: 16, Length: 150, Registry: c.reg}
+		plan.SecAggID = 1
+		l, err := OpenLedger(filepath.Join(t.TempDir(), "ledger.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := NewAgent(data, &fakeCoordinator{plan: plan, params: m.Params}, NewWorkspace(), nil).KeepLedger(l, pol).
+			WithSigningKey(keys[1]).WithAuthority(authority.Public().(ed25519.PublicKey))
+		_, err = a.Step(context.Background())
+		declined := len(l.Entries) == 1 && l.Entries[0].Kind == EntryDeclined && strings.Contains(l.Entries[0].Reason, "did not endorse")
+		if declined != c.decline || (!c.decline && (err == nil || !strings.Contains(err.Error(), "advertising keys"))) {
+			t.Errorf("registry with a rogue key %v: err %v, ledger %+v", c.decline, err, l.Entries)
 		}
 	}
 }

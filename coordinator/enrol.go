@@ -11,6 +11,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/tacitfl/tacit/aggregate/secagg"
 )
 
 // Enrolment: a tokens file has one device a line, "TOKEN DEVICE-ID",
@@ -21,7 +23,10 @@ import (
 // --enroll` writes plain tokens for the operator to hand out, and both
 // forms may be mixed. A third field, "ed25519:HEX" (64 hex digits), is the
 // device's Ed25519 public signing key, which malicious-server secure
-// aggregation needs; a line without it enrols a device with no key.
+// aggregation needs; a line without it enrols a device with no key. A
+// fourth, "endorsed:HEX" (128 hex digits), is the enrolment authority's
+// endorsement of that key (secagg.Endorse), which devices that pinned the
+// authority at enrolment demand of every key in a round.
 
 // maxTokensLine bounds one line of a tokens file.
 const maxTokensLine = 4096
@@ -29,8 +34,12 @@ const maxTokensLine = 4096
 // hashPrefix marks a token given by its SHA-256.
 const hashPrefix = "sha256:"
 
-// keyPrefix marks a device's Ed25519 public signing key.
-const keyPrefix = "ed25519:"
+// keyPrefix marks a device's Ed25519 public signing key, and
+// endorsementPrefix the authority's endorsement of it.
+const (
+	keyPrefix         = "ed25519:"
+	endorsementPrefix = "endorsed:"
+)
 
 // Tokens is an enrolment held as the SHA-256 of each token, never the
 // token itself: a copy of the process's memory does not enrol anyone.
@@ -44,6 +53,7 @@ type Tokens struct {
 	ids      map[[sha256.Size]byte]string // digest → device id
 	enrolled map[string]bool              // device ids
 	keys     map[string]ed25519.PublicKey // device id → signing key, for the devices with one
+	endorsed map[string][]byte            // device id → the authority's endorsement of its key
 }
 
 // HashTokens enrols plain tokens (token → device id).
@@ -68,6 +78,10 @@ func (t *Tokens) Enrolled(id string) bool { return t.enrolled[id] }
 // have one, by device id.
 func (t *Tokens) SigningKeys() map[string]ed25519.PublicKey { return maps.Clone(t.keys) }
 
+// Endorsements returns the enrolment authority's endorsements of the
+// signing keys, by device id, for the devices whose line has one.
+func (t *Tokens) Endorsements() map[string][]byte { return maps.Clone(t.endorsed) }
+
 // IDs returns the enrolled device ids, sorted.
 func (t *Tokens) IDs() []string {
 	ids := make([]string, 0, len(t.enrolled))
@@ -81,7 +95,7 @@ func (t *Tokens) IDs() []string {
 // ReadTokens parses a tokens file. Duplicate tokens or ids, and malformed
 // lines, are errors naming the line.
 func ReadTokens(r io.Reader, name string) (*Tokens, error) {
-	t := &Tokens{ids: map[[sha256.Size]byte]string{}, enrolled: map[string]bool{}, keys: map[string]ed25519.PublicKey{}}
+	t := &Tokens{ids: map[[sha256.Size]byte]string{}, enrolled: map[string]bool{}, keys: map[string]ed25519.PublicKey{}, endorsed: map[string][]byte{}}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 256), maxTokensLine)
 	line := 0
@@ -92,8 +106,8 @@ func ReadTokens(r io.Reader, name string) (*Tokens, error) {
 			continue
 		}
 		f := strings.Fields(text)
-		if len(f) != 2 && len(f) != 3 {
-			return nil, fmt.Errorf("%s:%d: want \"TOKEN DEVICE-ID [ed25519:KEY]\", got %d fields", name, line, len(f))
+		if len(f) < 2 || len(f) > 4 {
+			return nil, fmt.Errorf("%s:%d: want \"TOKEN DEVICE-ID [ed25519:KEY [endorsed:SIGNATURE]]\", got %d fields", name, line, len(f))
 		}
 		var digest [sha256.Size]byte
 		if hexed, ok := strings.CutPrefix(f[0], hashPrefix); ok {
@@ -112,13 +126,21 @@ func ReadTokens(r io.Reader, name string) (*Tokens, error) {
 		if t.enrolled[f[1]] {
 			return nil, fmt.Errorf("%s:%d: device id %q repeated", name, line, f[1])
 		}
-		if len(f) == 3 {
+		if len(f) >= 3 {
 			hexed, ok := strings.CutPrefix(f[2], keyPrefix)
 			key, err := hex.DecodeString(hexed)
 			if !ok || err != nil || len(key) != ed25519.PublicKeySize {
 				return nil, fmt.Errorf("%s:%d: the third field must be %s followed by 64 hex digits", name, line, keyPrefix)
 			}
 			t.keys[f[1]] = key
+		}
+		if len(f) == 4 {
+			hexed, ok := strings.CutPrefix(f[3], endorsementPrefix)
+			sig, err := hex.DecodeString(hexed)
+			if !ok || err != nil || len(sig) != ed25519.SignatureSize {
+				return nil, fmt.Errorf("%s:%d: the fourth field must be %s followed by 128 hex digits", name, line, endorsementPrefix)
+			}
+			t.endorsed[f[1]] = sig
 		}
 		t.ids[digest], t.enrolled[f[1]] = f[1], true
 	}
@@ -132,11 +154,12 @@ func ReadTokens(r io.Reader, name string) (*Tokens, error) {
 }
 
 // NewTokens writes a tokens file enrolling devices with ids prefix0 ..
-// prefix(n-1), random 128-bit tokens and fresh Ed25519 signing keys, and
-// returns the devices' private keys by id, for the operator to hand out
-// with the tokens.
-func NewTokens(w io.Writer, n int, prefix string) (map[string]ed25519.PrivateKey, error) {
-	fmt.Fprintf(w, "# Tacit enrolment tokens: TOKEN DEVICE-ID ed25519:SIGNING-KEY. Keep this file secret.\n")
+// prefix(n-1), random 128-bit tokens and fresh Ed25519 signing keys, each
+// endorsed by authority (the enrolment authority's key, which the running
+// coordinator never needs), and returns the devices' private keys by id,
+// for the operator to hand out with the tokens.
+func NewTokens(w io.Writer, n int, prefix string, authority ed25519.PrivateKey) (map[string]ed25519.PrivateKey, error) {
+	fmt.Fprintf(w, "# Tacit enrolment tokens: TOKEN DEVICE-ID ed25519:SIGNING-KEY endorsed:AUTHORITY-SIGNATURE. Keep this file secret.\n")
 	keys := make(map[string]ed25519.PrivateKey, n)
 	for i := range n {
 		var b [16]byte
@@ -146,7 +169,8 @@ func NewTokens(w io.Writer, n int, prefix string) (map[string]ed25519.PrivateKey
 			return nil, err
 		}
 		id := fmt.Sprintf("%s%d", prefix, i)
-		if _, err := fmt.Fprintf(w, "%s %s %s%s\n", hex.EncodeToString(b[:]), id, keyPrefix, hex.EncodeToString(pub)); err != nil {
+		if _, err := fmt.Fprintf(w, "%s %s %s%s %s%s\n", hex.EncodeToString(b[:]), id, keyPrefix, hex.EncodeToString(pub),
+			endorsementPrefix, hex.EncodeToString(secagg.Endorse(authority, pub))); err != nil {
 			return nil, err
 		}
 		keys[id] = priv

@@ -89,7 +89,7 @@ func RunProcess(ctx context.Context, o ProcessOptions) error {
 		return err
 	}
 	m, err := round.NewMachine(o.Rounds, round.Parts{Population: o.Tokens.IDs(), Snapshot: snap, Optimizer: opt, Noise: privacy.NewNoise(),
-		SigningKeys: o.Tokens.SigningKeys()}, time.Now())
+		SigningKeys: o.Tokens.SigningKeys(), Endorsements: o.Tokens.Endorsements()}, time.Now())
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,9 @@ func SecAggPlan(c secagg.Config, id secagg.ClientID) *tacitpb.SecAggPlan {
 		for _, k := range c.Registry.Keys {
 			p.SigningKeys = append(p.SigningKeys, append([]byte(nil), k...))
 		}
+		for _, e := range c.Registry.Endorsements {
+			p.Endorsements = append(p.Endorsements, append([]byte(nil), e...))
+		}
 	}
 	return p
 }
@@ -41,6 +44,8 @@ func FromSecAggPlan(p *tacitpb.SecAggPlan) (secagg.Config, secagg.ClientID, erro
 			p.NumClients, p.Degree, p.Threshold, p.Bits, p.Length)
 	case len(p.SigningKeys) != 0 && len(p.SigningKeys) != int(p.NumClients):
 		return c, 0, fmt.Errorf("%w: %d signing keys for %d clients", ErrBadSecAgg, len(p.SigningKeys), p.NumClients)
+	case len(p.Endorsements) != 0 && len(p.Endorsements) != len(p.SigningKeys):
+		return c, 0, fmt.Errorf("%w: %d endorsements for %d signing keys", ErrBadSecAgg, len(p.Endorsements), len(p.SigningKeys))
 	}
 	c = secagg.Config{Round: p.Session, NumClients: int(p.NumClients), Degree: int(p.Degree), Threshold: int(p.Threshold),
 		Bits: int(p.Bits), Length: int(p.Length)}
@@ -52,6 +57,12 @@ func FromSecAggPlan(p *tacitpb.SecAggPlan) (secagg.Config, secagg.ClientID, erro
 				return c, 0, fmt.Errorf("%w: signing key of client %d has %d bytes", ErrBadSecAgg, i, len(k))
 			}
 			c.Registry.Keys[i] = ed25519.PublicKey(bytes.Clone(k))
+		}
+		for i, e := range p.Endorsements {
+			if len(e) != ed25519.SignatureSize {
+				return c, 0, fmt.Errorf("%w: endorsement of client %d has %d bytes", ErrBadSecAgg, i, len(e))
+			}
+			c.Registry.Endorsements = append(c.Registry.Endorsements, bytes.Clone(e))
 		}
 	}
 	return c, secagg.ClientID(p.ClientId), nil

@@ -62,6 +62,7 @@ func testMaliciousConfig() secagg.Config {
 	c.Registry = &secagg.Registry{}
 	for i := range c.NumClients {
 		c.Registry.Keys = append(c.Registry.Keys, bytes.Repeat([]byte{byte(i + 1)}, ed25519.PublicKeySize))
+		c.Registry.Endorsements = append(c.Registry.Endorsements, bytes.Repeat([]byte{byte(i + 9)}, ed25519.SignatureSize))
 	}
 	return c
 }

@@ -42,9 +42,12 @@ type federation struct {
 	secure   bool                // rounds aggregate securely
 	// keys are the devices' enrolment signing keys, derived from the seed,
 	// in malicious-server SecAgg; nil otherwise.
-	keys     map[string]ed25519.PrivateKey
-	downBits int // bits of the downloaded model; 0: float32
-	codec    *proto.Codec
+	keys map[string]ed25519.PrivateKey
+	// authority is the simulated enrolment authority's public key, which
+	// every virtual device pins, with malicious-server SecAgg.
+	authority ed25519.PublicKey
+	downBits  int // bits of the downloaded model; 0: float32
+	codec     *proto.Codec
 
 	// The clock is real time plus skip, which grows when the simulator
 	// jumps past deadlines that dropouts would make it wait for. Rounds
@@ -98,7 +101,7 @@ func newFederation(cfg Config, pop *population, items int, init *model.MF) (*fed
 	key := sha256.Sum256(binary.LittleEndian.AppendUint64([]byte("tacit simulate selection key"), cfg.Seed))
 	parts := round.Parts{Population: f.ids, Snapshot: round.Snapshot{Params: init.Params, SelectionKey: key}, Optimizer: opt, Noise: noise}
 	if rc.SecAgg != nil && rc.SecAgg.Malicious {
-		f.keys, parts.SigningKeys = signingKeys(f.ids, cfg.Seed)
+		f.keys, parts.SigningKeys, parts.Endorsements, f.authority = enrol(f.ids, cfg.Seed)
 	}
 	m, err := round.NewMachine(rc, parts, f.now())
 	if err != nil {
@@ -126,16 +129,21 @@ func newFederation(cfg Config, pop *population, items int, init *model.MF) (*fed
 	return f, nil
 }
 
-// signingKeys are the virtual devices' enrolment keys, each derived from
-// the seed and its id, and the registry of their public halves.
-func signingKeys(ids []string, seed uint64) (map[string]ed25519.PrivateKey, map[string]ed25519.PublicKey) {
+// enrol is the virtual devices' enrolment: their keys, each derived from
+// the seed and its id, the registry of their public halves, the simulated
+// authority's endorsements of those, and the authority's public key.
+func enrol(ids []string, seed uint64) (map[string]ed25519.PrivateKey, map[string]ed25519.PublicKey, map[string][]byte, ed25519.PublicKey) {
+	s := sha256.Sum256(binary.LittleEndian.AppendUint64([]byte("tacit simulate enrolment authority"), seed))
+	authority := ed25519.NewKeyFromSeed(s[:])
 	priv, pub := make(map[string]ed25519.PrivateKey, len(ids)), make(map[string]ed25519.PublicKey, len(ids))
+	endorsed := make(map[string][]byte, len(ids))
 	for _, id := range ids {
 		s := sha256.Sum256(binary.LittleEndian.AppendUint64([]byte("tacit simulate signing key "+id), seed))
 		priv[id] = ed25519.NewKeyFromSeed(s[:])
 		pub[id] = priv[id].Public().(ed25519.PublicKey)
+		endorsed[id] = secagg.Endorse(authority, pub[id])
 	}
-	return priv, pub
+	return priv, pub, endorsed, authority.Public().(ed25519.PublicKey)
 }
 
 // startTransport joins devices to the coordinator as cfg.Transport says,
@@ -275,7 +283,7 @@ func (f *federation) round(ctx context.Context) (round.Outcome, int, error) {
 						u := f.person[d.id]
 						seed := sha256.Sum256(binary.LittleEndian.AppendUint64([]byte("tacit simulate device "+d.id), f.seed))
 						d.agent = client.NewAgent(client.Data{Train: f.pop.Positives(u), Test: -1}, f.connect(d.id), ws, nil).WithSeed(seed).
-							WithSigningKey(f.keys[d.id])
+							WithSigningKey(f.keys[d.id]).WithAuthority(f.authority)
 					}
 					d.agent.SetWorkspace(ws)
 					before, secure := d.agent.SecAggPhase()

@@ -74,6 +74,9 @@ func NewClientWith(cfg Config, id ClientID, rand io.Reader, opts ClientOptions) 
 			!opts.SigningKey.Public().(ed25519.PublicKey).Equal(cfg.Registry.Keys[id]) {
 			return nil, fmt.Errorf("%w: the signing key is not client %d's registered key", ErrInvalidConfig, id)
 		}
+		if opts.Authority != nil && !cfg.Registry.EndorsedBy(opts.Authority) {
+			return nil, fmt.Errorf("%w: the round's registry holds a key the enrolment authority did not endorse", ErrUnendorsedKey)
+		}
 	}
 	g, err := newGraph(cfg.NumClients, cfg.Degree, cfg.GraphSeed)
 	if err != nil {

@@ -39,9 +39,37 @@ type Config struct {
 	Registry *Registry
 }
 
-// Registry is the enrolment signing keys of a round's clients, by ClientID.
+// Registry is the enrolment signing keys of a round's clients, by ClientID,
+// and, when the enrolment authority endorsed them, Endorsements[id]: its
+// signature of Keys[id] (Endorse). A device that pins the authority's key
+// (ClientOptions.Authority) accepts only a registry whose every key the
+// authority endorsed, so a server cannot slip in keys of its own.
 type Registry struct {
-	Keys []ed25519.PublicKey
+	Keys         []ed25519.PublicKey
+	Endorsements [][]byte
+}
+
+// endorsementContext binds an endorsement to its purpose.
+const endorsementContext = "tacit enrolment signing key\x00"
+
+// Endorse is the enrolment authority's endorsement of a device's signing
+// key: its Ed25519 signature of the key, in the context of enrolment.
+func Endorse(authority ed25519.PrivateKey, key ed25519.PublicKey) []byte {
+	return ed25519.Sign(authority, append([]byte(endorsementContext), key...))
+}
+
+// EndorsedBy reports whether every key of r carries authority's
+// endorsement.
+func (r *Registry) EndorsedBy(authority ed25519.PublicKey) bool {
+	if len(r.Endorsements) != len(r.Keys) {
+		return false
+	}
+	for i, k := range r.Keys {
+		if !ed25519.Verify(authority, append([]byte(endorsementContext), k...), r.Endorsements[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // ClientOptions are a device's own choices, which the server's Config
@@ -54,6 +82,10 @@ type ClientOptions struct {
 	// SigningKey is the device's enrolment key, whose public half must be
 	// Config.Registry.Keys[id]; needed in malicious-server mode only.
 	SigningKey ed25519.PrivateKey
+	// Authority, if set, is the enrolment authority's public key, pinned on
+	// the device at enrolment: a malicious-server round's registry must
+	// carry its endorsement of every key (ErrUnendorsedKey otherwise).
+	Authority ed25519.PublicKey
 }
 
 // Malicious reports whether the round runs in malicious-server mode

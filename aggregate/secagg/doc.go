@@ -99,10 +99,13 @@
 // the full graph this is Bonawitz et al.'s check that every client saw
 // the same survivor set. Threat model: a server that deviates arbitrarily
 // and colludes with up to adversaryRate of the clients (SemiMalicious
-// parameters), with a registry the server cannot forge (the devices must
-// get it from the enrolment authority, not only from the server; it is
-// bound into the session id, so clients given different registries fail
-// to agree keys). It does not hide that a round ran or who took part, and
+// parameters), with a registry the server cannot forge: a device that
+// pins the enrolment authority's key (ClientOptions.Authority) accepts a
+// registry only if the authority endorsed every key in it (Endorse,
+// Registry.Endorsements), so the server cannot register keys of its own
+// for other clients; the registry is also bound into the session id, so
+// clients given different registries fail to agree keys. A device that
+// pins no authority trusts the server's registry. It does not hide that a round ran or who took part, and
 // the server can still make a round fail.
 //
 // Semi-honest mode (no Registry): keys are not signed, so a server that

@@ -35,6 +35,9 @@ var (
 	// server (ClientOptions.HonestServer): a server lying about dropouts
 	// could otherwise collect both secrets of a client.
 	ErrMinorityThreshold = errors.New("secagg: threshold is not a majority of the neighbourhood")
+	// ErrUnendorsedKey reports a malicious-server round whose registry has
+	// a key the device's enrolment authority did not endorse.
+	ErrUnendorsedKey = errors.New("secagg: a registry key lacks the enrolment authority's endorsement")
 	// ErrBadSignature reports a missing or invalid Ed25519 signature in
 	// malicious-server mode.
 	ErrBadSignature = errors.New("secagg: bad signature")

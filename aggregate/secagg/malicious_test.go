@@ -1,8 +1,10 @@
 package secagg
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 )
 
@@ -94,5 +96,43 @@ func TestMaliciousModeSignedKeys(t *testing.T) {
 	}
 	if _, err := NewClient(r.cfg, 0, seeded(1)); !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("a client without its signing key joined a malicious-server round: %v", err)
+	}
+}
+
+// TestRegistryMustBeEndorsed: a device that pins its enrolment authority
+// refuses a registry with a key the authority did not endorse, the attack
+// a lying server could otherwise mount by registering keys of its own for
+// the other clients; an endorsed registry is accepted.
+func TestRegistryMustBeEndorsed(t *testing.T) {
+	cfg := testConfig(6, 5, 4, 8, 4, 2)
+	pubs, privs := signingKeys(cfg.NumClients, 5)
+	authPub, authPriv, _ := ed25519.GenerateKey(seeded(5, 99))
+	reg := &Registry{Keys: pubs}
+	for _, k := range pubs {
+		reg.Endorsements = append(reg.Endorsements, Endorse(authPriv, k))
+	}
+	cfg.Registry = reg
+	opts := ClientOptions{SigningKey: privs[0], Authority: authPub}
+	if _, err := NewClientWith(cfg, 0, seeded(1), opts); err != nil {
+		t.Fatalf("an endorsed registry: %v", err)
+	}
+	// The server swaps in a key of its own for client 3, endorsed by nobody
+	// the device trusts.
+	rogue, rogueAuth, _ := ed25519.GenerateKey(seeded(5, 100))
+	swapped := &Registry{Keys: slices.Clone(pubs), Endorsements: slices.Clone(reg.Endorsements)}
+	swapped.Keys[3] = rogue
+	for _, e := range []struct {
+		name string
+		reg  *Registry
+	}{
+		{"a swapped key", swapped},
+		{"a swapped key with its own endorsement", &Registry{Keys: swapped.Keys, Endorsements: append(slices.Clone(reg.Endorsements[:3]), append([][]byte{Endorse(rogueAuth, rogue)}, reg.Endorsements[4:]...)...)}},
+		{"no endorsements", &Registry{Keys: pubs}},
+	} {
+		bad := cfg
+		bad.Registry = e.reg
+		if _, err := NewClientWith(bad, 0, seeded(1), opts); !errors.Is(err, ErrUnendorsedKey) {
+			t.Errorf("%s: %v, want ErrUnendorsedKey", e.name, err)
+		}
 	}
 }

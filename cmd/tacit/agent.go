@@ -130,9 +130,10 @@ func runAgent(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	var key ed25519.PrivateKey
+	var authority ed25519.PublicKey
 	if o.keyFile != "" {
 		var err error
-		if key, err = client.ReadSigningKey(o.keyFile); err != nil {
+		if key, authority, err = client.ReadSigningKey(o.keyFile); err != nil {
 			return usageError{err: err}
 		}
 	}
@@ -162,7 +163,7 @@ func runAgent(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err: err}
 	}
-	err = client.NewAgent(mine, q, client.NewWorkspace(), log).KeepLedger(ledger, policy).WithSigningKey(key).Run(ctx)
+	err = client.NewAgent(mine, q, client.NewWorkspace(), log).KeepLedger(ledger, policy).WithSigningKey(key).WithAuthority(authority).Run(ctx)
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"flag"
@@ -45,8 +47,10 @@ the file: devices no longer in it are cut off at once (revocation). A third
 field, "ed25519:HEX", is the device's public signing key: --secagg-threat
 malicious needs one for every device and refuses to start otherwise (keys
 are read at start; a reload does not change them). --enroll writes a key
-for each device, the private halves in TOKENS.keys/DEVICE-ID.key (mode
-0600) for the agents' --key-file.
+for each device, endorsed by an enrolment authority key it makes and then
+drops (a fourth field, "endorsed:HEX"), the private halves in
+TOKENS.keys/DEVICE-ID.key (mode 0600) with the authority's public key for
+the agents' --key-file, so agents refuse keys the coordinator made up.
 
 The model, training, privacy, quantization and SecAgg flags are those of
 tacit simulate. A positive --noise alone turns on --dp central; with --dp
@@ -209,7 +213,15 @@ func enroll(path string, n int, stdout io.Writer) error {
 		return usageError{err: err}
 	}
 	defer f.Close()
-	keys, err := coordinator.NewTokens(f, n, "device-")
+	// This command is the enrolment authority: it endorses each device's
+	// key and writes the authority's public key into each key file, for
+	// the device to pin; its private key is dropped, so the coordinator
+	// that serves the rounds cannot endorse keys of its own.
+	authority, authorityKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	keys, err := coordinator.NewTokens(f, n, "device-", authorityKey)
 	if err != nil {
 		return err
 	}
@@ -218,7 +230,7 @@ func enroll(path string, n int, stdout io.Writer) error {
 		return usageError{err: err}
 	}
 	for id, k := range keys {
-		if err := tlscert.WriteSecret(filepath.Join(dir, id+".key"), client.MarshalSigningKey(k)); err != nil {
+		if err := tlscert.WriteSecret(filepath.Join(dir, id+".key"), client.MarshalSigningKey(k, authority)); err != nil {
 			return usageError{err: err}
 		}
 	}
@@ -226,7 +238,6 @@ func enroll(path string, n int, stdout io.Writer) error {
 	return f.Close()
 }
 
-// readTokens reads the tokens file at path.
 // everyKey refuses an enrolment, read from path, in which a device has no
 // signing key: malicious-server secure aggregation needs them all.
 func everyKey(tokens *coordinator.Tokens, path string) error {
@@ -244,6 +255,7 @@ func everyKey(tokens *coordinator.Tokens, path string) error {
 	return nil
 }
 
+// readTokens reads the tokens file at path.
 func readTokens(path string) (*coordinator.Tokens, error) {
 	f, err := os.Open(path)
 	if err != nil {

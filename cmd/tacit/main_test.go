@@ -309,8 +309,8 @@ func TestEnrollWritesSigningKeys(t *testing.T) {
 		if err != nil || st.Mode().Perm() != 0o600 {
 			t.Fatalf("%s: %v, %v", file, st.Mode(), err)
 		}
-		k, err := client.ReadSigningKey(file)
-		if err != nil || !pub[id].Equal(k.Public()) {
+		k, authority, err := client.ReadSigningKey(file)
+		if err != nil || !pub[id].Equal(k.Public()) || authority == nil {
 			t.Fatalf("%s: %v, key %x, the tokens file's %x", id, err, k.Public(), pub[id])
 		}
 	}

@@ -192,8 +192,9 @@ type Machine struct {
 	participation map[string]int
 	mostRounds    int
 	selectionKey  [32]byte
-	excluded      map[string]bool              // Snapshot.Excluded
-	signingKeys   map[string]ed25519.PublicKey // device → enrolment key, in malicious-server SecAgg
+	excluded      map[string]bool // Snapshot.Excluded
+	signingKeys   map[string]ed25519.PublicKey
+	endorsements  map[string][]byte // Parts.Endorsements // device → enrolment key, in malicious-server SecAgg
 	clipped       int
 	stopReason    string
 
@@ -223,6 +224,11 @@ type Parts struct {
 	// public key). Malicious-server SecAgg (SecAggConfig.Malicious) needs
 	// one for every device of Population; otherwise they are unused.
 	SigningKeys map[string]ed25519.PublicKey
+	// Endorsements are the enrolment authority's endorsements of those keys
+	// (secagg.Endorse), by device id: with one for every device of a
+	// cohort, the round's registry carries them, so that devices pinning
+	// the authority can check that no key is the coordinator's own.
+	Endorsements map[string][]byte
 }
 
 // ErrNoNoise refuses differential privacy to a machine given no noise
@@ -278,7 +284,7 @@ func NewMachine(cfg Config, p Parts, now time.Time) (*Machine, error) {
 		m.excluded[d] = true
 	}
 	if s := cfg.SecAgg; s != nil && s.Malicious {
-		m.signingKeys = p.SigningKeys
+		m.signingKeys, m.endorsements = p.SigningKeys, p.Endorsements
 	}
 	for _, d := range population {
 		m.enrolled[d] = true

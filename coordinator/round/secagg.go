@@ -63,6 +63,14 @@ func (m *Machine) setupSecAgg() error {
 		for i, dev := range devices {
 			cfg.Registry.Keys[i] = m.signingKeys[dev]
 		}
+		for _, dev := range devices {
+			e, ok := m.endorsements[dev]
+			if !ok {
+				cfg.Registry.Endorsements = nil
+				break
+			}
+			cfg.Registry.Endorsements = append(cfg.Registry.Endorsements, e)
+		}
 	}
 	server, err := secagg.NewServer(cfg)
 	if err != nil {

@@ -1114,7 +1114,12 @@ type SecAggPlan struct {
 	// Malicious-server mode (aggregate/secagg.Config.Registry): the Ed25519
 	// public key each client registered at enrolment, by client id, 32 bytes
 	// each. Empty: semi-honest mode.
-	SigningKeys   [][]byte `protobuf:"bytes,9,rep,name=signing_keys,json=signingKeys,proto3" json:"signing_keys,omitempty"`
+	SigningKeys [][]byte `protobuf:"bytes,9,rep,name=signing_keys,json=signingKeys,proto3" json:"signing_keys,omitempty"`
+	// The enrolment authority's endorsement of each signing key
+	// (aggregate/secagg.Endorse), 64 bytes each, by client id; empty when the
+	// keys were not endorsed. A device that pins the authority refuses a
+	// registry without them.
+	Endorsements  [][]byte `protobuf:"bytes,10,rep,name=endorsements,proto3" json:"endorsements,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1208,6 +1213,13 @@ func (x *SecAggPlan) GetClientId() uint32 {
 func (x *SecAggPlan) GetSigningKeys() [][]byte {
 	if x != nil {
 		return x.SigningKeys
+	}
+	return nil
+}
+
+func (x *SecAggPlan) GetEndorsements() [][]byte {
+	if x != nil {
+		return x.Endorsements
 	}
 	return nil
 }
@@ -2863,7 +2875,7 @@ const file_proto_tacit_proto_rawDesc = "" +
 	"\vlocal_noise\x18\x05 \x01(\x01R\n" +
 	"localNoise\x12#\n" +
 	"\rmin_survivors\x18\x06 \x01(\rR\fminSurvivors\x12\x1c\n" +
-	"\tcolluders\x18\a \x01(\rR\tcolluders\"\x88\x02\n" +
+	"\tcolluders\x18\a \x01(\rR\tcolluders\"\xac\x02\n" +
 	"\n" +
 	"SecAggPlan\x12\x18\n" +
 	"\asession\x18\x01 \x01(\x04R\asession\x12\x1f\n" +
@@ -2876,7 +2888,9 @@ const file_proto_tacit_proto_rawDesc = "" +
 	"\n" +
 	"graph_seed\x18\a \x01(\fR\tgraphSeed\x12\x1b\n" +
 	"\tclient_id\x18\b \x01(\rR\bclientId\x12!\n" +
-	"\fsigning_keys\x18\t \x03(\fR\vsigningKeys\"P\n" +
+	"\fsigning_keys\x18\t \x03(\fR\vsigningKeys\x12\"\n" +
+	"\fendorsements\x18\n" +
+	" \x03(\fR\fendorsements\"P\n" +
 	"\vSecAggFetch\x12\x14\n" +
 	"\x05round\x18\x01 \x01(\x03R\x05round\x12+\n" +
 	"\x05phase\x18\x02 \x01(\x0e2\x15.tacit.v1.SecAggPhaseR\x05phase\"\xaa\x02\n" +
