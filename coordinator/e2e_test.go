@@ -298,3 +298,54 @@ func mustCodec(t *testing.T) *proto.Codec {
 	}
 	return c
 }
+
+// TestAgentsReachARestartedCoordinator: a coordinator killed outright (its
+// socket gone, no goodbye to anyone) and started again on the same address,
+// with the certificate and stateless-reset key it keeps beside its state,
+// is reached by a device's very next request: the new process resets the
+// old connection at once and the device dials again. Without the reset
+// key the request would wait on the dead connection for its idle timeout.
+func TestAgentsReachARestartedCoordinator(t *testing.T) {
+	c := startCluster(t, 2)
+	cert, err := tlscert.SelfSigned([]string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resetKey quic.StatelessResetKey
+	copy(resetKey[:], "kept beside the coordinator's state")
+	serve := func(addr string) (net.PacketConn, string) {
+		srv, err := coordinator.NewServer(c.svc, coordinator.ServerConfig{
+			TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, Tokens: coordinator.HashTokens(map[string]string{c.tokens[0]: "device-0"}),
+			StatelessResetKey: &resetKey, Items: 30, Model: c.cfg, Local: model.LocalConfig{Epochs: 1, LR: 0.1},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go srv.Serve(context.Background(), pc) // ends when pc is closed
+		return pc, (<-srv.Ready()).String()
+	}
+	first, addr := serve("127.0.0.1:0")
+	tlsConf, err := tlscert.PinnedConfig(tlscert.Fingerprint(cert.Certificate[0]), proto.ALPN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := &client.QUIC{Addr: addr, TLS: tlsConf, Token: c.tokens[0]}
+	defer q.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, _, err := q.CheckIn(ctx, -1); err != nil {
+		t.Fatal(err)
+	}
+	first.Close() // kill -9: the socket is gone, nobody is told
+	second, _ := serve(addr)
+	defer second.Close()
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel2()
+	if _, _, err := q.CheckIn(ctx2, -1); err != nil {
+		t.Fatalf("the device's first request to the restarted coordinator: %v", err)
+	}
+}
