@@ -129,6 +129,13 @@ func (d *secureDevice) phase() secagg.Phase {
 // through deadlines only when everyone left is waiting.
 func runSecureRound(t *testing.T, m *Machine, now time.Time, devs []*secureDevice) (Outcome, time.Time) {
 	t.Helper()
+	return playSecureRound(t, m, now, devs, func() {})
+}
+
+// playSecureRound is runSecureRound calling after after every event it
+// gives m.
+func playSecureRound(t *testing.T, m *Machine, now time.Time, devs []*secureDevice, after func()) (Outcome, time.Time) {
+	t.Helper()
 	for _, d := range devs {
 		if d.dropAt == secagg.PhaseAdvertiseKeys {
 			continue // never checks in
@@ -137,9 +144,11 @@ func runSecureRound(t *testing.T, m *Machine, now time.Time, devs []*secureDevic
 		if err != nil || res.Plan == nil || res.Plan.SecAgg == nil {
 			t.Fatalf("%s: check-in %+v, %v", d.id, res, err)
 		}
+		after()
 		if _, err := d.join(t, m, now, res.Plan); err != nil {
 			t.Fatalf("%s: advertise: %v", d.id, err)
 		}
+		after()
 	}
 	for step := 0; step < 20; step++ {
 		if out := m.Ready(); len(out) > 0 {
@@ -152,6 +161,7 @@ func runSecureRound(t *testing.T, m *Machine, now time.Time, devs []*secureDevic
 			}
 			phase := d.phase()
 			in, _, _, err := d.step(t, m, now)
+			after()
 			if err != nil {
 				var r *Rejection
 				if errors.As(err, &r) && r.Code == Late {
@@ -168,6 +178,7 @@ func runSecureRound(t *testing.T, m *Machine, now time.Time, devs []*secureDevic
 				now = st.Opened.Add(m.cfg.SelectionTimeout)
 			}
 			m.Tick(now)
+			after()
 		}
 	}
 	t.Fatal("the round did not end")
@@ -516,5 +527,63 @@ func TestBadSharesExcludeTheirDevice(t *testing.T) {
 	}
 	if next, _ := runSecureRound(t, m, now, slices.Delete(slices.Clone(devs), 2, 3)); !next.Committed || next.Excluded != nil {
 		t.Fatalf("next round: committed %v (%s), excluded %v", next.Committed, next.Reason, next.Excluded)
+	}
+}
+
+// TestKilledAtEverySecureEvent kills the coordinator (as kill -9 would,
+// keeping only what it last persisted, the committed round's snapshot)
+// after every event of private secure rounds, with devices dropping at
+// each phase: a machine restarted from that snapshot has the model and
+// both ε figures of the last commit, never less, never a half-finished
+// round's; and it goes on to commit a round of its own.
+func TestKilledAtEverySecureEvent(t *testing.T) {
+	devs, ids := newSecureDevices(8, 23)
+	cfg := secureConfig()
+	cfg.Codec.Bits = 16
+	cfg.DP = &DPConfig{NoiseMultiplier: 1, ClipNorm: 1, Delta: 1e-5, Distributed: true}
+	cfg.MinFraction = 0.5
+	m, now := newSecureMachine(t, cfg, ids)
+	snap := Snapshot{Params: make([]float32, secureDim), SelectionKey: testSelectionKey}
+	var spent Epsilons
+	kills := 0
+	restart := func() *Machine {
+		opt, _ := aggregate.NewOptimizer(aggregate.OptimizerConfig{Name: "fedavg"})
+		r, err := NewMachine(cfg, Parts{Population: ids, Snapshot: snap, Optimizer: opt}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	check := func() {
+		kills++
+		r := restart()
+		if v, _ := r.Model(); v != snap.Version || r.epsilons() != spent {
+			t.Fatalf("kill %d: restarted at version %d with ε %+v; committed version %d with ε %+v", kills, v, r.epsilons(), snap.Version, spent)
+		}
+	}
+	for round, drop := range []secagg.Phase{secagg.PhaseDone, secagg.PhaseShareKeys, secagg.PhaseMaskedInput, secagg.PhaseUnmask} {
+		for _, d := range devs {
+			d.client, d.dropAt = nil, secagg.PhaseDone
+		}
+		devs[round].dropAt = drop
+		o, next := playSecureRound(t, m, now, devs, check)
+		if !o.Committed {
+			t.Fatalf("round %d: %s", o.Round, o.Reason)
+		}
+		if o.Observers < spent.Observers || o.Coordinator < spent.Coordinator {
+			t.Fatalf("round %d: ε went back from %+v to %+v", o.Round, spent, o.Epsilons)
+		}
+		snap, spent, now = *o.Snapshot, o.Epsilons, next
+		check()
+	}
+	for _, d := range devs {
+		d.client, d.dropAt = nil, secagg.PhaseDone
+	}
+	r := restart()
+	if o, _ := runSecureRound(t, r, now, devs); !o.Committed || !(o.Observers > spent.Observers) {
+		t.Fatalf("after the last kill: committed %v (%s), ε %+v after %+v", o.Committed, o.Reason, o.Epsilons, spent)
+	}
+	if kills < 50 {
+		t.Fatalf("only %d kills", kills)
 	}
 }
