@@ -28,6 +28,8 @@
 // What an application uses: MF (NewMF, its Params, Score) and Config; on a
 // device a Trainer with LocalConfig, and Prepare once per downloaded model;
 // centrally TrainALS; for evaluation NewEvaluator with EvalOptions, or
-// FullRank, SampledRank and HitNDCG for one person. TopK ranks a person's
-// recommendations (the device's recommend API builds on it).
+// FullRank, SampledRank and HitNDCG for one person. On a device, Recommend
+// ranks a person's unseen items and Explain splits any score exactly into
+// the contributions of the person's past items (Hu, Koren and Volinsky
+// 2008, §5).
 package model
