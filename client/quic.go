@@ -74,6 +74,15 @@ func (q *QUIC) connection(ctx context.Context) (*quic.Conn, error) {
 }
 
 // roundTrip sends one request on a new stream and reads the response.
+// drop forgets conn, if it is still the connection requests use.
+func (q *QUIC) drop(conn *quic.Conn) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.conn == conn {
+		q.conn = nil
+	}
+}
+
 func (q *QUIC) roundTrip(ctx context.Context, req *tacitpb.Request) (*tacitpb.Response, error) {
 	timeout := q.RequestTimeout
 	if timeout <= 0 {
@@ -94,7 +103,9 @@ func (q *QUIC) roundTrip(ctx context.Context, req *tacitpb.Request) (*tacitpb.Re
 	var reset *quic.StatelessResetError
 	if errors.As(err, &reset) {
 		// The coordinator restarted and never knew the connection, so it
-		// never saw the request: once more, on a new connection.
+		// never saw the request: once more, on a new connection. The old
+		// one is dropped here: quic-go may not have closed it yet.
+		q.drop(conn)
 		if conn, err = q.connection(ctx); err != nil {
 			return nil, err
 		}
