@@ -32,7 +32,7 @@ import (
 //	spends                the privacy spent: the rounds' mechanisms (v4; length 0 without DP)
 //	float64               the next round's clip norm (v3; 0 without DP)
 //	[32]byte              the selection key (v5)
-//	participation         rounds each device's update was in (v5; length 0 without DP)
+//	participation         rounds each device's update was in (v5; length 0 without distributed DP)
 //	ids                   devices excluded for revealing bad SecAgg shares (v5)
 //	uint32                CRC-32C of everything before it
 //

@@ -35,7 +35,8 @@ type Snapshot struct {
 	// or written anywhere else.
 	SelectionKey [32]byte
 	// Participation counts, per device, the committed rounds whose sum
-	// held its update; with differential privacy only. It is what ε
+	// held its update; with distributed DP only, the one mode in which ε
+	// against the coordinator is bounded. It is what ε
 	// against the coordinator is computed from.
 	Participation map[string]int
 	// Excluded are the devices that revealed a share off its owner's
@@ -187,7 +188,8 @@ type Machine struct {
 	clip     float64               // this round's clip norm
 	adaptive *privacy.AdaptiveClip // with defaults filled
 	zUpdate  float64               // the noise multiplier on updates (z, less the count's share)
-	// participation counts each device's committed rounds, with DP, and
+	// participation counts each device's committed rounds, with distributed
+	// DP, and
 	// mostRounds is its largest count.
 	participation map[string]int
 	mostRounds    int
@@ -611,6 +613,9 @@ func (m *Machine) commit(now time.Time, reason string) {
 		m.abandon(now, fmt.Sprintf("cannot apply the update: %v", err))
 		return
 	}
+	if m.distributed() { // only there is ε against the coordinator bounded
+		m.countParticipation()
+	}
 	out := m.outcome(now, true, reason)
 	if m.adaptive != nil {
 		m.clip = m.adaptive.Next(m.clip, m.reports-m.clipped, m.reports, m.expectedReports(), m.noise)
@@ -621,9 +626,7 @@ func (m *Machine) commit(now time.Time, reason string) {
 	if m.acct != nil {
 		out.Snapshot.Spends, out.Snapshot.ClipNorm = m.acct.Spends(), m.clip
 		out.NoiseStd, out.Sensitivity = noiseStd, m.sensitivity()
-		m.countParticipation()
 		out.Snapshot.Participation = maps.Clone(m.participation)
-		out.Epsilons = m.epsilons()
 	}
 	out.Snapshot.SelectionKey = m.selectionKey
 	out.Snapshot.Excluded = slices.Sorted(maps.Keys(m.excluded))
