@@ -140,7 +140,7 @@ func (p Policy) decline(plan Plan, mech *privacy.DistributedDGauss, recent int) 
 	if mech != nil {
 		// The noise the devices' shares give the fewest honest survivors,
 		// not the noise multiplier the plan states.
-		z = mech.LocalStd * math.Sqrt(float64(mech.MinSurvivors-mech.Colluders)) / (mech.Scale * mech.Clip)
+		z = mech.NoiseMultiplier()
 	}
 	if z < p.MinNoiseMultiplier {
 		return fmt.Sprintf("noise multiplier %.4g, below this device's minimum %g", z, p.MinNoiseMultiplier)

@@ -128,6 +128,12 @@ func (m DistributedDGauss) WithNoiseMultiplier(z float64) DistributedDGauss {
 	return m
 }
 
+// NoiseMultiplier is the central noise multiplier the H honest devices'
+// shares give the sum, z = σ·√H/(C·s): WithNoiseMultiplier's inverse.
+func (m DistributedDGauss) NoiseMultiplier() float64 {
+	return m.LocalStd * math.Sqrt(float64(m.honest())) / (m.Clip * m.Scale)
+}
+
 // honest is H = n_min − c, the noise shares of a round's sum that no
 // colluder knows.
 func (m DistributedDGauss) honest() int { return m.MinSurvivors - m.Colluders }

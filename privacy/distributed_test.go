@@ -448,3 +448,14 @@ func TestDistributedDGaussRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestNoiseMultiplierInvertsWithNoiseMultiplier: the multiplier read off a
+// mechanism is the one its local noise was sized for.
+func TestNoiseMultiplierInvertsWithNoiseMultiplier(t *testing.T) {
+	m := DistributedDGauss{Scale: 1e4, Clip: 0.5, Dim: 1024, MinSurvivors: 40, Colluders: 4}
+	for _, z := range []float64{0.3, 1, 2.5} {
+		if got := m.WithNoiseMultiplier(z).NoiseMultiplier(); math.Abs(got-z) > 1e-12*z {
+			t.Errorf("z %v read back as %v", z, got)
+		}
+	}
+}
