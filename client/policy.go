@@ -154,14 +154,11 @@ func (p Policy) decline(plan Plan, mech *privacy.DistributedDGauss, recent int) 
 // declineSecAgg is why the policy refuses a round's secure aggregation s
 // (with mech under distributed DP), or "".
 func (p Policy) declineSecAgg(s secagg.Config, mech *privacy.DistributedDGauss) string {
-	// Each device's shares go to its neighbours and itself: fewer than a
-	// majority of them must not be able to unmask it.
-	neighbourhood := min(s.Degree, s.NumClients-1) + 1
 	switch {
 	case s.NumClients < p.MinCohort:
 		return fmt.Sprintf("a cohort of %d devices, below this device's minimum %d", s.NumClients, p.MinCohort)
-	case 2*s.Threshold <= neighbourhood:
-		return fmt.Sprintf("SecAgg threshold %d is not above half of a neighbourhood of %d", s.Threshold, neighbourhood)
+	case !s.MajorityThreshold(): // fewer than a majority of its neighbourhood must not unmask it
+		return fmt.Sprintf("SecAgg threshold %d is not above half of the neighbourhood (degree %d of %d devices)", s.Threshold, s.Degree, s.NumClients)
 	case p.RequireMaliciousSecure && !s.Malicious():
 		return "semi-honest secure aggregation: a coordinator that lies could learn this device's update (require_malicious_secure)"
 	case mech != nil && mech.MinSurvivors > s.NumClients:

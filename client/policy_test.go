@@ -42,8 +42,8 @@ func TestPolicyDeclines(t *testing.T) {
 		{"plain", func(p *Plan, _ *privacy.DistributedDGauss, _ *Policy) { p.SecAgg = nil }, 0, "no secure aggregation"},
 		{"plain opted in", func(p *Plan, _ *privacy.DistributedDGauss, pol *Policy) { p.SecAgg, pol.AllowPlain = nil, true }, 0, ""},
 		{"small cohort", func(p *Plan, _ *privacy.DistributedDGauss, _ *Policy) { p.SecAgg.NumClients = 9 }, 0, "a cohort of 9 devices"},
-		{"half the neighbourhood", func(p *Plan, _ *privacy.DistributedDGauss, _ *Policy) { p.SecAgg.Threshold = 5 }, 0, "threshold 5 is not above half of a neighbourhood of 11"},
-		{"half the full graph", func(p *Plan, _ *privacy.DistributedDGauss, _ *Policy) { p.SecAgg.Degree, p.SecAgg.Threshold = 100, 10 }, 0, "half of a neighbourhood of 20"},
+		{"half the neighbourhood", func(p *Plan, _ *privacy.DistributedDGauss, _ *Policy) { p.SecAgg.Threshold = 5 }, 0, "threshold 5 is not above half of the neighbourhood (degree 10 of"},
+		{"half the full graph", func(p *Plan, _ *privacy.DistributedDGauss, _ *Policy) { p.SecAgg.Degree, p.SecAgg.Threshold = 100, 10 }, 0, "threshold 10 is not above half of the neighbourhood"},
 		{"semi-honest, malicious required", func(_ *Plan, _ *privacy.DistributedDGauss, pol *Policy) { pol.RequireMaliciousSecure = true }, 0, "semi-honest secure aggregation"},
 		{"malicious required", func(p *Plan, _ *privacy.DistributedDGauss, pol *Policy) {
 			pol.RequireMaliciousSecure, p.SecAgg.Registry = true, &secagg.Registry{}
