@@ -19,13 +19,7 @@ import (
 // id, declines with the reason in its ledger (without a ledger, the step
 // fails); with its key it advertises.
 func TestAgentSignsOnlyWithItsKey(t *testing.T) {
-	var keys []ed25519.PrivateKey
-	reg := &secagg.Registry{}
-	for i := range 3 {
-		seed := sha256.Sum256([]byte{byte(i)})
-		keys = append(keys, ed25519.NewKeyFromSeed(seed[:]))
-		reg.Keys = append(reg.Keys, keys[i].Public().(ed25519.PublicKey))
-	}
+	keys, reg := testRegistry(3)
 	m, _ := model.NewMF(30, 4, 1)
 	plan := testPlan(1, 1)
 	plan.SecAgg = &secagg.Config{NumClients: 3, Degree: 2, Threshold: 2, Bits: 16, Length: 150, Registry: reg}
@@ -97,13 +91,9 @@ func TestSigningKeyFile(t *testing.T) {
 func TestAgentDemandsEndorsedKeys(t *testing.T) {
 	authSeed := sha256.Sum256([]byte("authority"))
 	authority := ed25519.NewKeyFromSeed(authSeed[:])
-	var keys []ed25519.PrivateKey
-	reg := &secagg.Registry{}
-	for i := range 3 {
-		seed := sha256.Sum256([]byte{byte(i)})
-		keys = append(keys, ed25519.NewKeyFromSeed(seed[:]))
-		reg.Keys = append(reg.Keys, keys[i].Public().(ed25519.PublicKey))
-		reg.Endorsements = append(reg.Endorsements, secagg.Endorse(authority, reg.Keys[i]))
+	keys, reg := testRegistry(3)
+	for _, k := range reg.Keys {
+		reg.Endorsements = append(reg.Endorsements, secagg.Endorse(authority, k))
 	}
 	rogueSeed := sha256.Sum256([]byte("the coordinator's own"))
 	rogue := &secagg.Registry{Keys: append([]ed25519.PublicKey(nil), reg.Keys...), Endorsements: reg.Endorsements}
@@ -131,4 +121,16 @@ func TestAgentDemandsEndorsedKeys(t *testing.T) {
 			t.Errorf("registry with a rogue key %v: err %v, ledger %+v", c.decline, err, l.Entries)
 		}
 	}
+}
+
+// testRegistry is n devices' seeded signing keys and their registry.
+func testRegistry(n int) ([]ed25519.PrivateKey, *secagg.Registry) {
+	var keys []ed25519.PrivateKey
+	reg := &secagg.Registry{}
+	for i := range n {
+		seed := sha256.Sum256([]byte{byte(i)})
+		keys = append(keys, ed25519.NewKeyFromSeed(seed[:]))
+		reg.Keys = append(reg.Keys, keys[i].Public().(ed25519.PublicKey))
+	}
+	return keys, reg
 }
