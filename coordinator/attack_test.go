@@ -77,6 +77,8 @@ func floodHandshakes(ctx context.Context, c *cluster, count int) (int, func()) {
 	var mu sync.Mutex
 	var conns []*quic.Conn
 	dialed := 0
+	underWay := make(chan struct{}) // closed once the server has finished one flood handshake
+	var once sync.Once
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
@@ -93,11 +95,15 @@ func floodHandshakes(ctx context.Context, c *cluster, count int) (int, func()) {
 					mu.Lock()
 					conns = append(conns, conn)
 					mu.Unlock()
+					once.Do(func() { close(underWay) })
 				}
 			}
 		})
 	}
-	time.Sleep(100 * time.Millisecond) // under way
+	select {
+	case <-underWay:
+	case <-ctx.Done():
+	}
 	return count, func() {
 		cancel()
 		wg.Wait()
