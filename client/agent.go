@@ -70,8 +70,12 @@ type Data struct {
 // Agent is a device's participation in federated training: check in, fetch
 // the model when stale, train on the device's own data, report.
 type Agent struct {
-	data  Data
-	coord Coordinator
+	data   Data
+	source func() (Data, error) // reads data afresh at each check-in, if set
+	coord  Coordinator
+	// conditions reports the device's state, which the policy's
+	// eligibility checks before each check-in; nil: always eligible.
+	conditions func() Conditions
 	ws    *Workspace
 	log   *slog.Logger
 
@@ -185,6 +189,22 @@ func (a *Agent) WithAuthority(pub ed25519.PublicKey) *Agent {
 	return a
 }
 
+// WithSource makes the agent read its data from source before each
+// check-in instead of holding the data it was made with: a device whose
+// person records events, or withdraws consent, between rounds.
+func (a *Agent) WithSource(source func() (Data, error)) *Agent {
+	a.source = source
+	return a
+}
+
+// WithConditions makes the agent ask conditions for the device's state
+// before each check-in, and check in only when its policy's eligibility
+// holds (Policy.Eligible).
+func (a *Agent) WithConditions(conditions func() Conditions) *Agent {
+	a.conditions = conditions
+	return a
+}
+
 // SetWorkspace moves the agent to another workspace: a simulator's worker
 // lends its own to each device it runs.
 func (a *Agent) SetWorkspace(ws *Workspace) { a.ws = ws }
@@ -198,6 +218,10 @@ func (a *Agent) SecAggPhase() (secagg.Phase, bool) {
 	return a.sec.client.Phase(), true
 }
 
+// ineligibleWait is how long an agent waits before it looks again at a
+// device that is not eligible, or has no data to train on.
+const ineligibleWait = time.Minute
+
 // ErrNoData is returned by Step for a device with nothing to train on.
 var ErrNoData = errors.New("client: no training data on this device")
 
@@ -208,11 +232,24 @@ var ErrUpdateTooLarge = errors.New("client: the encoded update is too large to s
 // Step checks in once and, if given a plan, takes part in that round. It
 // returns how long to wait before checking in again (0: at once).
 func (a *Agent) Step(ctx context.Context) (time.Duration, error) {
+	if a.sec != nil {
+		return a.secureStep(ctx)
+	}
+	if a.source != nil {
+		d, err := a.source()
+		if err != nil {
+			return 0, fmt.Errorf("client: reading the device's data: %w", err)
+		}
+		a.data = d
+	}
 	if len(a.data.Train.Items) == 0 {
 		return 0, ErrNoData
 	}
-	if a.sec != nil {
-		return a.secureStep(ctx)
+	if a.conditions != nil {
+		if why := a.policy.Ineligible(a.conditions()); why != "" {
+			a.log.Debug("not checking in", "reason", why)
+			return ineligibleWait, nil
+		}
 	}
 	ws := a.ws
 	plan, wait, err := a.coord.CheckIn(ctx, ws.version)
@@ -286,7 +323,7 @@ func (a *Agent) admit(plan Plan, mech *privacy.DistributedDGauss) (LedgerEntry, 
 	if p.Budget > 0 && eps > p.Budget {
 		return LedgerEntry{}, fmt.Sprintf("it would take this device's ε to %.4g at δ = %g, past its budget of %g", eps, p.Delta, p.Budget)
 	}
-	return LedgerEntry{Round: plan.Round, NoiseMultiplier: plan.NoiseMultiplier, ClipNorm: plan.ClipNorm, Delta: p.Delta,
+	return LedgerEntry{Round: plan.Round, ModelVersion: plan.ModelVersion, NoiseMultiplier: plan.NoiseMultiplier, ClipNorm: plan.ClipNorm, Delta: p.Delta,
 		Distributed: mech, Epsilon: eps}, ""
 }
 
@@ -313,7 +350,7 @@ func (a *Agent) unsignable(plan Plan) string {
 // but that the device does not report.
 func (a *Agent) decline(plan Plan, why string) (time.Duration, error) {
 	a.log.Warn("declining a round", "round", plan.Round, "reason", why)
-	if n := len(a.ledger.Entries); n == 0 || a.ledger.Entries[n-1].Kind != EntryDeclined || a.ledger.Entries[n-1].Round != plan.Round {
+	if !a.ledger.declinedLast(plan.Round) {
 		err := a.record(LedgerEntry{Kind: EntryDeclined, Round: plan.Round, Reason: why, Delta: a.policy.Delta,
 			Epsilon: a.ledger.epsilon(a.policy.Delta)}, 0)
 		if err != nil {
@@ -489,14 +526,17 @@ func (a *Agent) secureInput(ctx context.Context, sr *secureRound) ([]uint32, err
 // Run takes part in rounds until ctx ends. It waits out the retry windows
 // the coordinator gives, and after a failure (the network lost, a report
 // refused) backs off with jitter, from half a second up to half a minute,
-// before trying again. It returns ctx's error, or ErrNoData.
+// before trying again. It returns ctx's error, or ErrNoData for an agent
+// without a source (WithSource); one with a source waits for data to come.
 func (a *Agent) Run(ctx context.Context) error {
 	backoff := time.Duration(0)
 	for {
 		wait, err := a.Step(ctx)
 		switch {
-		case errors.Is(err, ErrNoData):
+		case errors.Is(err, ErrNoData) && a.source == nil:
 			return err
+		case errors.Is(err, ErrNoData):
+			wait = ineligibleWait
 		case err != nil && ctx.Err() == nil:
 			backoff = min(max(2*backoff, 500*time.Millisecond), 30*time.Second)
 			wait = backoff/2 + rand.N(backoff/2+1)

@@ -8,6 +8,8 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/tacitfl/tacit/privacy"
@@ -24,19 +26,27 @@ import (
 // over the fewest survivors the round accepts less the colluders it
 // counts, with this device's own share coming and going with it, and the
 // rounding's cost), whose ε is the higher.
+//
+// A ledger is safe to use from several goroutines (an agent, and the app
+// recording the person's choices) through its methods; Entries may be read
+// directly only while nothing records, and Snapshot copies it otherwise.
 type Ledger struct {
 	path    string
+	mu      sync.Mutex // guards Entries and the file
 	Entries []LedgerEntry
 }
 
 // LedgerEntry is one round the device took part in or, by its Kind, declined
-// or cannot account for.
+// or cannot account for, or a choice of the person's about their data.
 type LedgerEntry struct {
 	Time  time.Time `json:"time"`
 	Kind  string    `json:"kind,omitempty"` // "": a round the device took part in
 	Round int64     `json:"round"`
+	// ModelVersion is the version of the model the device trained on in the
+	// round.
+	ModelVersion int64 `json:"model_version,omitempty"`
 	// Reason says why the device declined the round, or why its cost is
-	// unknown.
+	// unknown, or what the person chose.
 	Reason          string  `json:"reason,omitempty"`
 	NoiseMultiplier float64 `json:"noise_multiplier"` // 0: no differential privacy
 	ClipNorm        float64 `json:"clip_norm"`
@@ -57,7 +67,18 @@ const (
 	// was opened: a round whose cost the device cannot know, counted as
 	// unbounded ε.
 	EntryUnknown = "unknown"
+	// EntryConsent is the person granting or withdrawing consent to a kind
+	// of event: it spends nothing.
+	EntryConsent = "consent"
+	// EntryForget is the person deleting events: it spends nothing, and
+	// its Reason names the rounds and model versions the device had
+	// contributed to before, which the deletion cannot reach.
+	EntryForget = "forget"
 )
+
+// spends says whether an entry of kind counts towards ε: a round taken
+// part in, or one of unknown cost.
+func spends(kind string) bool { return kind == "" || kind == EntryUnknown }
 
 // ledgerJSON is how an entry is written: ε null when unbounded, which JSON
 // has no number for.
@@ -182,13 +203,19 @@ func (l *Ledger) EpsilonIf(z float64, mech *privacy.DistributedDGauss, delta flo
 // epsilon is the device's ε at delta over its rounds and more: 0 with no
 // round at all.
 func (l *Ledger) epsilon(delta float64, more ...LedgerEntry) float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.epsilonLocked(delta, more...)
+}
+
+func (l *Ledger) epsilonLocked(delta float64, more ...LedgerEntry) float64 {
 	a, err := privacy.NewAccountant(privacy.AccountantRDP)
 	if err != nil {
 		return math.Inf(1)
 	}
 	rounds := 0
 	for _, e := range append(l.Entries[:len(l.Entries):len(l.Entries)], more...) {
-		if e.Kind == EntryDeclined {
+		if !spends(e.Kind) {
 			continue
 		}
 		if e.NoiseMultiplier <= 0 {
@@ -209,9 +236,56 @@ func (l *Ledger) epsilon(delta float64, more ...LedgerEntry) float64 {
 	return eps
 }
 
+// Epsilon is the device's ε at delta over the rounds in the ledger.
+func (l *Ledger) Epsilon(delta float64) float64 { return l.epsilon(delta) }
+
+// Note records a choice of the person's, of kind EntryConsent or
+// EntryForget, made at t: it spends nothing and carries the device's ε so
+// far at delta.
+func (l *Ledger) Note(kind, reason string, delta float64, t time.Time) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.recordLocked(LedgerEntry{Time: t.UTC(), Kind: kind, Reason: reason, Delta: delta, Epsilon: l.epsilonLocked(delta)})
+}
+
+// Snapshot is a copy of the ledger's entries.
+func (l *Ledger) Snapshot() []LedgerEntry {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.Entries)
+}
+
+// declinedLast says whether the last entry declines round.
+func (l *Ledger) declinedLast(round int64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := len(l.Entries)
+	return n > 0 && l.Entries[n-1].Kind == EntryDeclined && l.Entries[n-1].Round == round
+}
+
+// Contributed lists the rounds the device took part in, those of unknown
+// cost included, and the model versions it trained on in them (0 where
+// the ledger did not say).
+func (l *Ledger) Contributed() (rounds, versions []int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, e := range l.Entries {
+		if spends(e.Kind) {
+			rounds, versions = append(rounds, e.Round), append(versions, e.ModelVersion)
+		}
+	}
+	return rounds, versions
+}
+
 // Record appends an entry, to the file first: an entry that is not on disk
 // was not given.
 func (l *Ledger) Record(e LedgerEntry) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.recordLocked(e)
+}
+
+func (l *Ledger) recordLocked(e LedgerEntry) error {
 	b, err := json.Marshal(e)
 	if err != nil {
 		return err
@@ -242,6 +316,8 @@ func appendSync(path string, b []byte) error {
 
 // Print writes the ledger for the person to read.
 func (l *Ledger) Print(w io.Writer) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if len(l.Entries) == 0 {
 		fmt.Fprintln(w, "this device has not taken part in any round")
 		return
@@ -256,9 +332,10 @@ func (l *Ledger) Print(w io.Writer) {
 			fmt.Fprintf(w, "%-20s %8d %8.3g %8.3g %10d %12.4g\n", when, e.Round, e.NoiseMultiplier, e.ClipNorm, e.BytesSent, e.Epsilon)
 		}
 		bytes += e.BytesSent
-		if e.Kind == EntryDeclined {
+		switch {
+		case e.Kind == EntryDeclined:
 			declined++
-		} else {
+		case spends(e.Kind):
 			rounds++
 		}
 	}

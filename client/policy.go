@@ -55,14 +55,49 @@ type Policy struct {
 	// protects the device against a coordinator that lies; it needs the
 	// device's signing key.
 	RequireMaliciousSecure bool `toml:"require_malicious_secure" yaml:"require_malicious_secure" json:"require_malicious_secure"`
+	// RequireCharging, RequireUnmetered and RequireIdle are the device's
+	// conditions under which it checks in (the app reports them): training
+	// should cost the person neither battery, nor a metered network, nor
+	// a slower phone while they use it.
+	RequireCharging  bool `toml:"require_charging" yaml:"require_charging" json:"require_charging"`
+	RequireUnmetered bool `toml:"require_unmetered" yaml:"require_unmetered" json:"require_unmetered"`
+	RequireIdle      bool `toml:"require_idle" yaml:"require_idle" json:"require_idle"`
+}
+
+// Conditions are the device's state as the app reports it.
+type Conditions struct {
+	Charging  bool // on external power
+	Unmetered bool // on a network that does not charge by the byte
+	Idle      bool // not in use
+}
+
+// Ineligible is why the device in conditions c must not check in under p,
+// or "" if it may.
+func (p Policy) Ineligible(c Conditions) string {
+	var missing []string
+	if p.RequireCharging && !c.Charging {
+		missing = append(missing, "charging")
+	}
+	if p.RequireUnmetered && !c.Unmetered {
+		missing = append(missing, "on an unmetered network")
+	}
+	if p.RequireIdle && !c.Idle {
+		missing = append(missing, "idle")
+	}
+	if missing == nil {
+		return ""
+	}
+	return "the device is not " + strings.Join(missing, ", nor ")
 }
 
 // DefaultPolicy is the policy of a device that states none: secure
 // aggregation among at least 10 devices, a threshold above half of each
 // neighbourhood, δ = 1e-6, at most 24 rounds a day, no ε budget and no
-// minimum noise.
+// minimum noise, and checking in only while charging, idle and on an
+// unmetered network.
 func DefaultPolicy() Policy {
-	return Policy{MinCohort: 10, MinSurvivors: 10, Delta: 1e-6, MaxRoundsPerDay: 24}
+	return Policy{MinCohort: 10, MinSurvivors: 10, Delta: 1e-6, MaxRoundsPerDay: 24,
+		RequireCharging: true, RequireUnmetered: true, RequireIdle: true}
 }
 
 // Validate refuses a policy whose numbers mean nothing.
@@ -172,9 +207,11 @@ func (p Policy) declineSecAgg(s secagg.Config, mech *privacy.DistributedDGauss) 
 // roundsSince counts the ledger's rounds (those of unknown cost included)
 // after since.
 func (l *Ledger) roundsSince(since time.Time) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	n := 0
 	for _, e := range l.Entries {
-		if e.Kind != EntryDeclined && e.Time.After(since) {
+		if spends(e.Kind) && e.Time.After(since) {
 			n++
 		}
 	}

@@ -48,19 +48,34 @@ func LeaveLastOut(l *Log) *Split {
 			last = make(map[int32]int)
 		}
 		clear(last)
-		for j, it := range seq {
-			last[it] = j
-		}
-		lo := len(s.train)
-		for it := range last {
-			s.train = append(s.train, it)
-		}
-		mine := s.train[lo:]
-		slices.Sort(mine)
-		for _, it := range mine {
-			s.ages = append(s.ages, int32(len(seq)-1-last[it]))
-		}
+		s.train, s.ages = appendPositives(s.train, s.ages, seq, last)
 		s.offsets[u+1] = int64(len(s.train))
 	}
 	return s
+}
+
+// Positives are the distinct items of seq, a person's interactions in time
+// order, ascending, and aligned with them each item's age: how many
+// interactions came after its latest one. They are what a model trains on
+// (model.Positives), on a device as in the simulator.
+func Positives(seq []int32) (items, ages []int32) {
+	return appendPositives(nil, nil, seq, make(map[int32]int, len(seq)))
+}
+
+// appendPositives appends seq's positives to items and ages, using last,
+// which must be empty, as scratch.
+func appendPositives(items, ages, seq []int32, last map[int32]int) ([]int32, []int32) {
+	for j, it := range seq {
+		last[it] = j
+	}
+	lo := len(items)
+	for it := range last {
+		items = append(items, it)
+	}
+	mine := items[lo:]
+	slices.Sort(mine)
+	for _, it := range mine {
+		ages = append(ages, int32(len(seq)-1-last[it]))
+	}
+	return items, ages
 }
