@@ -45,6 +45,8 @@ type store struct {
 }
 
 func openStore(path string) (*store, error) {
+	// A compaction the device did not finish: the store is still whole.
+	os.Remove(path + ".compact")
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("device: opening %s: %w", path, err)
