@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -284,5 +285,42 @@ func TestLoadPolicy(t *testing.T) {
 		if _, err := LoadPolicy(path); err == nil {
 			t.Errorf("%s accepted", name)
 		}
+	}
+}
+
+// TestEligibility: the default policy checks in only while charging, on an
+// unmetered network and idle, and says what is missing.
+func TestEligibility(t *testing.T) {
+	p := DefaultPolicy()
+	if why := p.Ineligible(Conditions{Charging: true, Unmetered: true, Idle: true}); why != "" {
+		t.Fatalf("all conditions hold: %q", why)
+	}
+	if why := p.Ineligible(Conditions{Unmetered: true}); why != "the device is not charging, nor idle" {
+		t.Fatalf("%q", why)
+	}
+	p.RequireCharging, p.RequireIdle = false, false
+	if why := p.Ineligible(Conditions{Unmetered: true}); why != "" {
+		t.Fatalf("a policy that asks only for an unmetered network: %q", why)
+	}
+}
+
+// TestChoicesSpendNothing: consent and forget entries count neither
+// towards ε nor towards the rounds of a day, and a round's model version
+// is listed among the device's contributions.
+func TestChoicesSpendNothing(t *testing.T) {
+	l, err := OpenLedger(filepath.Join(t.TempDir(), "ledger.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)
+	l.Note(EntryConsent, "granted consent to use view events", 1e-6, now)
+	l.Note(EntryForget, "deleted all events (3)", 1e-6, now)
+	if l.Epsilon(1e-6) != 0 || l.roundsSince(now.Add(-time.Hour)) != 0 {
+		t.Fatalf("choices spent ε %v or counted %d rounds", l.Epsilon(1e-6), l.roundsSince(now.Add(-time.Hour)))
+	}
+	l.Record(LedgerEntry{Time: now, Round: 4, ModelVersion: 3, NoiseMultiplier: 1, Delta: 1e-6})
+	rounds, versions := l.Contributed()
+	if !slices.Equal(rounds, []int64{4}) || !slices.Equal(versions, []int64{3}) || !(l.Epsilon(1e-6) > 0) {
+		t.Fatalf("contributed %v %v, ε %v", rounds, versions, l.Epsilon(1e-6))
 	}
 }
