@@ -177,6 +177,7 @@ func (d *Device) saveModel(h modelHeader, params []float32) error {
 	if d.st == nil {
 		return ErrClosed
 	}
+	d.prepared = nil
 	return d.st.putModel(h, params)
 }
 

@@ -78,6 +78,10 @@ type Device struct {
 	policy     client.Policy
 	conditions client.Conditions
 	run        *running // the agent taking part in rounds, if any
+	// prepared is the stored model, prepared for recommending, once read;
+	// nil again when a new one is stored.
+	prepared *model.Prepared
+	version  int64 // prepared's
 }
 
 // Files in a device's directory.

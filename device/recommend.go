@@ -87,27 +87,21 @@ func (d *Device) Recommend(n int, explain bool) (*Recommendations, error) {
 	}
 	d.mu.Lock()
 	h, err := d.historyLocked()
-	var m *model.MF
-	var hdr modelHeader
 	if err == nil {
-		m, hdr, err = d.st.model()
+		err = d.prepareLocked()
 	}
+	p, version := d.prepared, d.version
 	d.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	if m.Items > len(d.catalogue) {
-		return nil, fmt.Errorf("device: the model has %d items and the catalogue %d", m.Items, len(d.catalogue))
-	}
-	seq := h.known()
-	items, ages := dataset.Positives(seq)
+	items, ages := dataset.Positives(h.known())
 	pos := model.Positives{Items: items, Ages: ages}
-	p := model.Prepare(m, hdr.Config)
 	top, err := p.Recommend(pos, n)
 	if err != nil {
 		return nil, err
 	}
-	out := &Recommendations{ModelVersion: hdr.Version, list: make([]Recommendation, len(top))}
+	out := &Recommendations{ModelVersion: version, list: make([]Recommendation, len(top))}
 	for i, s := range top {
 		out.list[i] = Recommendation{Item: d.catalogue[s.Item], Score: float64(s.Score)}
 	}
@@ -140,4 +134,20 @@ func (d *Device) Recommend(n int, explain bool) (*Recommendations, error) {
 		}
 	}
 	return out, nil
+}
+
+// prepareLocked reads and prepares the stored model, unless it already has.
+func (d *Device) prepareLocked() error {
+	if d.prepared != nil {
+		return nil
+	}
+	m, h, err := d.st.model()
+	if err != nil {
+		return err
+	}
+	if m.Items > len(d.catalogue) {
+		return fmt.Errorf("device: the model has %d items and the catalogue %d", m.Items, len(d.catalogue))
+	}
+	d.prepared, d.version = model.Prepare(m, h.Config), h.Version
+	return nil
 }

@@ -86,7 +86,7 @@ func TestTheDeviceSeesWhatTheSimulatorSees(t *testing.T) {
 		// The device without the held-out rating recommends as the
 		// simulator ranks the person's training positives.
 		d = importPerson(t, l, u, all-1)
-		if err := d.st.putModel(modelHeader{Version: 42, Items: m.Items, Config: cfg}, m.Params); err != nil {
+		if err := d.saveModel(modelHeader{Version: 42, Items: m.Items, Config: cfg}, m.Params); err != nil {
 			t.Fatal(err)
 		}
 		got, err := d.Recommend(20, false)
@@ -123,7 +123,7 @@ func TestExplanationsNameThePersonsEvents(t *testing.T) {
 	cfg := model.DefaultConfig()
 	cfg.Factors = 16
 	m, _ := model.NewMF(l.NumItems, cfg.Factors, 5)
-	d.st.putModel(modelHeader{Version: 1, Items: m.Items, Config: cfg}, m.Params)
+	d.saveModel(modelHeader{Version: 1, Items: m.Items, Config: cfg}, m.Params)
 	recs, err := d.Recommend(5, true)
 	if err != nil {
 		t.Fatal(err)

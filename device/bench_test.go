@@ -1,0 +1,112 @@
+package device
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/tacitfl/tacit/client"
+	"github.com/tacitfl/tacit/dataset"
+	"github.com/tacitfl/tacit/model"
+)
+
+// The device's resource bounds on ml-latest-small's largest person, at the
+// coordinator's default model (64 factors over 9,724 items):
+//
+//	go test -run '^$' -bench . -benchtime 20x ./device
+//
+// BenchmarkRecommend reports the device's time to recommend (reading the
+// person's events from the store, ranking, and explaining) against the
+// prepared model's ranking of the same positives in memory (the baseline,
+// in the same run), BenchmarkStore the bytes a stored event costs, BenchmarkTraining
+// the heap a round of training holds.
+
+func largestDevice(b *testing.B) (*Device, *dataset.Log, int, *model.MF, model.Config) {
+	l, err := dataset.Embedded()
+	if err != nil {
+		b.Fatal(err)
+	}
+	u := largestPerson(l)
+	d := importPerson(b, l, u, len(l.Items(u)))
+	cfg := model.DefaultConfig()
+	m, _ := model.NewMF(l.NumItems, cfg.Factors, 1)
+	if err := d.saveModel(modelHeader{Version: 1, Items: m.Items, Config: cfg}, m.Params); err != nil {
+		b.Fatal(err)
+	}
+	return d, l, u, m, cfg
+}
+
+func BenchmarkRecommend(b *testing.B) {
+	d, l, u, m, cfg := largestDevice(b)
+	b.Logf("person %s: %d ratings", l.UserIDs[u], len(l.Items(u)))
+	items, ages := dataset.Positives(l.Items(u))
+	pos := model.Positives{Items: items, Ages: ages}
+	p := model.Prepare(m, cfg)
+	b.Run("baseline=model-ranking", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := p.Recommend(pos, 10); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	for _, explain := range []bool{false, true} {
+		b.Run(fmt.Sprintf("device/explain=%v", explain), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := d.Recommend(10, explain); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkStore(b *testing.B) {
+	l, err := dataset.Embedded()
+	if err != nil {
+		b.Fatal(err)
+	}
+	u := largestPerson(l)
+	for b.Loop() {
+		b.StopTimer()
+		d := importPerson(b, l, u, len(l.Items(u)))
+		fi, err := os.Stat(filepath.Join(d.dir, storeFile))
+		if err != nil {
+			b.Fatal(err)
+		}
+		d.Close()
+		b.StartTimer()
+		b.ReportMetric(float64(fi.Size())/float64(len(l.Items(u))), "file-bytes/event")
+	}
+}
+
+func BenchmarkTraining(b *testing.B) {
+	d, _, _, m, cfg := largestDevice(b)
+	d.SetConditions(true, true, true)
+	d.policy.AllowPlain = true
+	c := &coordinator{params: m.Params}
+	var before, after runtime.MemStats
+	for b.Loop() {
+		c.mu.Lock()
+		c.plan = &client.Plan{Round: 1, ModelVersion: 1, Items: m.Items, Model: cfg, Local: model.LocalConfig{Epochs: 1, LR: 0.1}}
+		c.mu.Unlock()
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		a := client.NewAgent(client.Data{}, c, client.NewWorkspace(), nil).KeepLedger(d.ledger, d.policy).
+			WithSource(d.trainingData).WithConditions(d.currentConditions)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		if _, err := a.Step(ctx); err != nil {
+			b.Fatal(err)
+		}
+		cancel()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/(1<<20), "MiB-allocated/round")
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "MiB-held-after")
+		runtime.KeepAlive(a)
+	}
+}
