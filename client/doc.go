@@ -15,5 +15,6 @@
 // ledger declines a plan outside its policy, writing why in the ledger, and
 // accounts every round at its own δ. Plain, unmasked updates need the
 // policy's AllowPlain; an agent without a ledger (a simulation's virtual
-// device) takes part in whatever it is asked to.
+// device) takes part in whatever it is asked to. To recommend without
+// taking part, QUIC.LatestModel fetches the current model and its config.
 package client

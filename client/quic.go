@@ -5,12 +5,14 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
 	"github.com/quic-go/quic-go"
 
 	"github.com/tacitfl/tacit/aggregate/secagg"
+	"github.com/tacitfl/tacit/model"
 	"github.com/tacitfl/tacit/proto"
 	"github.com/tacitfl/tacit/proto/tacitpb"
 )
@@ -194,6 +196,59 @@ func (q *QUIC) DownloadModel(ctx context.Context, version int64, length int, dst
 		return nil, err
 	}
 	return c.DecodeModel(m.Params, length, dst)
+}
+
+// ErrBadModel is wrapped by every refusal of a model the coordinator sent
+// outside a round (LatestModel).
+var ErrBadModel = errors.New("client: bad model from the coordinator")
+
+// LatestModel fetches the coordinator's current model, its version and its
+// config, without taking part in a round: to recommend on the device. The
+// answer is checked as a stranger's would be (readModel).
+func (q *QUIC) LatestModel(ctx context.Context) (version int64, m *model.MF, cfg model.Config, err error) {
+	// Version -1 with latest: a coordinator too old to know latest refuses
+	// the request as stale instead of answering another one.
+	req := &tacitpb.Request{Body: &tacitpb.Request_Model{Model: &tacitpb.ModelRequest{Version: -1, Latest: true}}}
+	resp, err := q.roundTrip(ctx, req)
+	if err != nil {
+		return 0, nil, model.Config{}, err
+	}
+	pb := resp.GetModel()
+	if pb == nil {
+		return 0, nil, model.Config{}, fmt.Errorf("%w: the request was answered with %T", ErrBadModel, resp.Body)
+	}
+	c, err := tensors()
+	if err != nil {
+		return 0, nil, model.Config{}, err
+	}
+	if m, cfg, err = readModel(c, pb); err != nil {
+		return 0, nil, model.Config{}, err
+	}
+	return pb.GetVersion(), m, cfg, nil
+}
+
+// readModel checks a Model's config (model.Config.Validate, 1 to maxItems
+// items) before it decodes the params, to exactly the number of values that
+// config implies: a hostile answer is refused with ErrBadModel, never read
+// as a model of another shape.
+func readModel(c *proto.Codec, pb *tacitpb.Model) (*model.MF, model.Config, error) {
+	if pb.GetConfig() == nil {
+		return nil, model.Config{}, fmt.Errorf("%w: no config", ErrBadModel)
+	}
+	items, cfg := proto.FromModelConfig(pb.GetConfig())
+	if err := cfg.Validate(); err != nil {
+		return nil, model.Config{}, fmt.Errorf("%w: %v", ErrBadModel, err)
+	}
+	// The last bound matters only where int is 32 bits: 4 bytes a value
+	// must fit an int.
+	if items <= 0 || items > maxItems || items > math.MaxInt/4/(cfg.Factors+1) {
+		return nil, model.Config{}, fmt.Errorf("%w: %d items, want 1 to %d", ErrBadModel, items, maxItems)
+	}
+	params, err := c.DecodeModel(pb.GetParams(), model.ParamCount(items, cfg.Factors), nil)
+	if err != nil {
+		return nil, model.Config{}, fmt.Errorf("%w: %w", ErrBadModel, err)
+	}
+	return &model.MF{Items: items, Factors: cfg.Factors, Params: params}, cfg, nil
 }
 
 // Report implements Coordinator.

@@ -6,12 +6,14 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/quic-go/quic-go"
+	gproto "google.golang.org/protobuf/proto"
 
 	"github.com/tacitfl/tacit/aggregate"
 	"github.com/tacitfl/tacit/client"
@@ -288,6 +290,73 @@ func TestHostileInputClosesOnlyThatConnection(t *testing.T) {
 		if o.Committed && o.Reports == 2 {
 			break
 		}
+	}
+}
+
+// TestLatestModelOverTheWire: a request with latest, whatever version it
+// names, is answered with the current version, its config and its params,
+// and after a commit with the new version. Without latest, a version that
+// is not current is still refused as stale: so a coordinator too old to
+// know latest refuses the -1 that client.QUIC.LatestModel names.
+func TestLatestModelOverTheWire(t *testing.T) {
+	c := startCluster(t, 1)
+	// Each request on a connection of its own: the agent below takes the
+	// device's connection over.
+	request := func(version int64, latest bool) *tacitpb.Response {
+		t.Helper()
+		conn := rawConn(t, c)
+		defer conn.CloseWithError(0, "")
+		hello := frame(t, &tacitpb.Request{ProtocolVersion: proto.ProtocolVersion, Token: c.tokens[0], Body: &tacitpb.Request_Hello{Hello: &tacitpb.Hello{}}})
+		if resp, err := exchange(t, conn, hello, false); err != nil || resp.GetHello() == nil {
+			t.Fatalf("Hello answered %v, %v", resp, err)
+		}
+		resp, err := exchange(t, conn, frame(t, &tacitpb.Request{ProtocolVersion: proto.ProtocolVersion,
+			Body: &tacitpb.Request_Model{Model: &tacitpb.ModelRequest{Version: version, Latest: latest}}}), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	wantConfig := proto.ModelConfig(30, c.cfg)
+	latest := func() int64 {
+		t.Helper()
+		var version int64
+		var params []float32
+		c.svc.Model(func(v int64, p []float32) { version, params = v, slices.Clone(p) })
+		for _, asked := range []int64{-1, version + 5} {
+			m := request(asked, true).GetModel()
+			if m == nil || m.Version != version || !gproto.Equal(m.Config, wantConfig) {
+				t.Fatalf("latest, naming version %d: version %d, config %v, want version %d, config %v", asked, m.GetVersion(), m.GetConfig(), version, wantConfig)
+			}
+			if got, err := mustCodec(t).Decode(m.Params, len(params), nil); err != nil || !slices.Equal(got, params) {
+				t.Fatalf("latest, naming version %d: the params differ from the model's (%v)", asked, err)
+			}
+		}
+		return version
+	}
+	first := latest()
+	if code := request(-1, false).GetError().GetCode(); code != tacitpb.ErrorCode_ERROR_CODE_STALE_MODEL {
+		t.Fatalf("version -1 without latest: %v, want ERROR_CODE_STALE_MODEL", code)
+	}
+	// The one device takes part until a round commits; then nothing moves.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	q := c.transport(t, 0)
+	defer q.Close()
+	agent := client.NewAgent(c.data(0), q, client.NewWorkspace(), nil)
+	for committed := false; !committed; {
+		wait, err := agent.Step(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case o := <-c.outcomes:
+			committed = o.Committed
+		case <-time.After(wait):
+		}
+	}
+	if second := latest(); second <= first {
+		t.Fatalf("version %d after a commit, %d before", second, first)
 	}
 }
 

@@ -410,7 +410,7 @@ func (s *Server) handle(device string, req *tacitpb.Request) (resp *tacitpb.Resp
 	case *tacitpb.Request_CheckIn:
 		return s.checkIn(device, body.CheckIn.GetCachedModelVersion()), false
 	case *tacitpb.Request_Model:
-		return s.model(body.Model.GetVersion())
+		return s.model(body.Model.GetVersion(), body.Model.GetLatest())
 	case *tacitpb.Request_Report:
 		return s.report(device, body.Report)
 	case *tacitpb.Request_SecaggFetch:
@@ -442,11 +442,16 @@ func (s *Server) checkIn(device string, cached int64) *tacitpb.Response {
 	return &tacitpb.Response{Body: &tacitpb.Response_CheckIn{CheckIn: out}}
 }
 
-// model answers a download of the current version from the cached frame
-// (marked by a Model response without Params).
-func (s *Server) model(version int64) (*tacitpb.Response, bool) {
+// model answers a download of the current version, or with latest of
+// whatever version is current, from the cached frame (marked by a Model
+// response without Params). The frame carries the model's config, so a
+// device outside any round can read it.
+func (s *Server) model(version int64, latest bool) (*tacitpb.Response, bool) {
 	var stale error
 	s.svc.Model(func(v int64, params []float32) {
+		if latest {
+			version = v
+		}
 		if v != version {
 			stale = fmt.Errorf("model %d is not current; %d is", version, v)
 			return
@@ -462,7 +467,7 @@ func (s *Server) model(version int64) (*tacitpb.Response, bool) {
 					return
 				}
 			}
-			resp := &tacitpb.Response{Body: &tacitpb.Response_Model{Model: &tacitpb.Model{Version: v, Params: t}}}
+			resp := &tacitpb.Response{Body: &tacitpb.Response_Model{Model: &tacitpb.Model{Version: v, Params: t, Config: s.plannedModel}}}
 			frame, err := proto.AppendFrame(nil, resp)
 			if err != nil {
 				stale = err

@@ -195,6 +195,8 @@ func (c *Codec) EncodeModel(params []float32, bits int, comp tacitpb.Compression
 }
 
 // DecodeModel reads a model tensor, float32 or quantized, of want values.
+// Like Decode, it refuses non-finite values: a quantized tensor's range may
+// be finite as a float64 and still put a value beyond float32.
 func (c *Codec) DecodeModel(t *tacitpb.Tensor, want int, dst []float32) ([]float32, error) {
 	if t.GetDtype() != tacitpb.DType_DTYPE_UINT {
 		return c.Decode(t, want, dst)
@@ -210,6 +212,11 @@ func (c *Codec) DecodeModel(t *tacitpb.Tensor, want int, dst []float32) ([]float
 	out, err := q.AppendDecodeSum(dst[:0], enc)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadTensor, err)
+	}
+	for i, x := range out {
+		if x-x != 0 {
+			return nil, fmt.Errorf("%w: value %d is %v", ErrBadTensor, i, x)
+		}
 	}
 	return out, nil
 }

@@ -49,6 +49,7 @@ func TestModelQuantization(t *testing.T) {
 	for name, edit := range map[string]func(*tacitpb.Tensor){
 		"no range":       func(t *tacitpb.Tensor) { t.Range = 0 },
 		"infinite range": func(t *tacitpb.Tensor) { t.Range = math.Inf(1) },
+		"float64 range":  func(t *tacitpb.Tensor) { t.Range = math.MaxFloat64 }, // finite, but not in float32
 		"1 bit":          func(t *tacitpb.Tensor) { t.Bits = 1 },
 		"wrong length":   func(t *tacitpb.Tensor) { t.Length++ },
 		"short data":     func(t *tacitpb.Tensor) { t.Data = t.Data[:10] },

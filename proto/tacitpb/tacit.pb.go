@@ -2392,8 +2392,15 @@ func (x *ModelConfig) GetRecencyFloor() float64 {
 
 // ModelRequest fetches the shared parameters of a model version.
 type ModelRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Version       int64                  `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The version wanted; the coordinator answers ERROR_CODE_STALE_MODEL if
+	// it is not the current one. Ignored with latest.
+	Version int64 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	// Answer the current version, whatever it is: for a device that wants
+	// the model outside a round (to recommend), and so knows no version. Such
+	// a device sets version to -1, so that a coordinator older than this
+	// field refuses it (stale) instead of answering something else.
+	Latest        bool `protobuf:"varint,2,opt,name=latest,proto3" json:"latest,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2435,11 +2442,22 @@ func (x *ModelRequest) GetVersion() int64 {
 	return 0
 }
 
+func (x *ModelRequest) GetLatest() bool {
+	if x != nil {
+		return x.Latest
+	}
+	return false
+}
+
 // Model is a model version's shared parameters.
 type Model struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Version       int64                  `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
-	Params        *Tensor                `protobuf:"bytes,2,opt,name=params,proto3" json:"params,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Version int64                  `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	Params  *Tensor                `protobuf:"bytes,2,opt,name=params,proto3" json:"params,omitempty"`
+	// The model's shape and objective, as in every Plan, so a device that
+	// fetched the latest version can read params and use them. The receiver
+	// validates it, and decodes params to exactly the length it implies.
+	Config        *ModelConfig `protobuf:"bytes,3,opt,name=config,proto3" json:"config,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2484,6 +2502,13 @@ func (x *Model) GetVersion() int64 {
 func (x *Model) GetParams() *Tensor {
 	if x != nil {
 		return x.Params
+	}
+	return nil
+}
+
+func (x *Model) GetConfig() *ModelConfig {
+	if x != nil {
+		return x.Config
 	}
 	return nil
 }
@@ -2965,12 +2990,14 @@ const file_proto_tacit_proto_rawDesc = "" +
 	"\buser_reg\x18\x05 \x01(\x01R\auserReg\x12\x19\n" +
 	"\bitem_reg\x18\x06 \x01(\x01R\aitemReg\x12*\n" +
 	"\x11recency_half_life\x18\a \x01(\x01R\x0frecencyHalfLife\x12#\n" +
-	"\rrecency_floor\x18\b \x01(\x01R\frecencyFloor\"(\n" +
+	"\rrecency_floor\x18\b \x01(\x01R\frecencyFloor\"@\n" +
 	"\fModelRequest\x12\x18\n" +
-	"\aversion\x18\x01 \x01(\x03R\aversion\"K\n" +
+	"\aversion\x18\x01 \x01(\x03R\aversion\x12\x16\n" +
+	"\x06latest\x18\x02 \x01(\bR\x06latest\"z\n" +
 	"\x05Model\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x03R\aversion\x12(\n" +
-	"\x06params\x18\x02 \x01(\v2\x10.tacit.v1.TensorR\x06params\"\xcf\x01\n" +
+	"\x06params\x18\x02 \x01(\v2\x10.tacit.v1.TensorR\x06params\x12-\n" +
+	"\x06config\x18\x03 \x01(\v2\x15.tacit.v1.ModelConfigR\x06config\"\xcf\x01\n" +
 	"\x06Report\x12\x14\n" +
 	"\x05round\x18\x01 \x01(\x03R\x05round\x12(\n" +
 	"\x06update\x18\x02 \x01(\v2\x10.tacit.v1.TensorR\x06update\x12\x16\n" +
@@ -3121,16 +3148,17 @@ var file_proto_tacit_proto_depIdxs = []int32{
 	28, // 34: tacit.v1.SecAggUnmask.seeds:type_name -> tacit.v1.SecAggRevealedShare
 	28, // 35: tacit.v1.SecAggUnmask.keys:type_name -> tacit.v1.SecAggRevealedShare
 	37, // 36: tacit.v1.Model.params:type_name -> tacit.v1.Tensor
-	37, // 37: tacit.v1.Report.update:type_name -> tacit.v1.Tensor
-	35, // 38: tacit.v1.Report.evaluation:type_name -> tacit.v1.Evaluation
-	1,  // 39: tacit.v1.Tensor.dtype:type_name -> tacit.v1.DType
-	2,  // 40: tacit.v1.Tensor.compression:type_name -> tacit.v1.Compression
-	3,  // 41: tacit.v1.Error.code:type_name -> tacit.v1.ErrorCode
-	42, // [42:42] is the sub-list for method output_type
-	42, // [42:42] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	31, // 37: tacit.v1.Model.config:type_name -> tacit.v1.ModelConfig
+	37, // 38: tacit.v1.Report.update:type_name -> tacit.v1.Tensor
+	35, // 39: tacit.v1.Report.evaluation:type_name -> tacit.v1.Evaluation
+	1,  // 40: tacit.v1.Tensor.dtype:type_name -> tacit.v1.DType
+	2,  // 41: tacit.v1.Tensor.compression:type_name -> tacit.v1.Compression
+	3,  // 42: tacit.v1.Error.code:type_name -> tacit.v1.ErrorCode
+	43, // [43:43] is the sub-list for method output_type
+	43, // [43:43] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_proto_tacit_proto_init() }
