@@ -191,8 +191,11 @@ func (d *Device) FetchModel(c *Connection) error {
 	defer q.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	_ = ctx
-	return errors.New("device: fetching a model alone is not wired yet")
+	version, m, cfg, err := q.LatestModel(ctx)
+	if err != nil {
+		return err
+	}
+	return d.saveModel(modelHeader{Version: version, Items: m.Items, Config: cfg}, m.Params)
 }
 
 // ReadToken reads an enrolment token from the first line of a file, as
