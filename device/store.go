@@ -106,8 +106,11 @@ func decodeEvent(k, v []byte) (Event, error) {
 	}
 	kind := string(v[1 : 1+v[0]])
 	item := string(v[1+v[0] : len(v)-4])
-	w := math.Float32frombits(binary.LittleEndian.Uint32(v[len(v)-4:]))
-	return Event{Kind: kind, Item: item, UnixMillis: keyTime(k), Weight: float64(w)}, nil
+	w := float64(math.Float32frombits(binary.LittleEndian.Uint32(v[len(v)-4:])))
+	if checkKind(kind) != nil || item == "" || len(item) > maxItemLen || !(w >= 0 && w <= maxWeight) {
+		return Event{}, errCorrupt
+	}
+	return Event{Kind: kind, Item: item, UnixMillis: keyTime(k), Weight: w}, nil
 }
 
 func count(tx *bolt.Tx) uint64 {
