@@ -151,15 +151,21 @@ func dirOf(path string) string { return filepath.Dir(path) }
 // maxCatalogue bounds a catalogue file's items.
 const maxCatalogue = maxItems
 
+// embeddedCatalogue is the embedded data set's item ids, decoded once a
+// process: the ratings it decodes them from take 20 MB for a moment.
+var embeddedCatalogue = sync.OnceValues(func() ([]string, error) {
+	l, err := dataset.Embedded()
+	if err != nil {
+		return nil, err
+	}
+	return l.ItemIDs, nil
+})
+
 // loadCatalogue reads the item ids of a catalogue file, or the embedded
 // data set's.
 func loadCatalogue(path string) ([]string, error) {
 	if path == "" {
-		l, err := dataset.Embedded()
-		if err != nil {
-			return nil, err
-		}
-		return l.ItemIDs, nil
+		return embeddedCatalogue()
 	}
 	f, err := os.Open(path)
 	if err != nil {
