@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tacitfl/tacit/aggregate/secagg"
+	"github.com/tacitfl/tacit/model"
 	"github.com/tacitfl/tacit/privacy"
 )
 
@@ -62,6 +63,9 @@ type Policy struct {
 	RequireCharging  bool `toml:"require_charging" yaml:"require_charging" json:"require_charging"`
 	RequireUnmetered bool `toml:"require_unmetered" yaml:"require_unmetered" json:"require_unmetered"`
 	RequireIdle      bool `toml:"require_idle" yaml:"require_idle" json:"require_idle"`
+	// MaxModelMB is the largest model, in MiB of float32s, the device
+	// holds: it declines a round whose model is larger. 0: no limit.
+	MaxModelMB int `toml:"max_model_mb" yaml:"max_model_mb" json:"max_model_mb"`
 }
 
 // Conditions are the device's state as the app reports it.
@@ -93,11 +97,12 @@ func (p Policy) Ineligible(c Conditions) string {
 // DefaultPolicy is the policy of a device that states none: secure
 // aggregation among at least 10 devices, a threshold above half of each
 // neighbourhood, δ = 1e-6, at most 24 rounds a day, no ε budget and no
-// minimum noise, and checking in only while charging, idle and on an
-// unmetered network.
+// minimum noise, checking in only while charging, idle and on an
+// unmetered network, and a model of at most 256 MiB (a million items at
+// 64 factors).
 func DefaultPolicy() Policy {
 	return Policy{MinCohort: 10, MinSurvivors: 10, Delta: 1e-6, MaxRoundsPerDay: 24,
-		RequireCharging: true, RequireUnmetered: true, RequireIdle: true}
+		RequireCharging: true, RequireUnmetered: true, RequireIdle: true, MaxModelMB: 256}
 }
 
 // Validate refuses a policy whose numbers mean nothing.
@@ -115,6 +120,8 @@ func (p Policy) Validate() error {
 		return fmt.Errorf("policy: max_rounds_per_day must be at least 1, got %d", p.MaxRoundsPerDay)
 	case !(p.Budget >= 0) || math.IsInf(p.Budget, 1):
 		return fmt.Errorf("policy: budget must be finite and non-negative, got %v", p.Budget)
+	case p.MaxModelMB < 0 || p.MaxModelMB > 1<<20:
+		return fmt.Errorf("policy: max_model_mb must be 0 (no limit) to %d, got %d", 1<<20, p.MaxModelMB)
 	}
 	return nil
 }
@@ -160,6 +167,9 @@ func LoadPolicy(path string) (Policy, error) {
 // mech (nil without distributed DP), for a device that took part in
 // recent rounds within the last 24 hours; "" if it accepts it.
 func (p Policy) decline(plan Plan, mech *privacy.DistributedDGauss, recent int) string {
+	if mb := float64(model.ParamCount(plan.Items, plan.Model.Factors)) * 4 / (1 << 20); p.MaxModelMB > 0 && mb > float64(p.MaxModelMB) {
+		return fmt.Sprintf("a model of %.0f MiB, above this device's limit of %d MiB", mb, p.MaxModelMB)
+	}
 	if plan.SecAgg == nil && !p.AllowPlain {
 		return "no secure aggregation: the coordinator would see this device's update (allow_plain opts in)"
 	}

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -322,5 +323,24 @@ func TestChoicesSpendNothing(t *testing.T) {
 	rounds, versions := l.Contributed()
 	if !slices.Equal(rounds, []int64{4}) || !slices.Equal(versions, []int64{3}) || !(l.Epsilon(1e-6) > 0) {
 		t.Fatalf("contributed %v %v, ε %v", rounds, versions, l.Epsilon(1e-6))
+	}
+}
+
+// TestModelSizeBound: a device declines a round whose model is above its
+// limit, before it downloads anything, and its transport refuses to fetch
+// one.
+func TestModelSizeBound(t *testing.T) {
+	p := DefaultPolicy()
+	plan := Plan{Items: 1_100_000, Model: model.DefaultConfig(), SecAgg: &secagg.Config{NumClients: 10, Degree: 9, Threshold: 6}}
+	if why := p.decline(plan, nil, 0); !strings.Contains(why, "a model of 273 MiB, above this device's limit of 256 MiB") {
+		t.Fatalf("%q", why)
+	}
+	plan.Items = 1_000_000
+	if why := p.decline(plan, nil, 0); why != "" {
+		t.Fatalf("a million items at 64 factors: %q", why)
+	}
+	q := &QUIC{MaxModelBytes: 1 << 20}
+	if _, err := q.DownloadModel(context.Background(), 1, 1<<18+1, nil); !errors.Is(err, ErrBadModel) {
+		t.Fatalf("download of a model over the limit: %v", err)
 	}
 }

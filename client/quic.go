@@ -38,6 +38,10 @@ type QUIC struct {
 	// RequestTimeout bounds one request, with the dial and Hello it may
 	// need; 0 means a minute.
 	RequestTimeout time.Duration
+	// MaxModelBytes bounds the model, as float32s, the device accepts to
+	// hold: one larger is refused before it is downloaded or decoded. 0:
+	// only the bound on items (maxItems) applies.
+	MaxModelBytes int
 
 	mu   sync.Mutex
 	conn *quic.Conn
@@ -183,6 +187,9 @@ func (q *QUIC) CheckIn(ctx context.Context, cached int64) (*Plan, time.Duration,
 
 // DownloadModel implements Coordinator.
 func (q *QUIC) DownloadModel(ctx context.Context, version int64, length int, dst []float32) ([]float32, error) {
+	if err := q.checkModelSize(length); err != nil {
+		return nil, err
+	}
 	resp, err := q.roundTrip(ctx, &tacitpb.Request{Body: &tacitpb.Request_Model{Model: &tacitpb.ModelRequest{Version: version}}})
 	if err != nil {
 		return nil, err
@@ -198,8 +205,16 @@ func (q *QUIC) DownloadModel(ctx context.Context, version int64, length int, dst
 	return c.DecodeModel(m.Params, length, dst)
 }
 
+// checkModelSize refuses a model of values float32s above MaxModelBytes.
+func (q *QUIC) checkModelSize(values int) error {
+	if q.MaxModelBytes > 0 && values > q.MaxModelBytes/4 {
+		return fmt.Errorf("%w: %d MB, above this device's limit of %d MB", ErrBadModel, values>>18, q.MaxModelBytes>>20)
+	}
+	return nil
+}
+
 // ErrBadModel is wrapped by every refusal of a model the coordinator sent
-// outside a round (LatestModel).
+// outside a round (LatestModel), and of one above MaxModelBytes.
 var ErrBadModel = errors.New("client: bad model from the coordinator")
 
 // LatestModel fetches the coordinator's current model, its version and its
@@ -221,7 +236,7 @@ func (q *QUIC) LatestModel(ctx context.Context) (version int64, m *model.MF, cfg
 	if err != nil {
 		return 0, nil, model.Config{}, err
 	}
-	if m, cfg, err = readModel(c, pb); err != nil {
+	if m, cfg, err = readModel(c, pb, q.checkModelSize); err != nil {
 		return 0, nil, model.Config{}, err
 	}
 	return pb.GetVersion(), m, cfg, nil
@@ -231,7 +246,7 @@ func (q *QUIC) LatestModel(ctx context.Context) (version int64, m *model.MF, cfg
 // items) before it decodes the params, to exactly the number of values that
 // config implies: a hostile answer is refused with ErrBadModel, never read
 // as a model of another shape.
-func readModel(c *proto.Codec, pb *tacitpb.Model) (*model.MF, model.Config, error) {
+func readModel(c *proto.Codec, pb *tacitpb.Model, checkSize func(values int) error) (*model.MF, model.Config, error) {
 	if pb.GetConfig() == nil {
 		return nil, model.Config{}, fmt.Errorf("%w: no config", ErrBadModel)
 	}
@@ -243,6 +258,9 @@ func readModel(c *proto.Codec, pb *tacitpb.Model) (*model.MF, model.Config, erro
 	// must fit an int.
 	if items <= 0 || items > maxItems || items > math.MaxInt/4/(cfg.Factors+1) {
 		return nil, model.Config{}, fmt.Errorf("%w: %d items, want 1 to %d", ErrBadModel, items, maxItems)
+	}
+	if err := checkSize(model.ParamCount(items, cfg.Factors)); err != nil {
+		return nil, model.Config{}, err
 	}
 	params, err := c.DecodeModel(pb.GetParams(), model.ParamCount(items, cfg.Factors), nil)
 	if err != nil {
