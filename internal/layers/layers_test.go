@@ -53,3 +53,25 @@ func TestTheRoundMachineImportsNoDriver(t *testing.T) {
 		}
 	}
 }
+
+// TestTheDeviceHoldsNoCoordinator: the device library, which apps embed
+// and bind, carries none of the coordinator's drivers (proto brings the
+// round machine's rejection table), and the agent that simulations run a
+// million of carries no device store.
+func TestTheDeviceHoldsNoCoordinator(t *testing.T) {
+	for _, d := range deps(t, "device") {
+		if d == module+"/coordinator/round" {
+			continue
+		}
+		for _, above := range []string{"coordinator", "settings", "simulate", "cmd"} {
+			if d == module+"/"+above || strings.HasPrefix(d, module+"/"+above+"/") {
+				t.Errorf("device imports %s", d)
+			}
+		}
+	}
+	for _, d := range deps(t, "client") {
+		if d == module+"/device" || d == "go.etcd.io/bbolt" {
+			t.Errorf("client imports %s", d)
+		}
+	}
+}
