@@ -77,7 +77,8 @@ type Device struct {
 	ledger     *client.Ledger
 	policy     client.Policy
 	conditions client.Conditions
-	run        *running // the agent taking part in rounds, if any
+	run        *running    // the agent taking part in rounds, if any
+	page       *pageServer // the person's page, while ServePage serves it
 	// prepared is the stored model, prepared for recommending, once read;
 	// nil again when a new one is stored.
 	prepared *model.Prepared
@@ -196,9 +197,11 @@ func loadCatalogue(path string) ([]string, error) {
 	return ids, nil
 }
 
-// Close stops the device taking part in rounds and closes its store.
+// Close stops the device taking part in rounds and serving its page, and
+// closes its store.
 func (d *Device) Close() error {
 	d.Leave()
+	d.StopPage()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.st == nil {
