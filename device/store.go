@@ -305,6 +305,20 @@ func (s *store) putModel(h modelHeader, params []float32) error {
 // errNoModel is returned before the device has any model.
 var errNoModel = errors.New("device: no model yet: take part in a round or fetch one (fetch-model)")
 
+// modelVersion is the stored model's version, without reading its
+// parameters; errNoModel before any.
+func (s *store) modelVersion() (int64, error) {
+	var h modelHeader
+	err := s.db.View(func(tx *bolt.Tx) error {
+		hb := tx.Bucket(bucketModel).Get([]byte("config"))
+		if hb == nil {
+			return errNoModel
+		}
+		return json.Unmarshal(hb, &h)
+	})
+	return h.Version, err
+}
+
 // model reads the stored model, checking its shape against its size.
 func (s *store) model() (*model.MF, modelHeader, error) {
 	var h modelHeader

@@ -102,8 +102,8 @@ func (d *Device) Summary() (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, h, err := d.st.model(); err == nil {
-		s.ModelVersion = h.Version
+	if v, err := d.st.modelVersion(); err == nil {
+		s.ModelVersion = v
 	} else if !errors.Is(err, errNoModel) {
 		return nil, err
 	}
