@@ -9,7 +9,12 @@
 // consents to a kind); SetConditions as the device's state changes; Join a
 // coordinator to take part in rounds, or FetchModel to only download its
 // model; Recommend; Summary, Ledger and Export for what the device holds
-// and what it gave away; ForgetAll, ForgetKind and ForgetBefore; Close.
+// and what it gave away; ServePage for the person's own page of all that,
+// on loopback; ForgetAll, ForgetKind and ForgetBefore; Close.
+//
+// Events of a kind without consent are used for nothing, not even to leave
+// out of recommendations the items they name: withdrawing consent to
+// purchases makes purchased items recommendable again.
 //
 // # Bindings
 //
