@@ -76,8 +76,8 @@ type Agent struct {
 	// conditions reports the device's state, which the policy's
 	// eligibility checks before each check-in; nil: always eligible.
 	conditions func() Conditions
-	ws    *Workspace
-	log   *slog.Logger
+	ws         *Workspace
+	log        *slog.Logger
 
 	ledger *Ledger
 	policy Policy // what the device accepts, with a ledger

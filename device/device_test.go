@@ -41,7 +41,9 @@ func open(t *testing.T, o Options) (*Device, *clock) {
 	return d, c
 }
 
-func at(days float64) int64 { return day0.Add(time.Duration(days * 24 * float64(time.Hour))).UnixMilli() }
+func at(days float64) int64 {
+	return day0.Add(time.Duration(days * 24 * float64(time.Hour))).UnixMilli()
+}
 
 func record(t *testing.T, d *Device, kind, item string, ms int64) {
 	t.Helper()

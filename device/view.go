@@ -237,13 +237,13 @@ func (d *Device) Export() (string, error) {
 		return "", err
 	}
 	b, err := json.MarshalIndent(struct {
-		ExportedAt time.Time      `json:"exported_at"`
-		Summary    *Summary       `json:"summary"`
+		ExportedAt time.Time       `json:"exported_at"`
+		Summary    *Summary        `json:"summary"`
 		Consent    map[string]bool `json:"consent"`
-		Retention  map[string]int `json:"retention_days_set"`
-		Policy     client.Policy  `json:"policy"`
-		Events     []Event        `json:"events"`
-		Ledger     *Ledger        `json:"ledger"`
+		Retention  map[string]int  `json:"retention_days_set"`
+		Policy     client.Policy   `json:"policy"`
+		Events     []Event         `json:"events"`
+		Ledger     *Ledger         `json:"ledger"`
 	}{d.now().UTC(), s, consents, ret, policy, events, d.Ledger()}, "", "  ")
 	return string(b), err
 }
