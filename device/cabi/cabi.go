@@ -33,14 +33,15 @@ package main
 // closing a handle while another thread uses it makes that call fail
 // cleanly.
 //
-// Errors. Every call that can fail takes `char **err` last. The call first
-// sets *err to NULL, and on failure to a message; err may be NULL if the
-// caller does not want the message. A failed call returns 0 (a handle),
-// -1 (an int or int64_t) or NULL (a string).
+// Errors. Every call that can fail takes `char **errOut` last. The call
+// first sets *errOut to NULL, and on failure to a message; errOut may be
+// NULL if the caller does not want the message. A failed call returns 0
+// (a handle), -1 (an int or int64_t) or NULL (a string).
 //
-// Ownership. Every char * the library returns, results and *err alike, is
-// allocated with malloc, belongs to the caller, and must be freed with
-// tacit_free (free works too). Strings passed in (tacit_str, a const
+// Ownership. Every char * the library returns, results and *errOut alike,
+// is allocated with malloc, belongs to the caller, and must be freed with
+// tacit_free (free works too); a caller that reuses its errOut variable
+// frees the message first. Strings passed in (tacit_str, a const
 // char *) are only read during the call and stay the caller's; NULL reads
 // as "" except where an argument is required (dir, addr, token, pin).
 // Strings in and out are UTF-8 and NUL-terminated.
@@ -56,56 +57,56 @@ package main
 //
 // CALLS
 //
-// tacit_device_open(dir, catalogue, err) -> handle, 0 on failure.
+// tacit_device_open(dir, catalogue, errOut) -> handle, 0 on failure.
 //   Opens the device kept in directory dir, making it (mode 0700) if need
 //   be. catalogue: a file of item ids, one a line, in the order of the
 //   model's items; NULL or "" is the embedded MovieLens catalogue.
-// tacit_device_close(h, err) -> 0, -1. Leaves rounds, closes the store and
-//   ends the handle, even if closing failed.
-// tacit_device_record(h, kind, item, unix_ms, weight, err) -> 0, -1.
+// tacit_device_close(h, errOut) -> 0, -1. Leaves rounds, closes the store
+//   and ends the handle, even if closing failed.
+// tacit_device_record(h, kind, item, unixMs, weight, errOut) -> 0, -1.
 //   Keeps one event: kind (lower-case letters, digits, - and _, starting
 //   with a letter: "view", "click", "purchase", "rating", ...) on item at
-//   unix_ms, with weight (0 means 1). Refuses a bad event, or one older
+//   unixMs, with weight (0 means 1). Refuses a bad event, or one older
 //   than its kind's retention.
-// tacit_device_consent(h, kind, grant, err) -> 0, -1. Grants or withdraws
-//   consent to use events of kind; noted in the ledger. Nothing is used
-//   without consent: a new device has none.
-// tacit_device_consented(h, kind, err) -> 1 consented, 0 not, -1.
-// tacit_device_set_retention(h, kind, days, err) -> 0, -1. Keeps events of
-//   kind for days days (1 to 36500), deleting at once those it expires.
-// tacit_device_forget_all(h, err) -> events deleted, -1.
-// tacit_device_forget_kind(h, kind, err) -> events deleted, -1.
-// tacit_device_forget_before(h, unix_ms, err) -> events deleted, -1.
+// tacit_device_consent(h, kind, grant, errOut) -> 0, -1. Grants or
+//   withdraws consent to use events of kind; noted in the ledger. Nothing
+//   is used without consent: a new device has none.
+// tacit_device_consented(h, kind, errOut) -> 1 consented, 0 not, -1.
+// tacit_device_set_retention(h, kind, days, errOut) -> 0, -1. Keeps events
+//   of kind for days days (1 to 36500), deleting at once those it expires.
+// tacit_device_forget_all(h, errOut) -> events deleted, -1.
+// tacit_device_forget_kind(h, kind, errOut) -> events deleted, -1.
+// tacit_device_forget_before(h, unixMs, errOut) -> events deleted, -1.
 //   Each deletes events for good (they are gone from the file) and notes
 //   it in the ledger.
-// tacit_device_recommend(h, n, explain, err) -> JSON, NULL. The n (1 to
+// tacit_device_recommend(h, n, explain, errOut) -> JSON, NULL. The n (1 to
 //   1000) items the device's model scores highest, from events of
 //   consented kinds: {"model_version", "recommendations": [{"item",
 //   "score", with explain "base" and "because": [{"item", "kind",
 //   "time_unix_ms", "weight"}]}]}. Fails before the device has a model
 //   ("device: no model yet: ...").
-// tacit_device_ledger(h, err) -> JSON, NULL. The privacy ledger: {"epsilon"
-//   (null once unbounded), "delta", "budget", "entries": [{"time_unix_ms",
-//   "kind" (round, declined, unknown, consent, forget), "round",
-//   "model_version", "reason", ..., "epsilon"}]}.
-// tacit_device_summary(h, err) -> JSON, NULL. {"events", "max_events",
+// tacit_device_ledger(h, errOut) -> JSON, NULL. The privacy ledger:
+//   {"epsilon" (null once unbounded), "delta", "budget", "entries":
+//   [{"time_unix_ms", "kind" (round, declined, unknown, consent, forget),
+//   "round", "model_version", "reason", ..., "epsilon"}]}.
+// tacit_device_summary(h, errOut) -> JSON, NULL. {"events", "max_events",
 //   "model_version" (-1: none), "kinds": [{"kind", "events", "consented",
 //   "oldest_unix_ms", "retention_days", "not_in_catalogue"}]}.
-// tacit_device_export(h, err) -> JSON, NULL. Everything the device holds
+// tacit_device_export(h, errOut) -> JSON, NULL. Everything the device holds
 //   about the person: events, consent, retention, policy, summary, ledger.
-// tacit_device_set_conditions(h, charging, unmetered, idle, err) -> 0, -1.
-//   The device's state; its agent checks in only while its policy's
+// tacit_device_set_conditions(h, charging, unmetered, idle, errOut) -> 0,
+//   -1. The device's state; its agent checks in only while its policy's
 //   conditions hold, and a device starts with none of them.
-// tacit_device_join(h, addr, token, pin, keyfile, err) -> 0, -1. Takes
+// tacit_device_join(h, addr, token, pin, keyfile, errOut) -> 0, -1. Takes
 //   part in the rounds of the coordinator at addr (host:port, UDP) in the
 //   background, with the enrolment token, the hex SHA-256 pin of the
 //   coordinator's certificate and, unless NULL or "", the file of the
 //   device's signing key; until leave or close.
-// tacit_device_leave(h, err) -> 0, -1. Stops taking part, and waits.
-// tacit_device_fetch_model(h, addr, token, pin, err) -> 0, -1. Downloads
+// tacit_device_leave(h, errOut) -> 0, -1. Stops taking part, and waits.
+// tacit_device_fetch_model(h, addr, token, pin, errOut) -> 0, -1. Downloads
 //   the coordinator's model without taking part (not wired yet in package
 //   device: it fails, saying so).
-// tacit_device_status(h, err) -> JSON, NULL. {"running", "waiting" (why
+// tacit_device_status(h, errOut) -> JSON, NULL. {"running", "waiting" (why
 //   the agent does not check in now, or ""), "last_error"}.
 // tacit_free(p). Frees a string the library returned; NULL is allowed.
 typedef const char *tacit_str;
