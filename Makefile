@@ -20,6 +20,7 @@ demo: build
 
 test: lint
 	$(GO) test -count=1 ./...
+	$(MAKE) c-example
 	$(MAKE) fuzz
 
 lint:
@@ -35,6 +36,15 @@ fuzz:
 	    $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+.PHONY: c-example
+
+# The C API (device/cabi) as a shared library and its header in out/c, and
+# examples/c/device.c compiled against them and run in a fresh directory.
+c-example:
+	$(GO) build -buildmode=c-shared -o out/c/libtacitdevice.so ./device/cabi
+	$(CC) -Wall -Wextra -I out/c -o out/c/device examples/c/device.c -L out/c -ltacitdevice
+	@dir=$$(mktemp -d) && LD_LIBRARY_PATH=$(CURDIR)/out/c out/c/device $$dir/device; rc=$$?; rm -rf $$dir; exit $$rc
 
 bench:
 	$(GO) test -run='^$$' -bench=. ./...
