@@ -56,7 +56,7 @@ c-example:
 # only when the check fails.
 MOBILE_VERSION := v0.0.0-20261011034528-197770444867
 GOBIND := bin/gobind
-GOBIND_KNOWN_SKIPS := Device.RecordAll Kinds
+GOBIND_KNOWN_SKIPS := Device.RecordAll
 gomobile-check:
 	@$(GO) version -m $(GOBIND) 2>/dev/null | grep -q 'golang.org/x/mobile[[:space:]]*$(MOBILE_VERSION)' || GOBIN=$(CURDIR)/bin $(GO) install golang.org/x/mobile/cmd/gobind@$(MOBILE_VERSION)
 	@rm -rf out/gobind && mkdir -p out/gobind && \

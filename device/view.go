@@ -10,8 +10,8 @@ import (
 	"github.com/tacitfl/tacit/client"
 )
 
-// Kinds are the kinds of event a device shows even before it holds any.
-var Kinds = []string{"view", "click", "purchase", "rating"}
+// shownKinds are the kinds of event a device shows even before it holds any.
+var shownKinds = []string{"view", "click", "purchase", "rating"}
 
 // Summary is what the device keeps, for the person to see.
 type Summary struct {
@@ -77,7 +77,7 @@ func (d *Device) Summary() (*Summary, error) {
 		}
 		return k
 	}
-	for _, k := range Kinds {
+	for _, k := range shownKinds {
 		get(k)
 	}
 	for k := range consents {
