@@ -17,7 +17,7 @@ import (
 
 // Ledger is the device's own record of what it gave away: one entry per
 // round it took part in or declined, kept in a file the person can read
-// (`tacit agent ledger`). From it the device computes its own ε, trusting nothing of the
+// (`tacit device ledger`). From it the device computes its own ε, trusting nothing of the
 // coordinator but the noise it promises: each round it joined counts at
 // full strength, without the coordinator's sampling amplification, an
 // upper bound on what the person revealed. A round counts as the Gaussian

@@ -18,8 +18,7 @@ type command struct {
 	run func(args []string, stdout, stderr io.Writer) error
 }
 
-// commands is every subcommand by name. The coordinator, the device agent
-// and privacy accounting will join them.
+// commands is every subcommand by name.
 func commands() map[string]command {
 	return map[string]command{
 		"simulate":    simulateCommand,
@@ -27,6 +26,7 @@ func commands() map[string]command {
 		"data":        dataCommand,
 		"coordinator": coordinatorCommand,
 		"agent":       agentCommand,
+		"device":      deviceCommand,
 		"privacy":     privacyCommand,
 		"sweep":       sweepCommand,
 	}
