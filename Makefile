@@ -5,7 +5,7 @@ BIN     := bin/tacit
 # which Go's fuzzer reports as a failure ("context deadline exceeded").
 FUZZTIME ?= 60000x
 
-.PHONY: all build demo test lint fuzz bench scale generate clean
+.PHONY: all build demo demo-device test lint fuzz bench scale generate clean
 
 all: build
 
@@ -17,6 +17,13 @@ build:
 # Watch http://127.0.0.1:7080/ while it runs.
 demo: build
 	$(BIN) simulate --transport quic --http 127.0.0.1:7080 --clients-per-round 100 --rounds 60 --out out/demo --twin
+
+# One person's device, set up from their own ml-latest-small ratings, and 11
+# other people's, in secure rounds with a coordinator on loopback; then the
+# person's recommendations, each explained by their own past ratings. About
+# a minute; its files land in out/demo-device.
+demo-device: build
+	TACIT=$(BIN) bash scripts/demo-device.sh
 
 test: lint
 	$(GO) test -count=1 ./...
