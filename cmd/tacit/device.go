@@ -124,14 +124,10 @@ type deviceSubcommand func() (*flag.FlagSet, func(args []string) (deviceWork, er
 
 var deviceOrder = []string{"record", "import", "consent", "retention", "recommend", "forget", "export", "ledger", "status", "fetch-model"}
 
-var deviceSubcommands map[string]deviceSubcommand
-
-func init() {
-	deviceSubcommands = map[string]deviceSubcommand{
-		"record": deviceRecord, "import": deviceImport, "consent": deviceConsent, "retention": deviceRetention,
-		"recommend": deviceRecommend, "forget": deviceForget, "export": deviceExport, "ledger": deviceLedger,
-		"status": deviceStatus, "fetch-model": deviceFetchModel,
-	}
+var deviceSubcommands = map[string]deviceSubcommand{
+	"record": deviceRecord, "import": deviceImport, "consent": deviceConsent, "retention": deviceRetention,
+	"recommend": deviceRecommend, "forget": deviceForget, "export": deviceExport, "ledger": deviceLedger,
+	"status": deviceStatus, "fetch-model": deviceFetchModel,
 }
 
 func runDevice(args []string, stdout, stderr io.Writer) error {
@@ -242,7 +238,7 @@ func deviceRecord() (*flag.FlagSet, func([]string) (deviceWork, error)) {
 	fs := newFlagSet("device record")
 	kind := fs.String("kind", "view", "the `kind` of event")
 	item := fs.String("item", "", "the item's `id`, as in the catalogue (required)")
-	when := fs.String("time", "", "when it happened, RFC 3339, a date or Unix seconds (default: now)")
+	when := fs.String("time", "", "when it happened, a `time`: RFC 3339, a date or Unix seconds (default: now)")
 	weight := fs.Float64("weight", 1, "how much the event counts, 0 to 1e6")
 	asJSON := fs.Bool("json", false, "print the event kept as JSON")
 	return fs, func(args []string) (deviceWork, error) {
@@ -566,7 +562,7 @@ func deviceForget() (*flag.FlagSet, func([]string) (deviceWork, error)) {
 			if *asJSON {
 				return printJSON(stdout, map[string]int{"deleted": n})
 			}
-			fmt.Fprintf(stdout, "deleted %d events for good; the ledger names the rounds that had already learnt from them\n", n)
+			fmt.Fprintf(stdout, "deleted %d events for good (in the ledger, with the rounds that had already learnt from them, if any)\n", n)
 			return nil
 		}, nil
 	}
@@ -574,7 +570,7 @@ func deviceForget() (*flag.FlagSet, func([]string) (deviceWork, error)) {
 
 func deviceExport() (*flag.FlagSet, func([]string) (deviceWork, error)) {
 	fs := newFlagSet("device export")
-	fs.Bool("json", true, "the export is JSON whatever this says")
+	fs.Bool("json", false, "accepted, as by every subcommand: the export is always JSON")
 	return fs, func(args []string) (deviceWork, error) {
 		if err := parseFlags(fs, args); err != nil {
 			return nil, err

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tacitfl/tacit/device"
 )
 
 // deviceDir is a fresh device directory and a five-item catalogue.
@@ -252,6 +254,22 @@ func TestDeviceUsageErrors(t *testing.T) {
 	} {
 		wantUsageError(t, tc.args, "tacit device", tc.problem)
 	}
+}
+
+// TestDeviceInUse: a directory another process holds open is named, not
+// waited for.
+func TestDeviceInUse(t *testing.T) {
+	dir, cat := deviceDir(t)
+	d, err := device.Open(dir, &device.Options{Catalogue: cat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	wantUsageError(t, []string{"device", "--dir", dir, "--catalogue", cat, "status"}, "tacit device", "is in use by another process (a running tacit agent?)")
+	other, _ := deviceDir(t)
+	os.MkdirAll(other, 0o700)
+	os.WriteFile(filepath.Join(other, "policy.toml"), []byte("min_cohort = -1\n"), 0o600)
+	wantUsageError(t, []string{"device", "--dir", other, "status"}, "tacit device", "policy: min_cohort -1 is negative")
 }
 
 // TestDeviceImportIsAllOrNothing: a history with a bad row names its line
