@@ -25,13 +25,16 @@ timeout=${TIMEOUT:-240}
 
 pids=()
 coordinator=
-# stop ends every process this script started, agents first: each leaves
-# the rounds and closes its device when told.
-stop() {
+# stop_agents ends the agents: each leaves the rounds and closes its
+# device when told. stop ends every process this script started.
+stop_agents() {
 	local pid
 	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
 	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 	pids=()
+}
+stop() {
+	stop_agents
 	if [ -n "$coordinator" ]; then
 		kill -TERM "$coordinator" 2>/dev/null || true
 		wait "$coordinator" 2>/dev/null || true
@@ -141,10 +144,25 @@ while :; do
 	[ "$(date +%s)" -lt "$deadline" ] || fail "$rounds rounds did not come in ${timeout}s; see $out/coordinator.log and $out/person-*/agent.log"
 	sleep 1
 done
-stop
-echo "  stopped the agents and the coordinator"
+# Let the last round the person's device trained in finish, then stop.
+last=$(grep -o '  round [0-9]*: trained' "$log" | tail -1 | grep -o '[0-9][0-9]*')
+until grep -q "msg=\"round finished\" round=$last " "$out/coordinator.log"; do
+	[ "$(date +%s)" -lt "$deadline" ] || fail "round $last did not finish in ${timeout}s; see $out/coordinator.log"
+	sleep 0.5
+done
+grep "msg=\"round finished\" round=$last " "$out/coordinator.log" | grep -o 'committed=[a-z]* reason="[^"]*"' |
+	sed -e "s/committed=true reason=\"\(.*\)\"/  the coordinator committed round $last (\1)/" \
+		-e "s/committed=false reason=\"\(.*\)\"/  the coordinator abandoned round $last (\1)/"
+stop_agents
+echo "  stopped the agents"
 
+# The device keeps the model it trained on in its last round; fetch the
+# one that round made.
 dir=$out/person-$person
+echo
+echo "\$ tacit device --dir $dir fetch-model --coordinator $addr --token-file $dir/token --pin ${pin:0:12}..."
+"$tacit" device --dir "$dir" fetch-model --coordinator "$addr" --token-file "$dir/token" --pin "$pin" | sed 's/^./  &/'
+stop
 echo
 echo "\$ tacit device --dir $dir ledger"
 "$tacit" device --dir "$dir" ledger | sed 's/^./  &/'

@@ -375,9 +375,10 @@ func waitFor(t *testing.T, b *syncBuffer, re string, what string) []string {
 	}
 }
 
-// TestAgentTakesPartAndRecommends: `tacit agent` takes a device into a
-// real coordinator's round on loopback, keeps the model, and leaves on
-// SIGINT; `tacit device recommend` then recommends with it and explains.
+// TestAgentTakesPartAndRecommends: `tacit device fetch-model` downloads a
+// real coordinator's model on loopback, and `tacit agent` takes the device
+// into its round, keeps the model, and leaves on SIGINT; `tacit device
+// recommend` then recommends with it and explains.
 func TestAgentTakesPartAndRecommends(t *testing.T) {
 	dir, cat := deviceDir(t)
 	tmp := t.TempDir()
@@ -413,6 +414,22 @@ func TestAgentTakesPartAndRecommends(t *testing.T) {
 	token := regexp.MustCompile(`(?m)^(\S+) device-0`).FindStringSubmatch(string(b))[1]
 	tokenFile := filepath.Join(tmp, "token")
 	os.WriteFile(tokenFile, []byte(token+"\n"), 0o600)
+	// fetch-model: the model alone, without a round.
+	out := runDeviceOK(t, dir, cat, "fetch-model", "--coordinator", addr, "--token-file", tokenFile, "--pin", pin)
+	if out != "model version 0 from "+addr+"\n" {
+		t.Errorf("fetch-model: %q", out)
+	}
+	var fetched struct {
+		Version *int64 `json:"model_version"`
+	}
+	decodeJSON(t, runDeviceOK(t, dir, cat, "fetch-model", "--coordinator", addr, "--token", token, "--pin", pin, "--json"), &fetched)
+	if fetched.Version == nil || *fetched.Version != 0 {
+		t.Errorf("fetch-model --json: %+v", fetched)
+	}
+	if out := runDeviceOK(t, dir, cat, "recommend", "--n", "1"); !strings.HasPrefix(out, "recommended by model version 0") {
+		t.Errorf("recommend after fetch-model:\n%s", out)
+	}
+
 	go func() {
 		agentDone <- run([]string{"agent", "--dir", dir, "--catalogue", cat, "--coordinator", addr, "--token-file", tokenFile, "--pin", pin,
 			"--key-file", filepath.Join(tokens+".keys", "device-0.key")}, &agentOut, &agentErr)
@@ -432,7 +449,7 @@ func TestAgentTakesPartAndRecommends(t *testing.T) {
 			t.Fatalf("%s did not stop on SIGINT", name)
 		}
 	}
-	out := agentOut.String()
+	out = agentOut.String()
 	for _, w := range []string{"3 events, 3 of them of consented kinds", "left the coordinator's rounds"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("agent's output lacks %q:\n%s", w, out)
