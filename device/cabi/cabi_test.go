@@ -270,7 +270,9 @@ func TestJoinAndLeave(t *testing.T) {
 		{"missing key file", func() int {
 			return int(tacit_device_join(c64(h), addr, tok, pin, cstrFor(t, filepath.Join(t.TempDir(), "key")), e.ptr()))
 		}, "no such file"},
-		{"fetch model", func() int { return int(tacit_device_fetch_model(c64(h), addr, tok, pin, e.ptr())) }, "not wired yet"},
+		{"fetch model, bad pin", func() int {
+			return int(tacit_device_fetch_model(c64(h), addr, tok, cstrFor(t, "beef"), e.ptr()))
+		}, "pin"},
 	} {
 		rc := c.call()
 		if msg := e.take(); rc != -1 || !strings.Contains(msg, c.want) {
