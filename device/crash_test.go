@@ -121,7 +121,7 @@ func crashWorker(dir string) {
 				events[j] = Event{Kind: "view", Item: fmt.Sprintf("%d-%d", i, j), UnixMillis: d.now().UnixMilli() - 1000}
 			}
 			held = append(held, i)
-			_, err = d.RecordAll(events)
+			_, err = d.RecordBatch(batchOf(events))
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)

@@ -254,21 +254,53 @@ func (d *Device) Record(e *Event) error {
 	if e == nil {
 		return fmt.Errorf("%w: nil", ErrBadEvent)
 	}
-	_, err := d.RecordAll([]Event{*e})
+	days, expired, err := d.record([]Event{*e})
+	if err == nil && expired == 1 {
+		err = fmt.Errorf("%w (%d days for %s)", ErrExpired, days, e.Kind)
+	}
 	return err
 }
 
-// RecordAll keeps events in one transaction, all or none, skipping those
-// older than their kind's retention; it returns how many it skipped.
-func (d *Device) RecordAll(events []Event) (expired int, err error) {
+// Batch is events to record at once (RecordBatch): a history an app
+// imports.
+type Batch struct{ events []Event }
+
+// NewBatch returns an empty batch.
+func NewBatch() *Batch { return &Batch{} }
+
+// Add adds a copy of e to the batch.
+func (b *Batch) Add(e *Event) {
+	if e != nil {
+		b.events = append(b.events, *e)
+	}
+}
+
+// Len is how many events the batch holds.
+func (b *Batch) Len() int { return len(b.events) }
+
+// RecordBatch keeps b's events in one transaction, all or none, skipping
+// those older than their kind's retention; it returns how many it skipped.
+// A bad event refuses the whole batch, naming the event by its place.
+func (d *Device) RecordBatch(b *Batch) (expired int, err error) {
+	if b == nil {
+		return 0, fmt.Errorf("%w: nil batch", ErrBadEvent)
+	}
+	_, expired, err = d.record(b.events)
+	return expired, err
+}
+
+// record keeps events in one transaction, skipping those past their kind's
+// retention; it returns how many it skipped and, for the last it skipped,
+// its kind's retention in days.
+func (d *Device) record(events []Event) (days, expired int, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.st == nil {
-		return 0, ErrClosed
+		return 0, 0, ErrClosed
 	}
 	ret, err := d.st.retentions()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	keep := make([]Event, 0, len(events))
 	for i := range events {
@@ -277,21 +309,18 @@ func (d *Device) RecordAll(events []Event) (expired int, err error) {
 			if len(events) > 1 {
 				err = fmt.Errorf("event %d: %w", i+1, err)
 			}
-			return 0, err
+			return 0, 0, err
 		}
 		if e.UnixMillis < d.cutoff(ret, e.Kind) {
-			expired++
+			expired, days = expired+1, retentionDays(ret, e.Kind)
 			continue
 		}
 		keep = append(keep, e)
 	}
-	if len(events) == 1 && expired == 1 {
-		return 1, fmt.Errorf("%w (%d days for %s)", ErrExpired, retentionDays(ret, events[0].Kind), events[0].Kind)
-	}
 	if _, err := d.st.add(keep, d.maxEvents); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return expired, nil
+	return days, expired, nil
 }
 
 func retentionDays(ret map[string]int, kind string) int {

@@ -255,3 +255,5 @@ func TestExportHoldsEverything(t *testing.T) {
 		}
 	}
 }
+
+func batchOf(events []Event) *Batch { return &Batch{events: events} }

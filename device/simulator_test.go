@@ -28,7 +28,7 @@ func importPerson(t testing.TB, l *dataset.Log, u, n int) *Device {
 	for i, it := range items {
 		events[i] = Event{Kind: "rating", Item: l.ItemIDs[it], UnixMillis: times[i] * 1000}
 	}
-	if expired, err := d.RecordAll(events); err != nil || expired != 0 {
+	if expired, err := d.RecordBatch(batchOf(events)); err != nil || expired != 0 {
 		t.Fatalf("import: %d expired, %v", expired, err)
 	}
 	return d

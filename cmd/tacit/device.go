@@ -306,14 +306,11 @@ func deviceImport() (*flag.FlagSet, func([]string) (deviceWork, error)) {
 			if err != nil {
 				return usageError{err: err}
 			}
-			skipped, err := d.RecordAll(events)
-			if errors.Is(err, device.ErrExpired) && len(events) == 1 {
-				skipped, err = 1, nil // RecordAll refuses a lone expired event
-			}
+			skipped, err := d.RecordBatch(events)
 			if err != nil {
 				return err
 			}
-			imported := len(events) - skipped
+			imported := events.Len() - skipped
 			if *asJSON {
 				return printJSON(stdout, map[string]int{"imported": imported, "skipped_past_retention": skipped})
 			}
@@ -329,7 +326,7 @@ func deviceImport() (*flag.FlagSet, func([]string) (deviceWork, error)) {
 // readHistory reads a CSV of item,timestamp[,kind] rows, the kind
 // defaulting to kind, checking every row as the device would; an error
 // names the file's line.
-func readHistory(d *device.Device, path, kind string) ([]device.Event, error) {
+func readHistory(d *device.Device, path, kind string) (*device.Batch, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -347,7 +344,7 @@ func readHistory(d *device.Device, path, kind string) ([]device.Event, error) {
 	}
 	sc := bufio.NewScanner(io.LimitReader(f, maxImportBytes+1))
 	sc.Buffer(make([]byte, 0, 4096), maxImportLine)
-	var events []device.Event
+	events := device.NewBatch()
 	read, line := 0, 0 // bytes read, and the line
 	for sc.Scan() {
 		line++
@@ -371,7 +368,7 @@ func readHistory(d *device.Device, path, kind string) ([]device.Event, error) {
 		if len(fields) < 2 || len(fields) > 3 {
 			return nil, fmt.Errorf("%s:%d: %d fields, want item,timestamp[,kind]", path, line, len(fields))
 		}
-		if len(events) == 0 && isHistoryHeader(fields) {
+		if events.Len() == 0 && isHistoryHeader(fields) {
 			continue
 		}
 		t, err := parseTime(fields[1])
@@ -385,10 +382,10 @@ func readHistory(d *device.Device, path, kind string) ([]device.Event, error) {
 		if err := d.Check(&e); err != nil {
 			return nil, fmt.Errorf("%s:%d: %s", path, line, strings.TrimPrefix(err.Error(), "device: "))
 		}
-		if len(events) == maxImportRows {
+		if events.Len() == maxImportRows {
 			return nil, fmt.Errorf("%s:%d: more than %d rows", path, line, maxImportRows)
 		}
-		events = append(events, e)
+		events.Add(&e)
 	}
 	if errors.Is(sc.Err(), bufio.ErrTooLong) {
 		return nil, fmt.Errorf("%s:%d: a line longer than %d bytes", path, line+1, maxImportLine)
