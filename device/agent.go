@@ -30,8 +30,9 @@ type Connection struct {
 	KeyFile string
 }
 
-// dial is the connection's QUIC transport and the device's signing key.
-func (c *Connection) dial() (*client.QUIC, ed25519.PrivateKey, ed25519.PublicKey, error) {
+// dial is c's QUIC transport, bounded to the models d's policy holds, and
+// the device's signing key.
+func (d *Device) dial(c *Connection) (*client.QUIC, ed25519.PrivateKey, ed25519.PublicKey, error) {
 	if c == nil || c.Address == "" || c.Token == "" || c.Pin == "" {
 		return nil, nil, nil, errors.New("device: a connection needs an address, a token and a pin")
 	}
@@ -46,7 +47,10 @@ func (c *Connection) dial() (*client.QUIC, ed25519.PrivateKey, ed25519.PublicKey
 			return nil, nil, nil, fmt.Errorf("device: %w", err)
 		}
 	}
-	return &client.QUIC{Addr: c.Address, TLS: tlsConf, Token: c.Token}, key, authority, nil
+	d.mu.Lock()
+	maxModel := d.policy.MaxModelMB << 20
+	d.mu.Unlock()
+	return &client.QUIC{Addr: c.Address, TLS: tlsConf, Token: c.Token, MaxModelBytes: maxModel}, key, authority, nil
 }
 
 // running is the agent a device runs.
@@ -74,13 +78,7 @@ func (d *Device) currentConditions() client.Conditions {
 // Join starts taking part in c's rounds in the background, training on the
 // person's consented events as they are at each check-in, until Leave or
 // Close. Each round's model is kept, for Recommend.
-func (d *Device) Join(c *Connection) error {
-	q, key, authority, err := c.dial()
-	if err != nil {
-		return err
-	}
-	return d.join(q, key, authority, nil)
-}
+func (d *Device) Join(c *Connection) error { return d.JoinLogging(c, nil, false) }
 
 // join runs an agent against coord; log, if not nil, receives its log.
 func (d *Device) join(coord client.Coordinator, key ed25519.PrivateKey, authority ed25519.PublicKey, log *slog.Logger) error {
@@ -184,7 +182,7 @@ func (d *Device) saveModel(h modelHeader, params []float32) error {
 // FetchModel downloads the coordinator's current model, for Recommend,
 // without taking part in a round.
 func (d *Device) FetchModel(c *Connection) error {
-	q, _, _, err := c.dial()
+	q, _, _, err := d.dial(c)
 	if err != nil {
 		return err
 	}

@@ -1,11 +1,15 @@
 package device
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
+
+	"github.com/tacitfl/tacit/client"
 )
 
 // TestCheckRefusesWhatRecordRefuses: Check finds the same faults as Record
@@ -52,33 +56,41 @@ func (l *lines) all() string {
 	return strings.Join(l.l, "\n")
 }
 
+// failing is a coordinator that cannot be reached.
+type failing struct{ coordinator }
+
+func (failing) CheckIn(context.Context, int64) (*client.Plan, time.Duration, error) {
+	return nil, 0, errors.New("no route to the coordinator")
+}
+
 // TestJoinLoggingReportsFailures: a device that cannot reach its
-// coordinator says so in its log, a line at a time.
+// coordinator says so in its log, a line at a time; and it checks its
+// connection before it starts.
 func TestJoinLoggingReportsFailures(t *testing.T) {
 	d, _ := open(t, Options{})
 	if err := d.JoinLogging(&Connection{Address: "127.0.0.1:9"}, nil, false); err == nil {
 		t.Fatal("joined without a token or a pin")
 	}
-	d.SetConditions(true, true, true)
-	record(t, d, "view", "a", at(-2))
-	record(t, d, "view", "b", at(-1))
-	d.Consent("view", true)
-	var l lines
-	c := &Connection{Address: "127.0.0.1:9", Token: "t", Pin: strings.Repeat("ab", 32)}
-	if err := d.JoinLogging(c, &l, false); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(l.all(), "retrying after a failure") {
-		if time.Now().After(deadline) {
+	synctest.Test(t, func(t *testing.T) {
+		d, _ := open(t, Options{})
+		d.SetConditions(true, true, true)
+		record(t, d, "view", "a", at(-2))
+		record(t, d, "view", "b", at(-1))
+		d.Consent("view", true)
+		var l lines
+		if err := d.join(&failing{}, nil, nil, agentLog(&l, false)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		d.Leave()
+		if !strings.Contains(l.all(), "retrying after a failure") || !strings.Contains(l.all(), "no route to the coordinator") {
 			t.Fatalf("no failure logged: %q", l.all())
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	d.Leave()
-	for _, line := range strings.Split(l.all(), "\n") {
-		if strings.Contains(line, "\n") || !strings.Contains(line, "level=") {
-			t.Errorf("line %q", line)
+		for _, line := range strings.Split(l.all(), "\n") {
+			if !strings.HasPrefix(line, "time=") {
+				t.Errorf("line %q", line)
+			}
 		}
-	}
+	})
 }

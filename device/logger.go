@@ -16,19 +16,23 @@ type Logger interface {
 // the rounds it declines, and with debug also each check-in it skips and
 // each report it sends.
 func (d *Device) JoinLogging(c *Connection, l Logger, debug bool) error {
-	q, key, authority, err := c.dial()
+	q, key, authority, err := d.dial(c)
 	if err != nil {
 		return err
+	}
+	return d.join(q, key, authority, agentLog(l, debug))
+}
+
+// agentLog is the agent's log, sent to l; nil without l.
+func agentLog(l Logger, debug bool) *slog.Logger {
+	if l == nil {
+		return nil
 	}
 	level := slog.LevelInfo
 	if debug {
 		level = slog.LevelDebug
 	}
-	var log *slog.Logger
-	if l != nil {
-		log = slog.New(slog.NewTextHandler(lineWriter{l}, &slog.HandlerOptions{Level: level}))
-	}
-	return d.join(q, key, authority, log)
+	return slog.New(slog.NewTextHandler(lineWriter{l}, &slog.HandlerOptions{Level: level}))
 }
 
 // lineWriter hands a text handler's records, one a Write, to a Logger.
