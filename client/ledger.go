@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"slices"
@@ -312,34 +311,4 @@ func appendSync(path string, b []byte) error {
 		return err
 	}
 	return f.Close()
-}
-
-// Print writes the ledger for the person to read.
-func (l *Ledger) Print(w io.Writer) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.Entries) == 0 {
-		fmt.Fprintln(w, "this device has not taken part in any round")
-		return
-	}
-	fmt.Fprintf(w, "%-20s %8s %8s %8s %10s %12s\n", "time", "round", "noise", "clip", "bytes", "ε so far")
-	rounds, declined, bytes := 0, 0, 0
-	for _, e := range l.Entries {
-		when := e.Time.Format("2006-01-02 15:04:05")
-		if e.Kind != "" {
-			fmt.Fprintf(w, "%-20s %8d %s: %s\n", when, e.Round, e.Kind, e.Reason)
-		} else {
-			fmt.Fprintf(w, "%-20s %8d %8.3g %8.3g %10d %12.4g\n", when, e.Round, e.NoiseMultiplier, e.ClipNorm, e.BytesSent, e.Epsilon)
-		}
-		bytes += e.BytesSent
-		switch {
-		case e.Kind == EntryDeclined:
-			declined++
-		case spends(e.Kind):
-			rounds++
-		}
-	}
-	last := l.Entries[len(l.Entries)-1]
-	fmt.Fprintf(w, "\n%d rounds, %d bytes sent, %d declined; ε = %.4g at δ = %g (each round counted without sampling,\n"+
-		"as a Gaussian or under distributed DP a distributed discrete Gaussian mechanism)\n", rounds, bytes, declined, last.Epsilon, last.Delta)
 }
