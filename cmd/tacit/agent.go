@@ -50,6 +50,11 @@ network. It declines a plan outside its policy, with the reason in the
 ledger. Plain, unmasked updates need the person's opt-in: allow_plain =
 true.
 
+While it runs it serves the person's page on loopback (--page; a free
+port unless given one, printed as it starts): what the device keeps, the
+consent switches, ε spent over time against the budget, the rounds, and
+the recommendations with their reasons. No other machine can reach it.
+
 --charging, --unmetered and --idle are the device's conditions. This is a
 command-line agent, on a desktop that is plugged in, on a flat-rate network
 and working in the background: they default to true. Set one false to keep
@@ -107,7 +112,7 @@ func (c *connectionFlags) connection() (*device.Connection, error) {
 }
 
 type agentFlags struct {
-	dir, catalogue            string
+	dir, catalogue, page      string
 	conn                      connectionFlags
 	charging, unmetered, idle bool
 	verbose                   bool
@@ -121,6 +126,7 @@ func (o *agentFlags) flagSet() *flag.FlagSet {
 	fs.BoolVar(&o.charging, "charging", true, "the device is on external power")
 	fs.BoolVar(&o.unmetered, "unmetered", true, "the device is on a network that does not charge by the byte")
 	fs.BoolVar(&o.idle, "idle", true, "the device is not in use")
+	fs.StringVar(&o.page, "page", "127.0.0.1:0", "loopback `address` of the person's page (port 0: a free one; \"\": no page)")
 	fs.BoolVar(&o.verbose, "verbose", false, "log each check-in skipped and each report sent")
 	return fs
 }
@@ -146,6 +152,14 @@ func runAgent(args []string, stdout, stderr io.Writer) error {
 	}
 	defer d.Close()
 	d.SetConditions(o.charging, o.unmetered, o.idle)
+	page := ""
+	if o.page != "" {
+		if page, err = d.ServePage(o.page); errors.Is(err, device.ErrNotLoopback) {
+			return usageError{err: err}
+		} else if err != nil {
+			return err
+		}
+	}
 	s, err := d.Summary()
 	if err != nil {
 		return err
@@ -163,6 +177,9 @@ func runAgent(args []string, stdout, stderr io.Writer) error {
 	}
 	if why := d.Status().Waiting; why != "" {
 		fmt.Fprintf(stdout, "not checking in: %s (its policy requires it)\n", why)
+	}
+	if page != "" {
+		fmt.Fprintf(stdout, "the person's page: %s\n", page)
 	}
 	ctx, stop := withSignals(context.Background())
 	defer stop()

@@ -450,7 +450,7 @@ func TestAgentTakesPartAndRecommends(t *testing.T) {
 		}
 	}
 	out = agentOut.String()
-	for _, w := range []string{"3 events, 3 of them of consented kinds", "left the coordinator's rounds"} {
+	for _, w := range []string{"3 events, 3 of them of consented kinds", "the person's page: http://127.0.0.1:", "left the coordinator's rounds"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("agent's output lacks %q:\n%s", w, out)
 		}

@@ -246,6 +246,7 @@ func TestCoordinatorAndAgentUsageErrors(t *testing.T) {
 	wantUsageError(t, []string{"agent", "--dir", dev, "--token", "t", "--pin", pin, "--key-file", filepath.Join(dir, "missing.key")}, "tacit agent", "missing.key")
 	wantUsageError(t, []string{"agent", "--dir", dev, "--token", "t", "--pin", pin, "--person", "1"}, "tacit agent", "flag provided but not defined: -person")
 	wantUsageError(t, []string{"agent", "--dir", dev, "--token", "t", "--pin", pin, "--charging=maybe"}, "tacit agent", `invalid boolean value "maybe" for -charging`)
+	wantUsageError(t, []string{"agent", "--dir", dev, "--token", "t", "--pin", pin, "--page", "0.0.0.0:7090"}, "tacit agent", "loopback address only")
 	wantUsageError(t, []string{"agent", "ledger"}, "tacit agent", `unexpected argument "ledger"`)
 	os.MkdirAll(dev, 0o700)
 	os.WriteFile(filepath.Join(dev, "policy.toml"), []byte("alow_plain = true\n"), 0o600)
