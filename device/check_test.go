@@ -59,7 +59,7 @@ func (l *lines) all() string {
 // failing is a coordinator that cannot be reached.
 type failing struct{ coordinator }
 
-func (failing) CheckIn(context.Context, int64) (*client.Plan, time.Duration, error) {
+func (*failing) CheckIn(context.Context, int64) (*client.Plan, time.Duration, error) {
 	return nil, 0, errors.New("no route to the coordinator")
 }
 
