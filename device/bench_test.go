@@ -70,16 +70,30 @@ func BenchmarkStore(b *testing.B) {
 		b.Fatal(err)
 	}
 	u := largestPerson(l)
-	for b.Loop() {
-		b.StopTimer()
-		d := importPerson(b, l, u, len(l.Items(u)))
-		fi, err := os.Stat(filepath.Join(d.dir, storeFile))
-		if err != nil {
-			b.Fatal(err)
-		}
-		d.Close()
-		b.StartTimer()
-		b.ReportMetric(float64(fi.Size())/float64(len(l.Items(u))), "file-bytes/event")
+	for _, n := range []int{len(l.Items(u)), DefaultMaxEvents} {
+		b.Run(fmt.Sprintf("events=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				d := importPerson(b, l, u, len(l.Items(u)))
+				batch := NewBatch()
+				for i := len(l.Items(u)); i < n; i++ { // the person's ratings again, a day later each time round
+					j := i % len(l.Items(u))
+					batch.Add(&Event{Kind: "rating", Item: l.ItemIDs[l.Items(u)[j]], UnixMillis: l.Times(u)[j]*1000 + int64(i/len(l.Items(u)))*86_400_000})
+				}
+				b.StartTimer()
+				if _, err := d.RecordBatch(batch); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				fi, err := os.Stat(filepath.Join(d.dir, storeFile))
+				if err != nil {
+					b.Fatal(err)
+				}
+				d.Close()
+				b.ReportMetric(float64(fi.Size())/float64(n), "file-bytes/event")
+				b.StartTimer()
+			}
+		})
 	}
 }
 
