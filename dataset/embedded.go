@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"bytes"
+	"encoding/csv"
 	_ "embed"
 	"fmt"
 
@@ -14,6 +15,8 @@ import (
 var (
 	//go:embed embedded/ml-latest-small/ratings.csv.zst
 	embeddedRatings []byte
+	//go:embed embedded/ml-latest-small/movies.csv.zst
+	embeddedMovies []byte
 	//go:embed embedded/ml-latest-small/README.txt
 	embeddedLicense string
 )
@@ -34,6 +37,26 @@ func Embedded() (*Log, error) {
 	}
 	l.Name = EmbeddedName
 	return l, nil
+}
+
+// EmbeddedTitles decodes the embedded data set's movie titles, by movieId
+// (its item ids).
+func EmbeddedTitles() (map[string]string, error) {
+	dec, err := zstd.NewReader(bytes.NewReader(embeddedMovies), zstd.WithDecoderConcurrency(1))
+	if err != nil {
+		return nil, fmt.Errorf("embedded titles: %w", err)
+	}
+	defer dec.Close()
+	r := csv.NewReader(dec)
+	rows, err := r.ReadAll()
+	if err != nil || len(rows) == 0 || len(rows[0]) < 2 || rows[0][0] != "movieId" || rows[0][1] != "title" {
+		return nil, fmt.Errorf("embedded titles: not a MovieLens movies.csv (%v)", err)
+	}
+	titles := make(map[string]string, len(rows)-1)
+	for _, row := range rows[1:] {
+		titles[row[0]] = row[1]
+	}
+	return titles, nil
 }
 
 // EmbeddedLicense is the embedded data set's README: its licence and the

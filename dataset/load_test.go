@@ -171,3 +171,23 @@ func TestOpen(t *testing.T) {
 		}
 	}
 }
+
+// TestEmbeddedTitles: every item of the embedded data set has its title.
+func TestEmbeddedTitles(t *testing.T) {
+	l, err := Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	titles, err := EmbeddedTitles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range l.ItemIDs {
+		if titles[id] == "" {
+			t.Fatalf("item %s has no title", id)
+		}
+	}
+	if titles["1"] != "Toy Story (1995)" || titles["1270"] != "Back to the Future (1985)" {
+		t.Fatalf("titles 1 and 1270: %q, %q", titles["1"], titles["1270"])
+	}
+}

@@ -71,6 +71,7 @@ type Device struct {
 	now       func() time.Time
 	catalogue []string
 	index     map[string]int32
+	titles    map[string]string // item id → title, where the catalogue has one
 
 	mu         sync.Mutex // guards what follows, and the store's handle
 	st         *store
@@ -113,7 +114,7 @@ func Open(dir string, opts *Options) (*Device, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("device: %w", err)
 	}
-	cat, err := loadCatalogue(o.Catalogue)
+	cat, titles, err := loadCatalogue(o.Catalogue)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +133,7 @@ func Open(dir string, opts *Options) (*Device, error) {
 		return nil, err
 	}
 	d := &Device{dir: dir, maxEvents: o.MaxEvents, now: o.now, catalogue: cat, index: make(map[string]int32, len(cat)),
-		st: st, ledger: ledger, policy: policy}
+		titles: titles, st: st, ledger: ledger, policy: policy}
 	for i, id := range cat {
 		d.index[id] = int32(i)
 	}
@@ -152,49 +153,63 @@ func dirOf(path string) string { return filepath.Dir(path) }
 // maxCatalogue bounds a catalogue file's items.
 const maxCatalogue = maxItems
 
-// embeddedCatalogue is the embedded data set's item ids, decoded once a
-// process: the ratings it decodes them from take 20 MB for a moment.
-var embeddedCatalogue = sync.OnceValues(func() ([]string, error) {
+// embeddedCatalogue is the embedded data set's item ids and titles,
+// decoded once a process: the ratings it decodes them from take 20 MB for a
+// moment.
+var embeddedCatalogue = sync.OnceValues(func() (catalogue, error) {
 	l, err := dataset.Embedded()
 	if err != nil {
-		return nil, err
+		return catalogue{}, err
 	}
-	return l.ItemIDs, nil
+	titles, err := dataset.EmbeddedTitles()
+	return catalogue{l.ItemIDs, titles}, err
 })
 
-// loadCatalogue reads the item ids of a catalogue file, or the embedded
-// data set's.
-func loadCatalogue(path string) ([]string, error) {
+type catalogue struct {
+	ids    []string
+	titles map[string]string
+}
+
+// loadCatalogue reads the item ids, and titles, of a catalogue file: one
+// item a line, its id, then optionally a tab and its title. "": the
+// embedded data set's.
+func loadCatalogue(path string) ([]string, map[string]string, error) {
 	if path == "" {
-		return embeddedCatalogue()
+		c, err := embeddedCatalogue()
+		return c.ids, c.titles, err
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("device: catalogue: %w", err)
+		return nil, nil, fmt.Errorf("device: catalogue: %w", err)
 	}
 	defer f.Close()
 	var ids []string
+	titles := map[string]string{}
 	seen := map[string]bool{}
 	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 512), maxItemLen+2)
+	sc.Buffer(make([]byte, 0, 512), 2*maxItemLen+2)
 	for sc.Scan() {
-		id := strings.TrimSpace(sc.Text())
-		if id == "" || seen[id] {
-			return nil, fmt.Errorf("device: catalogue %s:%d: an empty or repeated item id", path, len(ids)+1)
+		id, title, _ := strings.Cut(sc.Text(), "\t")
+		id, title = strings.TrimSpace(id), strings.TrimSpace(title)
+		if id == "" || seen[id] || len(id) > maxItemLen || len(title) > maxItemLen {
+			return nil, nil, fmt.Errorf("device: catalogue %s:%d: an empty, repeated or too long item id or title", path, len(ids)+1)
 		}
 		if len(ids) == maxCatalogue {
-			return nil, fmt.Errorf("device: catalogue %s holds more than %d items", path, maxCatalogue)
+			return nil, nil, fmt.Errorf("device: catalogue %s holds more than %d items", path, maxCatalogue)
 		}
 		seen[id] = true
 		ids = append(ids, id)
+		if title != "" {
+			titles[id] = title
+		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("device: catalogue %s: %w", path, err)
+		return nil, nil, fmt.Errorf("device: catalogue %s: %w", path, err)
 	}
 	if len(ids) == 0 {
-		return nil, fmt.Errorf("device: catalogue %s is empty", path)
+		return nil, nil, fmt.Errorf("device: catalogue %s is empty", path)
 	}
-	return ids, nil
+	return ids, titles, nil
 }
 
 // Close stops the device taking part in rounds and serving its page, and

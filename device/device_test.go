@@ -257,3 +257,21 @@ func TestExportHoldsEverything(t *testing.T) {
 }
 
 func batchOf(events []Event) *Batch { return &Batch{events: events} }
+
+// TestCatalogueTitles: a catalogue line may give its item's title after a
+// tab; a bad catalogue is refused with its line.
+func TestCatalogueTitles(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "cat")
+	os.WriteFile(p, []byte("a\tThe A\nb\nc\nd\ne\tThe E\n"), 0o600)
+	ids, titles, err := loadCatalogue(p)
+	if err != nil || titles["a"] != "The A" || titles["e"] != "The E" || titles["b"] != "" || !slices.Equal(ids, []string{"a", "b", "c", "d", "e"}) {
+		t.Fatalf("catalogue %v, titles %v, %v", ids, titles, err)
+	}
+	for _, bad := range []string{"", "a\na\n", "a\n\tTitle\n", strings.Repeat("x", 300) + "\n"} {
+		p := filepath.Join(t.TempDir(), "cat")
+		os.WriteFile(p, []byte(bad), 0o600)
+		if _, _, err := loadCatalogue(p); err == nil {
+			t.Errorf("catalogue %q accepted", bad)
+		}
+	}
+}

@@ -456,7 +456,7 @@ func TestPageWords(t *testing.T) {
 			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
 		}
 	}
-	if itemName("318") != "item 318" || itemName("Alien (1979)") != "Alien (1979)" {
+	if itemName("318", "") != "item 318" || itemName("Alien (1979)", "") != "Alien (1979)" || itemName("1214", "Alien (1979)") != "Alien (1979)" {
 		t.Error("itemName")
 	}
 	if number(math.Inf(1)) != "unbounded" || number(1.23456) != "1.23" || number(12345) != "12,345" {

@@ -86,7 +86,7 @@ func (h *pageHandler) view(s *pageState) pageView {
 	v.NoRecs = s.NoRecommendations
 	if r := s.Recommendations; r != nil {
 		for i := range r.list {
-			v.Recs = append(v.Recs, recView{Item: itemName(r.list[i].Item), Because: h.because(r.list[i].because)})
+			v.Recs = append(v.Recs, recView{Item: itemName(r.list[i].Item, r.list[i].Title), Because: h.because(r.list[i].because)})
 		}
 		if !v.AnyConsent {
 			v.RecsBasis = "You allow none of your events to be used, so these are what is popular with everyone, not picked for you."
@@ -141,7 +141,7 @@ func (h *pageHandler) because(rs []Reason) string {
 	}
 	parts := make([]string, len(rs))
 	for i, r := range rs {
-		parts[i] = fmt.Sprintf("%s “%s” on %s", pastTense(r.Kind), itemName(r.Item), h.date(r.UnixMillis))
+		parts[i] = fmt.Sprintf("%s “%s” on %s", pastTense(r.Kind), itemName(r.Item, r.Title), h.date(r.UnixMillis))
 	}
 	s := parts[0]
 	if n := len(parts); n > 1 {
@@ -186,7 +186,10 @@ func kindLabel(kind string) string {
 
 // itemName is how the page names an item: a bare number, as in MovieLens's
 // catalogue, reads as "item 318".
-func itemName(id string) string {
+func itemName(id, title string) string {
+	if title != "" {
+		return title
+	}
 	if _, err := strconv.ParseUint(id, 10, 64); err == nil {
 		return "item " + id
 	}

@@ -46,7 +46,9 @@ func (r *Recommendations) MarshalJSON() ([]byte, error) {
 // the device's model and, when explained, why: Score = Base + the weights
 // of every past item, of which its reasons are the largest that raised it.
 type Recommendation struct {
-	Item    string
+	Item string
+	// Title is the item's title in the catalogue, "" if it has none.
+	Title   string
 	Score   float64
 	Base    float64
 	because []Reason
@@ -62,16 +64,18 @@ func (r *Recommendation) Reason(i int) *Reason { return &r.because[i] }
 func (r Recommendation) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
 		Item    string   `json:"item"`
+		Title   string   `json:"title,omitempty"`
 		Score   float64  `json:"score"`
 		Base    float64  `json:"base,omitempty"`
 		Because []Reason `json:"because,omitempty"`
-	}{r.Item, r.Score, r.Base, r.because})
+	}{r.Item, r.Title, r.Score, r.Base, r.because})
 }
 
 // Reason is a past item that raised a recommendation's score by Weight,
 // and the person's latest event with it.
 type Reason struct {
 	Item       string  `json:"item"`
+	Title      string  `json:"title,omitempty"`
 	Kind       string  `json:"kind"`
 	UnixMillis int64   `json:"time_unix_ms"`
 	Weight     float64 `json:"weight"`
@@ -103,7 +107,8 @@ func (d *Device) Recommend(n int, explain bool) (*Recommendations, error) {
 	}
 	out := &Recommendations{ModelVersion: version, list: make([]Recommendation, len(top))}
 	for i, s := range top {
-		out.list[i] = Recommendation{Item: d.catalogue[s.Item], Score: float64(s.Score)}
+		id := d.catalogue[s.Item]
+		out.list[i] = Recommendation{Item: id, Title: d.titles[id], Score: float64(s.Score)}
 	}
 	if !explain || len(top) == 0 {
 		return out, nil
@@ -130,7 +135,7 @@ func (d *Device) Recommend(n int, explain bool) (*Recommendations, error) {
 				break
 			}
 			ev := latest[c.Item]
-			r.because = append(r.because, Reason{Item: ev.Item, Kind: ev.Kind, UnixMillis: ev.UnixMillis, Weight: c.Weight})
+			r.because = append(r.because, Reason{Item: ev.Item, Title: d.titles[ev.Item], Kind: ev.Kind, UnixMillis: ev.UnixMillis, Weight: c.Weight})
 		}
 	}
 	return out, nil

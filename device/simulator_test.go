@@ -128,6 +128,7 @@ func TestExplanationsNameThePersonsEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	titles, _ := dataset.EmbeddedTitles()
 	rated := map[string]int64{} // item → its latest rating's time
 	for i, it := range l.Items(u) {
 		rated[l.ItemIDs[it]] = l.Times(u)[i] * 1000
@@ -135,6 +136,9 @@ func TestExplanationsNameThePersonsEvents(t *testing.T) {
 	items, ages := dataset.Positives(l.Items(u))
 	for i := range recs.Len() {
 		r := recs.Get(i)
+		if r.Title == "" || r.Title != titles[r.Item] {
+			t.Fatalf("%s has title %q", r.Item, r.Title)
+		}
 		if r.Reasons() != reasonsShown {
 			t.Fatalf("%s has %d reasons", r.Item, r.Reasons())
 		}
@@ -149,7 +153,7 @@ func TestExplanationsNameThePersonsEvents(t *testing.T) {
 		}
 		for j := range r.Reasons() {
 			why := r.Reason(j)
-			if when, ok := rated[why.Item]; !ok || when != why.UnixMillis || why.Kind != "rating" || why.Weight <= 0 ||
+			if when, ok := rated[why.Item]; !ok || when != why.UnixMillis || why.Kind != "rating" || why.Weight <= 0 || why.Title != titles[why.Item] ||
 				why.Weight != ex[0].Because[j].Weight {
 				t.Fatalf("%s, reason %d: %+v is not the person's event with the %d-th largest contribution", r.Item, j, why, j+1)
 			}

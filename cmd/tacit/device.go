@@ -496,6 +496,14 @@ func deviceRecommend() (*flag.FlagSet, func([]string) (deviceWork, error)) {
 	}
 }
 
+// named is an item as a person reads it: its title and id, or its id.
+func named(id, title string) string {
+	if title == "" {
+		return id
+	}
+	return title + " [" + id + "]"
+}
+
 func printRecommendations(w io.Writer, recs *device.Recommendations) {
 	if recs.Len() == 0 {
 		fmt.Fprintf(w, "no recommendations from model version %d\n", recs.ModelVersion)
@@ -504,13 +512,13 @@ func printRecommendations(w io.Writer, recs *device.Recommendations) {
 	fmt.Fprintf(w, "recommended by model version %d, best first, from the person's consented events:\n", recs.ModelVersion)
 	for i := range recs.Len() {
 		r := recs.Get(i)
-		fmt.Fprintf(w, "%3d. %-12s score %.3f\n", i+1, r.Item, r.Score)
+		fmt.Fprintf(w, "%3d. %s  score %.3f\n", i+1, named(r.Item, r.Title), r.Score)
 		for j := range r.Reasons() {
 			c := r.Reason(j)
 			if verb, ok := pastTense[c.Kind]; ok {
-				fmt.Fprintf(w, "       because you %s %s on %s (%+.2f)\n", verb, c.Item, localDate(c.UnixMillis), c.Weight)
+				fmt.Fprintf(w, "       because you %s %s on %s (%+.2f)\n", verb, named(c.Item, c.Title), localDate(c.UnixMillis), c.Weight)
 			} else {
-				fmt.Fprintf(w, "       because of your %s event with %s on %s (%+.2f)\n", c.Kind, c.Item, localDate(c.UnixMillis), c.Weight)
+				fmt.Fprintf(w, "       because of your %s event with %s on %s (%+.2f)\n", c.Kind, named(c.Item, c.Title), localDate(c.UnixMillis), c.Weight)
 			}
 		}
 	}

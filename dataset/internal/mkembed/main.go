@@ -9,7 +9,7 @@ import (
 
 func main() {
 	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: mkembed ratings.csv out.zst")
+		fmt.Fprintln(os.Stderr, "usage: mkembed in.csv out.zst")
 		os.Exit(2)
 	}
 	if err := compress(os.Args[1], os.Args[2]); err != nil {
