@@ -2,8 +2,8 @@ package dataset
 
 import (
 	"bytes"
-	"encoding/csv"
 	_ "embed"
+	"encoding/csv"
 	"fmt"
 
 	"github.com/klauspost/compress/zstd"
