@@ -53,8 +53,9 @@ var kindPattern = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
 type Options struct {
 	// MaxEvents bounds the events the store holds (0: DefaultMaxEvents).
 	MaxEvents int
-	// Catalogue is a file of item ids, one a line, in the order of the
-	// model's items: what maps the items the app records to the model's.
+	// Catalogue is a file of item ids, one a line (optionally followed by
+	// a tab and the item's title), in the order of the model's items: what
+	// maps the items the app records to the model's.
 	// "": the embedded MovieLens ml-latest-small catalogue, which the
 	// coordinator's default model is shaped for.
 	Catalogue string

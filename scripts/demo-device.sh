@@ -173,4 +173,4 @@ echo
 echo "\$ tacit device --dir $dir recommend --n 10 --explain"
 "$tacit" device --dir "$dir" recommend --n 10 --explain | sed 's/^/  /'
 echo
-echo "demo-device: $(($(date +%s) - start)) s; person $person's device is in $dir (items are MovieLens movieIds)"
+echo "demo-device: $(($(date +%s) - start)) s; person $person's device is in $dir"

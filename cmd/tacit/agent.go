@@ -121,7 +121,7 @@ type agentFlags struct {
 func (o *agentFlags) flagSet() *flag.FlagSet {
 	fs := newFlagSet("agent")
 	fs.StringVar(&o.dir, "dir", "", "the device's `directory`, as 'tacit device --dir' keeps it (required)")
-	fs.StringVar(&o.catalogue, "catalogue", "", "`file` of the model's item ids, one a line, in the model's order (default: the embedded data set's)")
+	fs.StringVar(&o.catalogue, "catalogue", "", "`file` of the model's item ids, one a line (optionally a tab and its title), in the model's order (default: the embedded data set's)")
 	o.conn.bind(fs, true)
 	fs.BoolVar(&o.charging, "charging", true, "the device is on external power")
 	fs.BoolVar(&o.unmetered, "unmetered", true, "the device is on a network that does not charge by the byte")

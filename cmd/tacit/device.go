@@ -110,7 +110,7 @@ type deviceGlobals struct{ dir, catalogue string }
 func (g *deviceGlobals) flagSet() *flag.FlagSet {
 	fs := newFlagSet("device")
 	fs.StringVar(&g.dir, "dir", "", "the device's `directory`, made (mode 0700) if need be (required)")
-	fs.StringVar(&g.catalogue, "catalogue", "", "`file` of the model's item ids, one a line, in the model's order (default: the embedded data set's)")
+	fs.StringVar(&g.catalogue, "catalogue", "", "`file` of the model's item ids, one a line (optionally a tab and its title), in the model's order (default: the embedded data set's)")
 	return fs
 }
 
