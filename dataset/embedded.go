@@ -3,7 +3,6 @@ package dataset
 import (
 	"bytes"
 	_ "embed"
-	"encoding/csv"
 	"fmt"
 
 	"github.com/klauspost/compress/zstd"
@@ -15,8 +14,8 @@ import (
 var (
 	//go:embed embedded/ml-latest-small/ratings.csv.zst
 	embeddedRatings []byte
-	//go:embed embedded/ml-latest-small/movies.csv.zst
-	embeddedMovies []byte
+	//go:embed embedded/ml-latest-small/catalogue.tsv.zst
+	embeddedCatalogue []byte
 	//go:embed embedded/ml-latest-small/README.txt
 	embeddedLicense string
 )
@@ -39,24 +38,17 @@ func Embedded() (*Log, error) {
 	return l, nil
 }
 
-// EmbeddedTitles decodes the embedded data set's movie titles, by movieId
-// (its item ids).
-func EmbeddedTitles() (map[string]string, error) {
-	dec, err := zstd.NewReader(bytes.NewReader(embeddedMovies), zstd.WithDecoderConcurrency(1))
+// EmbeddedCatalogue is the embedded data set's items as a device reads
+// them: one a line, in the order of its dense item ids, each followed by a
+// tab and the movie's title (from ml-latest-small's movies.csv; made by
+// dataset/internal/mkembed).
+func EmbeddedCatalogue() ([]byte, error) {
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
 	if err != nil {
-		return nil, fmt.Errorf("embedded titles: %w", err)
+		return nil, fmt.Errorf("embedded catalogue: %w", err)
 	}
 	defer dec.Close()
-	r := csv.NewReader(dec)
-	rows, err := r.ReadAll()
-	if err != nil || len(rows) == 0 || len(rows[0]) < 2 || rows[0][0] != "movieId" || rows[0][1] != "title" {
-		return nil, fmt.Errorf("embedded titles: not a MovieLens movies.csv (%v)", err)
-	}
-	titles := make(map[string]string, len(rows)-1)
-	for _, row := range rows[1:] {
-		titles[row[0]] = row[1]
-	}
-	return titles, nil
+	return dec.DecodeAll(embeddedCatalogue, nil)
 }
 
 // EmbeddedLicense is the embedded data set's README: its licence and the

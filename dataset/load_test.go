@@ -172,22 +172,28 @@ func TestOpen(t *testing.T) {
 	}
 }
 
-// TestEmbeddedTitles: every item of the embedded data set has its title.
-func TestEmbeddedTitles(t *testing.T) {
+// TestEmbeddedCatalogue: the embedded catalogue lists the embedded data
+// set's items in its order, each with its title.
+func TestEmbeddedCatalogue(t *testing.T) {
 	l, err := Embedded()
 	if err != nil {
 		t.Fatal(err)
 	}
-	titles, err := EmbeddedTitles()
+	b, err := EmbeddedCatalogue()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range l.ItemIDs {
-		if titles[id] == "" {
-			t.Fatalf("item %s has no title", id)
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != len(l.ItemIDs) {
+		t.Fatalf("%d lines for %d items", len(lines), len(l.ItemIDs))
+	}
+	for i, line := range lines {
+		id, title, ok := strings.Cut(line, "\t")
+		if !ok || id != l.ItemIDs[i] || title == "" {
+			t.Fatalf("line %d: %q, item %s", i+1, line, l.ItemIDs[i])
 		}
 	}
-	if titles["1"] != "Toy Story (1995)" || titles["1270"] != "Back to the Future (1985)" {
-		t.Fatalf("titles 1 and 1270: %q, %q", titles["1"], titles["1270"])
+	if lines[0] != "1\tToy Story (1995)" || !strings.Contains(string(b), "\n1270\tBack to the Future (1985)\n") {
+		t.Fatalf("first line %q, or no Back to the Future", lines[0])
 	}
 }

@@ -2,8 +2,10 @@ package device
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -154,49 +156,40 @@ func dirOf(path string) string { return filepath.Dir(path) }
 // maxCatalogue bounds a catalogue file's items.
 const maxCatalogue = maxItems
 
-// embeddedCatalogue is the embedded data set's item ids and titles,
-// decoded once a process: the ratings it decodes them from take 20 MB for a
-// moment.
-var embeddedCatalogue = sync.OnceValues(func() (catalogue, error) {
-	l, err := dataset.Embedded()
-	if err != nil {
-		return catalogue{}, err
-	}
-	titles, err := dataset.EmbeddedTitles()
-	return catalogue{l.ItemIDs, titles}, err
-})
-
-type catalogue struct {
-	ids    []string
-	titles map[string]string
-}
-
-// loadCatalogue reads the item ids, and titles, of a catalogue file: one
-// item a line, its id, then optionally a tab and its title. "": the
-// embedded data set's.
+// loadCatalogue reads the item ids, and titles, of a catalogue file, or
+// the embedded data set's if path is "".
 func loadCatalogue(path string) ([]string, map[string]string, error) {
 	if path == "" {
-		c, err := embeddedCatalogue()
-		return c.ids, c.titles, err
+		b, err := dataset.EmbeddedCatalogue()
+		if err != nil {
+			return nil, nil, err
+		}
+		return readCatalogue(bytes.NewReader(b), dataset.EmbeddedName)
 	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("device: catalogue: %w", err)
 	}
 	defer f.Close()
+	return readCatalogue(f, path)
+}
+
+// readCatalogue reads a catalogue: one item a line, its id, then
+// optionally a tab and its title.
+func readCatalogue(r io.Reader, name string) ([]string, map[string]string, error) {
 	var ids []string
 	titles := map[string]string{}
 	seen := map[string]bool{}
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 512), 2*maxItemLen+2)
 	for sc.Scan() {
 		id, title, _ := strings.Cut(sc.Text(), "\t")
 		id, title = strings.TrimSpace(id), strings.TrimSpace(title)
 		if id == "" || seen[id] || len(id) > maxItemLen || len(title) > maxItemLen {
-			return nil, nil, fmt.Errorf("device: catalogue %s:%d: an empty, repeated or too long item id or title", path, len(ids)+1)
+			return nil, nil, fmt.Errorf("device: catalogue %s:%d: an empty, repeated or too long item id or title", name, len(ids)+1)
 		}
 		if len(ids) == maxCatalogue {
-			return nil, nil, fmt.Errorf("device: catalogue %s holds more than %d items", path, maxCatalogue)
+			return nil, nil, fmt.Errorf("device: catalogue %s holds more than %d items", name, maxCatalogue)
 		}
 		seen[id] = true
 		ids = append(ids, id)
@@ -205,10 +198,10 @@ func loadCatalogue(path string) ([]string, map[string]string, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, nil, fmt.Errorf("device: catalogue %s: %w", path, err)
+		return nil, nil, fmt.Errorf("device: catalogue %s: %w", name, err)
 	}
 	if len(ids) == 0 {
-		return nil, nil, fmt.Errorf("device: catalogue %s is empty", path)
+		return nil, nil, fmt.Errorf("device: catalogue %s is empty", name)
 	}
 	return ids, titles, nil
 }

@@ -128,7 +128,10 @@ func TestExplanationsNameThePersonsEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	titles, _ := dataset.EmbeddedTitles()
+	_, titles, err := loadCatalogue("")
+	if err != nil {
+		t.Fatal(err)
+	}
 	rated := map[string]int64{} // item → its latest rating's time
 	for i, it := range l.Items(u) {
 		rated[l.ItemIDs[it]] = l.Times(u)[i] * 1000
