@@ -120,6 +120,12 @@ type Outcome struct {
 	Reason                       string
 	Selected, CheckedIn, Reports int
 	Opened, Ended                time.Time
+	// Stages are the devices still in the round at the end of each of its
+	// stages, in order: selected, checked in, then reported or, in a
+	// secure round, each SecAgg phase the round reached (devices that sent
+	// their message of the phase). The drop from one stage to the next is
+	// the round's dropouts there.
+	Stages []Stage
 	// Excluded are the devices this round found revealing bad SecAgg
 	// shares, from now on never selected (Snapshot.Excluded).
 	Excluded []string
@@ -141,6 +147,13 @@ type Outcome struct {
 	Sensitivity float64
 	NoiseStd    float64
 	Epsilons
+}
+
+// Stage is how many devices were still in a round at the end of one of
+// its stages.
+type Stage struct {
+	Name    string `json:"stage"` // "selected", "checked-in", "reported", or a SecAgg phase
+	Devices int    `json:"devices"`
 }
 
 // Epsilons are the ε spent, at the configured δ, against two kinds of
@@ -410,6 +423,7 @@ func (m *Machine) closeSelection(now time.Time) {
 		m.abandon(now, fmt.Sprintf("round %d could not be set up: %v", m.round, m.setupErr))
 		return
 	case m.sec != nil && m.sec.sent < m.minReports():
+		m.sec.stages = append(m.sec.stages, Stage{secagg.PhaseAdvertiseKeys.String(), m.sec.sent})
 		m.abandon(now, fmt.Sprintf("%d of %d selected devices advertised SecAgg keys, %d needed", m.sec.sent, len(m.cohort), m.minReports()))
 		return
 	case m.sec != nil:
@@ -664,6 +678,12 @@ func (m *Machine) outcome(now time.Time, committed bool, reason string) Outcome 
 	o := Outcome{Round: m.round, Committed: committed, Reason: reason, Selected: len(m.cohort),
 		CheckedIn: len(m.accepted), Reports: m.reports, Opened: m.opened, Ended: now,
 		Clipped: m.clipped, ClipNorm: m.clip, Epsilons: m.epsilons()}
+	o.Stages = []Stage{{"selected", len(m.cohort)}, {"checked-in", len(m.accepted)}}
+	if m.sec != nil {
+		o.Stages = append(o.Stages, m.sec.stages...)
+	} else {
+		o.Stages = append(o.Stages, Stage{"reported", m.reports})
+	}
 	least := m.cfg.MinReportsForMeans
 	if least == 0 {
 		least = DefaultMinReportsForMeans

@@ -179,6 +179,11 @@ func (h *harness) outcome(b *strings.Builder, o Outcome) {
 	}
 	fmt.Fprintf(b, "round %d %s at %s (%s): selected %d, checked in %d, reports %d",
 		o.Round, verb, o.Ended.Sub(epoch), o.Reason, o.Selected, o.CheckedIn, o.Reports)
+	if h.cfg.SecAgg != nil { // plain rounds' stages are the three counts
+		for _, st := range o.Stages[2:] {
+			fmt.Fprintf(b, "; %s %d", st.Name, st.Devices)
+		}
+	}
 	if o.Committed {
 		fmt.Fprintf(b, "; version %d params %s", o.Snapshot.Version, h.params(o.Snapshot.Params))
 		if h.cfg.Codec != nil {

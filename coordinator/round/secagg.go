@@ -30,6 +30,9 @@ type secureRound struct {
 	sent, expected int
 	sum            []uint32 // once done
 	survivors      []string // the devices whose masked inputs the sum holds, once done
+	// stages are the devices that sent their message of each phase ended
+	// so far; a device checks in by advertising its keys.
+	stages []Stage
 }
 
 // setupSecAgg sets up the current round's secure aggregation over the
@@ -175,6 +178,7 @@ func secAggRejection(err error) *Rejection {
 func (m *Machine) endSecurePhase(now time.Time) {
 	sr := m.sec
 	ending := sr.server.Phase()
+	sr.stages = append(sr.stages, Stage{ending.String(), sr.sent})
 	if ending == secagg.PhaseMaskedInput {
 		if reason := m.refuseUnmask(); reason != "" {
 			m.abandon(now, reason)
