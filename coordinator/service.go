@@ -32,7 +32,7 @@ type Service struct {
 	ckpt    Checkpointer
 	metrics *Metrics
 	log     *slog.Logger
-	history []round.Outcome // the most recent rounds, oldest first
+	history []RoundRecord // the most recent rounds, oldest first
 	watch   func(round.Outcome)
 	// version and params are the model served: the last one checkpointed
 	// (or, before any commit, the machine's first).
@@ -229,7 +229,11 @@ func (s *Service) drain() {
 			s.log.Warn("device excluded: it revealed a SecAgg share off its owner's polynomial", "device", d, "round", o.Round)
 		}
 		o.Snapshot = nil // history keeps no model copies
-		s.history = append(s.history, o)
+		var privacy *PrivacyReport
+		if st := s.m.Status(); st.DP {
+			privacy = NewPrivacyReport(o.Epsilons, st.Delta, st.Accountant)
+		}
+		s.history = append(s.history, NewRoundRecord(o, privacy))
 		if len(s.history) > historyLen {
 			s.history = s.history[len(s.history)-historyLen:]
 		}
@@ -254,7 +258,7 @@ type StatusReport struct {
 	Privacy     *PrivacyReport `json:"privacy,omitempty"`
 	SecAggPhase string         `json:"secagg_phase,omitempty"` // with secure aggregation
 	Stopped     string         `json:"stopped,omitempty"`      // why training stopped, if it has
-	Recent      []RoundSummary `json:"recent_rounds"`
+	Recent      []RoundRecord `json:"recent_rounds"`
 }
 
 // PrivacyReport is the user-level ε spent at Delta, by Accountant, in the
@@ -284,17 +288,50 @@ func NewPrivacyReport(e round.Epsilons, delta float64, accountant string) *Priva
 	return r
 }
 
-// RoundSummary is one finished round in StatusReport.
-type RoundSummary struct {
-	Round     int64    `json:"round"`
-	Committed bool     `json:"committed"`
-	Reason    string   `json:"reason"`
-	Selected  int      `json:"selected"`
-	Reports   int      `json:"reports"`
-	Seconds   float64  `json:"seconds"`
-	TrainLoss *float64 `json:"train_loss,omitempty"` // absent below the round's minimum of reports
-	HR        *float64 `json:"hr_at_10,omitempty"`
-	NDCG      *float64 `json:"ndcg_at_10,omitempty"`
+// RoundRecord is one finished round as operators read it: in /status's
+// recent rounds, in the coordinator's history and, from tacit simulate, in
+// rounds.jsonl. Pointers are absent where the round has no such figure.
+type RoundRecord struct {
+	Round     int64     `json:"round"`
+	Committed bool      `json:"committed"`
+	Reason    string    `json:"reason,omitempty"`
+	Opened    time.Time `json:"opened"`
+	Seconds   float64   `json:"seconds"`
+	Selected  int       `json:"selected"`
+	CheckedIn int       `json:"checked_in"`
+	Reports   int       `json:"reports"` // updates aggregated, or sent when abandoned
+	// Stages are the devices left at the end of each stage of the round
+	// (round.Outcome.Stages): the dropouts by phase.
+	Stages    []round.Stage `json:"stages,omitempty"`
+	TrainLoss *float64      `json:"train_loss,omitempty"` // absent below the round's minimum of reports
+	HR        *float64      `json:"hr_at_10,omitempty"`   // federated evaluation, or the simulator's
+	NDCG      *float64      `json:"ndcg_at_10,omitempty"`
+	// With differential privacy, on committed rounds: the share of
+	// updates the clip norm cut, the clip norm, the noise's standard
+	// deviation on the sum, and the ε spent in all after the round.
+	ClippedFraction *float64 `json:"clipped_fraction,omitempty"`
+	ClipNorm        *float64 `json:"clip_norm,omitempty"`
+	NoiseStd        *float64 `json:"noise_std,omitempty"`
+	*PrivacyReport
+}
+
+// NewRoundRecord is the record of outcome o; privacy, with differential
+// privacy, is the ε spent after it (NewPrivacyReport).
+func NewRoundRecord(o round.Outcome, privacy *PrivacyReport) RoundRecord {
+	r := RoundRecord{Round: o.Round, Committed: o.Committed, Reason: o.Reason, Opened: o.Opened,
+		Seconds: o.Ended.Sub(o.Opened).Seconds(), Selected: o.Selected, CheckedIn: o.CheckedIn, Reports: o.Reports,
+		Stages: o.Stages}
+	if o.Losses > 0 {
+		r.TrainLoss = &o.TrainLoss
+	}
+	if o.Evaluated > 0 {
+		r.HR, r.NDCG = &o.HR, &o.NDCG
+	}
+	if privacy != nil && o.Committed {
+		clipped := float64(o.Clipped) / float64(max(o.Reports, 1))
+		r.ClippedFraction, r.ClipNorm, r.NoiseStd, r.PrivacyReport = &clipped, &o.ClipNorm, &o.NoiseStd, privacy
+	}
+	return r
 }
 
 // Status reports the current round and the recent history, newest first.
@@ -314,16 +351,7 @@ func (s *Service) Status() StatusReport {
 		r.SecAggPhase = st.SecAggPhase.String()
 	}
 	for i := len(s.history) - 1; i >= 0; i-- {
-		o := s.history[i]
-		rs := RoundSummary{Round: o.Round, Committed: o.Committed, Reason: o.Reason, Selected: o.Selected,
-			Reports: o.Reports, Seconds: o.Ended.Sub(o.Opened).Seconds()}
-		if o.Losses > 0 {
-			rs.TrainLoss = &o.TrainLoss
-		}
-		if o.Evaluated > 0 {
-			rs.HR, rs.NDCG = &o.HR, &o.NDCG
-		}
-		r.Recent = append(r.Recent, rs)
+		r.Recent = append(r.Recent, s.history[i])
 	}
 	return r
 }
