@@ -258,7 +258,7 @@ type StatusReport struct {
 	Privacy     *PrivacyReport `json:"privacy,omitempty"`
 	SecAggPhase string         `json:"secagg_phase,omitempty"` // with secure aggregation
 	Stopped     string         `json:"stopped,omitempty"`      // why training stopped, if it has
-	Recent      []RoundRecord `json:"recent_rounds"`
+	Recent      []RoundRecord  `json:"recent_rounds"`
 }
 
 // PrivacyReport is the user-level ε spent at Delta, by Accountant, in the
