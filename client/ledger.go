@@ -1,16 +1,15 @@
 package client
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"math"
 	"os"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/tacitfl/tacit/internal/jsonl"
 	"github.com/tacitfl/tacit/privacy"
 )
 
@@ -127,64 +126,27 @@ const maxLedgerLine = 4096
 // presented as a bound. A damaged line before the last is an error.
 func OpenLedger(path string) (*Ledger, error) {
 	l := &Ledger{path: path}
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return l, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var read, good int64 // bytes read, and up to the end of the last good line
-	newline := true      // the last line read ended with one
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 512), maxLedgerLine)
-	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
-		n, tok, err := bufio.ScanLines(data, atEOF)
-		if n > 0 {
-			read += int64(n)
-			newline = data[n-1] == '\n'
-		}
-		return n, tok, err
-	})
-	var torn error
-	for line := 1; sc.Scan(); line++ {
-		if torn != nil {
-			return nil, torn // the damaged line was not the last
-		}
+	res, err := jsonl.Read(path, jsonl.Options{MaxLine: maxLedgerLine, Repair: true}, func(line []byte) error {
 		var e LedgerEntry
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			torn = fmt.Errorf("%s:%d: %w", path, line, err)
-			continue
+		if err := json.Unmarshal(line, &e); err != nil {
+			return err
 		}
 		l.Entries = append(l.Entries, e)
-		good = read
-	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
+		return nil
+	})
 	switch {
-	case torn != nil:
-		fi, err := f.Stat()
-		if err != nil {
-			return nil, err
-		}
-		if err := os.Truncate(path, good); err != nil {
-			return nil, fmt.Errorf("repairing %w", torn)
-		}
+	case errors.Is(err, os.ErrNotExist):
+		return l, nil
+	case err != nil:
+		return nil, err
+	case res.Torn != nil:
 		delta := 0.0
 		if n := len(l.Entries); n > 0 {
 			delta = l.Entries[n-1].Delta
 		}
-		err = l.Record(LedgerEntry{Time: fi.ModTime().UTC(), Kind: EntryUnknown, Delta: delta, Epsilon: math.Inf(1),
+		err = l.Record(LedgerEntry{Time: res.ModTime.UTC(), Kind: EntryUnknown, Delta: delta, Epsilon: math.Inf(1),
 			Reason: "a torn line, repaired when the ledger was opened: counted as a round of unbounded ε"})
 		if err != nil {
-			return nil, err
-		}
-	case !newline:
-		// The last entry is whole but its newline was lost: restore it so
-		// the next entry starts a line of its own.
-		if err := appendSync(path, []byte{'\n'}); err != nil {
 			return nil, err
 		}
 	}
@@ -289,26 +251,9 @@ func (l *Ledger) recordLocked(e LedgerEntry) error {
 	if err != nil {
 		return err
 	}
-	if err := appendSync(l.path, append(b, '\n')); err != nil {
+	if err := jsonl.Append(l.path, append(b, '\n'), 0o600); err != nil {
 		return err
 	}
 	l.Entries = append(l.Entries, e)
 	return nil
-}
-
-// appendSync appends b to the file at path and syncs it.
-func appendSync(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
