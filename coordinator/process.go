@@ -36,7 +36,8 @@ type ProcessOptions struct {
 	// State is the checkpoint file, resumed from if it exists. Beside it,
 	// State+".reset" keeps the QUIC stateless-reset key across restarts,
 	// so devices learn at once that their connection died with the last
-	// process.
+	// process, and HistoryPath(State) every finished round's record
+	// (LoadHistory), which /status shows the last of after a restart.
 	State     string
 	MaxFrame  int // largest request accepted; 0 means proto.DefaultMaxFrame
 	DownBits  int // quantize downloaded models to this many bits; 0: float32
@@ -84,6 +85,10 @@ func RunProcess(ctx context.Context, o ProcessOptions) error {
 	if want := model.ParamCount(o.Items, o.Model.Factors); len(snap.Params) != want {
 		return fmt.Errorf("%s holds %d parameters, the model's shape needs %d", o.State, len(snap.Params), want)
 	}
+	history, recent, err := LoadHistory(HistoryPath(o.State), snap.Round, historyLen, log)
+	if err != nil {
+		return err
+	}
 	opt, err := aggregate.NewOptimizer(o.Optimizer)
 	if err != nil {
 		return err
@@ -100,7 +105,7 @@ func RunProcess(ctx context.Context, o ProcessOptions) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := NewMetrics(reg)
-	svc := NewService(m, ServiceOptions{Checkpointer: ckpt, Metrics: metrics, Log: log})
+	svc := NewService(m, ServiceOptions{Checkpointer: ckpt, Metrics: metrics, Log: log, History: history, Recent: recent})
 	srv, err := NewServer(svc, ServerConfig{TLS: &tls.Config{Certificates: []tls.Certificate{o.Certificate}},
 		Tokens: o.Tokens, StatelessResetKey: resetKey, Items: o.Items, Model: o.Model, Local: o.Local, Log: log, Metrics: metrics, MaxFrame: o.MaxFrame, DownBits: o.DownBits})
 	if err != nil {

@@ -33,6 +33,7 @@ type Service struct {
 	metrics *Metrics
 	log     *slog.Logger
 	history []RoundRecord // the most recent rounds, oldest first
+	record  History       // keeps every round's record; nil for none
 	watch   func(round.Outcome)
 	// version and params are the model served: the last one checkpointed
 	// (or, before any commit, the machine's first).
@@ -59,11 +60,18 @@ type ServiceOptions struct {
 	// Watch, if set, is called with every finished round, under the
 	// service's lock: keep it short.
 	Watch func(round.Outcome)
+	// History, if set, keeps every finished round's record, appended
+	// after the round's checkpoint is saved (LoadHistory opens a file).
+	History History
+	// Recent are the records of the rounds finished before a restart,
+	// oldest first, which Status shows until newer ones replace them.
+	Recent []RoundRecord
 }
 
 // NewService wraps m.
 func NewService(m *round.Machine, o ServiceOptions) *Service {
-	s := &Service{m: m, now: o.Now, ckpt: o.Checkpointer, metrics: o.Metrics, log: o.Log, watch: o.Watch, done: make(chan struct{})}
+	s := &Service{m: m, now: o.Now, ckpt: o.Checkpointer, metrics: o.Metrics, log: o.Log, watch: o.Watch, done: make(chan struct{}),
+		record: o.History, history: slices.Clone(o.Recent[max(0, len(o.Recent)-historyLen):])}
 	v, p := m.Model()
 	s.version, s.params = v, slices.Clone(p)
 	if s.now == nil {
@@ -204,6 +212,7 @@ func (s *Service) Model(f func(version int64, params []float32)) {
 // checkpointed before the lock is released and before its model is served,
 // so no device sees a model, and nobody a round's ε, that a restart could
 // lose. A failed checkpoint stops the Service: the rest is not carried out.
+// Each round's record joins the history after its checkpoint.
 func (s *Service) drain() {
 	if s.failed != nil {
 		return
@@ -233,9 +242,18 @@ func (s *Service) drain() {
 		if st := s.m.Status(); st.DP {
 			privacy = NewPrivacyReport(o.Epsilons, st.Delta, st.Accountant)
 		}
-		s.history = append(s.history, NewRoundRecord(o, privacy))
+		rec := NewRoundRecord(o, privacy)
+		s.history = append(s.history, rec)
 		if len(s.history) > historyLen {
 			s.history = s.history[len(s.history)-historyLen:]
+		}
+		// After the checkpoint: no record of a round the checkpoint lost.
+		// The history is the operator's record, not the run's state, so
+		// failing to write it does not stop training.
+		if s.record != nil {
+			if err := s.record.Append(rec); err != nil {
+				s.log.Error("round not recorded in the history", "round", o.Round, "err", err)
+			}
 		}
 		if s.watch != nil {
 			s.watch(o)

@@ -65,7 +65,9 @@ type Result struct {
 // Read calls decode with each line of the file at path, or its last
 // Options.Last, oldest first and without its newline. A line that decode
 // refuses is damage if another follows it (an error wrapping ErrDamaged
-// that names the line), and a torn write if it is the last (Result.Torn).
+// that names the line), and a torn write if it is the last (Result.Torn),
+// unless decode's error wraps ErrDamaged: a line that parses but is wrong
+// is damage wherever it is.
 // A missing file is an error wrapping os.ErrNotExist.
 func Read(path string, o Options, decode func(line []byte) error) (Result, error) {
 	f, err := os.Open(path)
@@ -113,7 +115,9 @@ func Read(path string, o Options, decode func(line []byte) error) (Result, error
 		if torn != nil {
 			return res, torn // the line that did not parse was not the last
 		}
-		if err := decode(sc.Bytes()); err != nil {
+		if err := decode(sc.Bytes()); errors.Is(err, ErrDamaged) {
+			return res, fmt.Errorf("%s: %w", where(line, good), err)
+		} else if err != nil {
 			torn = fmt.Errorf("%s: %w: %w", where(line, good), ErrDamaged, err)
 			continue
 		}
