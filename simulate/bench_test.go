@@ -38,7 +38,7 @@ func BenchmarkClientUpdates(b *testing.B) {
 	var updates int
 	start := time.Now()
 	for b.Loop() {
-		o, _, err := fed.round(context.Background())
+		o, err := fed.round(context.Background())
 		if err != nil {
 			b.Fatal(err)
 		}

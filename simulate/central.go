@@ -26,7 +26,7 @@ func Central(ctx context.Context, cfg Config, data *dataset.Log, obs Observer) (
 	m, err := model.TrainALS(mc, data.NumItems, data.NumUsers, pop, model.ALSOptions{
 		Iterations: cfg.ALSIterations, Seed: cfg.Seed, Workers: cfg.Workers,
 		AfterIteration: func(it int, m *model.MF) error {
-			rec := Round{Round: it, Participants: len(pop.people)}
+			rec := Round{Round: int64(it), Committed: true, Opened: iterStart, Reports: len(pop.people)}
 			if it == cfg.ALSIterations || (cfg.EvalEvery > 0 && it%cfg.EvalEvery == 0) {
 				met := pop.evaluate(m, mc, cfg)
 				rec.HR, rec.NDCG = &met.HR, &met.NDCG

@@ -238,9 +238,9 @@ func (f *federation) now() time.Time {
 // not drop out checks in, trains and reports, or with secure aggregation
 // goes through the SecAgg phases, one exchange per pass over the devices;
 // when a pass moves nothing the clock skips to the round's next deadline,
-// which dropouts would have it wait for. It returns the round's outcome
-// and how many selected devices dropped out.
-func (f *federation) round(ctx context.Context) (round.Outcome, int, error) {
+// which dropouts would have it wait for. It returns the round's outcome,
+// whose stages count the devices that dropped out.
+func (f *federation) round(ctx context.Context) (round.Outcome, error) {
 	current := f.svc.Status().Round
 	type device struct {
 		id     string
@@ -249,21 +249,16 @@ func (f *federation) round(ctx context.Context) (round.Outcome, int, error) {
 		done   bool
 	}
 	var devs []*device
-	dropped := 0
 	for _, id := range f.svc.Cohort() {
 		at := f.dropPhase(current, id)
 		if at == secagg.PhaseAdvertiseKeys { // never checks in
-			dropped++
 			continue
-		}
-		if at != secagg.PhaseDone {
-			dropped++
 		}
 		devs = append(devs, &device{id: id, dropAt: at})
 	}
 	for pass := 0; len(f.outcomes) == 0; pass++ {
 		if pass > maxPasses {
-			return round.Outcome{}, 0, fmt.Errorf("round %d did not end after %d passes", current, pass)
+			return round.Outcome{}, fmt.Errorf("round %d did not end after %d passes", current, pass)
 		}
 		var next, moved atomic.Int64
 		errs := make([]error, len(f.spaces))
@@ -311,7 +306,7 @@ func (f *federation) round(ctx context.Context) (round.Outcome, int, error) {
 		}
 		for _, err := range errs {
 			if err != nil {
-				return round.Outcome{}, 0, err
+				return round.Outcome{}, err
 			}
 		}
 		if moved.Load() > 0 {
@@ -327,11 +322,11 @@ func (f *federation) round(ctx context.Context) (round.Outcome, int, error) {
 		f.svc.Tick()
 	}
 	if len(f.outcomes) != 1 || f.outcomes[0].Round != current {
-		return round.Outcome{}, 0, fmt.Errorf("round %d finished as %d rounds", current, len(f.outcomes))
+		return round.Outcome{}, fmt.Errorf("round %d finished as %d rounds", current, len(f.outcomes))
 	}
 	o := f.outcomes[0]
 	f.outcomes = f.outcomes[:0]
-	return o, dropped, nil
+	return o, nil
 }
 
 // maxPasses bounds the passes of a round: a secure one takes five, plus one

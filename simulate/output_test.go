@@ -9,6 +9,9 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/tacitfl/tacit/coordinator/round"
 )
 
 func TestOutputDirWritesRoundsSummaryAndPlot(t *testing.T) {
@@ -17,8 +20,10 @@ func TestOutputDirWritesRoundsSummaryAndPlot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	loss := 2.5
 	rounds := []Round{
-		{Round: 1, Participants: 9, Dropped: 1, TrainLoss: 2.5, Seconds: 0.1},
+		{Round: 1, Committed: true, Opened: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Seconds: 0.1, Selected: 10, CheckedIn: 10, Reports: 9,
+			Stages: []round.Stage{{Name: "selected", Devices: 10}, {Name: "checked-in", Devices: 10}, {Name: "reported", Devices: 9}}, TrainLoss: &loss},
 		evaluatedRound(2, 0.05, 0.025),
 	}
 	for _, r := range rounds {

@@ -7,14 +7,14 @@ import (
 )
 
 func evaluatedRound(n int, hr, ndcg float64) Round {
-	return Round{Round: n, Participants: 10, HR: &hr, NDCG: &ndcg}
+	return Round{Round: int64(n), Reports: 10, HR: &hr, NDCG: &ndcg}
 }
 
 func TestPlotHRNDCGWritesPNG(t *testing.T) {
 	for _, command := range []string{"simulate", "central"} {
 		rounds := []Round{
 			evaluatedRound(1, 0.01, 0.005),
-			{Round: 2, Participants: 10}, // not evaluated: skipped
+			{Round: 2, Reports: 10}, // not evaluated: skipped
 			evaluatedRound(3, 0.04, 0.02),
 		}
 		var buf bytes.Buffer

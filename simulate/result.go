@@ -2,23 +2,16 @@ package simulate
 
 import "github.com/tacitfl/tacit/coordinator"
 
-// Round is one line of rounds.jsonl.
-type Round struct {
-	Round        int      `json:"round"`
-	Participants int      `json:"participants"` // devices whose update was aggregated
-	Dropped      int      `json:"dropped"`      // selected devices that never reported
-	TrainLoss    float64  `json:"train_loss"`   // mean over participants of their loss before the step
-	Seconds      float64  `json:"seconds"`
-	HR           *float64 `json:"hr_at_10,omitempty"` // only on rounds that evaluate
-	NDCG         *float64 `json:"ndcg_at_10,omitempty"`
-	// With differential privacy: the share of updates the clip norm cut,
-	// the noise's standard deviation on the sum, and the ε spent so far in
-	// its two figures (Summary.Privacy).
-	ClippedFraction *float64 `json:"clipped_fraction,omitempty"`
-	ClipNorm        *float64 `json:"clip_norm,omitempty"`
-	NoiseStd        *float64 `json:"noise_std,omitempty"`
-	*coordinator.PrivacyReport
-}
+// Round is one line of rounds.jsonl: the coordinator's record of a
+// finished round, the same type as its history and /status's recent
+// rounds. A simulation fills it from the round's outcome, with two
+// differences: hr_at_10 and ndcg_at_10 are the simulator's own evaluation
+// (full ranking, on evaluated rounds), and opened and seconds are the
+// wall clock's, evaluation included, where the coordinator's clock skips
+// the deadlines that dropouts leave it waiting for. A central run's ALS
+// iterations fill what they have: round, committed, opened, seconds,
+// reports (everyone), and the evaluation.
+type Round = coordinator.RoundRecord
 
 // Summary is summary.json, the same shape for federated and central runs.
 type Summary struct {

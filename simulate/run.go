@@ -9,6 +9,7 @@ import (
 
 	"github.com/tacitfl/tacit/codec"
 	"github.com/tacitfl/tacit/coordinator"
+	"github.com/tacitfl/tacit/coordinator/round"
 	"github.com/tacitfl/tacit/dataset"
 	"github.com/tacitfl/tacit/model"
 	"github.com/tacitfl/tacit/proto/tacitpb"
@@ -50,18 +51,16 @@ func Run(ctx context.Context, cfg Config, data *dataset.Log, obs Observer) (Summ
 	rounds := 0
 	for r := 1; r <= cfg.Rounds && ctx.Err() == nil; r++ {
 		roundStart := time.Now()
-		o, dropped, err := fed.round(ctx)
+		o, err := fed.round(ctx)
 		if err != nil {
 			return Summary{}, fmt.Errorf("round %d: %w", r, err)
 		}
 		updates += o.Reports
 		trainSeconds += time.Since(roundStart).Seconds()
 		rounds = r
-		rec := Round{Round: r, Participants: o.Reports, Dropped: dropped, TrainLoss: o.TrainLoss}
+		rec := fed.record(o, accountant)
+		rec.Opened = roundStart
 		if fed.dp != nil && o.Committed {
-			frac := float64(o.Clipped) / float64(o.Reports)
-			rec.ClippedFraction, rec.ClipNorm, rec.NoiseStd = &frac, &o.ClipNorm, &o.NoiseStd
-			rec.PrivacyReport = coordinator.NewPrivacyReport(o.Epsilons, fed.dp.Delta, accountant)
 			lastClip = o.ClipNorm
 		}
 		if cfg.evaluates(r) {
@@ -89,6 +88,18 @@ func Run(ctx context.Context, cfg Config, data *dataset.Log, obs Observer) (Summ
 		s.ClientUpdatesPerSecond = float64(updates) / trainSeconds
 	}
 	return s, ctx.Err()
+}
+
+// record is round o's line of rounds.jsonl, as the coordinator records it
+// but for the evaluation, which the simulator makes itself.
+func (f *federation) record(o round.Outcome, accountant string) Round {
+	var p *coordinator.PrivacyReport
+	if f.dp != nil {
+		p = coordinator.NewPrivacyReport(o.Epsilons, f.dp.Delta, accountant)
+	}
+	rec := coordinator.NewRoundRecord(o, p)
+	rec.HR, rec.NDCG = nil, nil
+	return rec
 }
 
 // evaluates says whether round r is evaluated: every EvalEvery rounds and

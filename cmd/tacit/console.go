@@ -22,9 +22,9 @@ type column struct {
 
 var federatedColumns = []column{
 	{"round", 5, func(r simulate.Round) string { return fmt.Sprint(r.Round) }},
-	{"participants", 14, func(r simulate.Round) string { return fmt.Sprint(r.Participants) }},
-	{"dropped", 9, func(r simulate.Round) string { return fmt.Sprint(r.Dropped) }},
-	{"loss", 12, func(r simulate.Round) string { return fmt.Sprintf("%.5g", r.TrainLoss) }},
+	{"participants", 14, func(r simulate.Round) string { return fmt.Sprint(r.Reports) }},
+	{"dropped", 9, func(r simulate.Round) string { return fmt.Sprint(r.Dropped()) }},
+	{"loss", 12, func(r simulate.Round) string { return format(r.TrainLoss, "%.5g") }},
 	{"seconds", 9, seconds},
 	{"HR@10", 8, hr},
 	{"NDCG@10", 9, ndcg},
@@ -41,11 +41,14 @@ func seconds(r simulate.Round) string { return fmt.Sprintf("%.2f", r.Seconds) }
 func hr(r simulate.Round) string      { return metric(r.HR) }
 func ndcg(r simulate.Round) string    { return metric(r.NDCG) }
 
-func metric(v *float64) string {
+func metric(v *float64) string { return format(v, "%.4f") }
+
+// format is *v in verb's format, or "-" if v is absent.
+func format(v *float64, verb string) string {
 	if v == nil {
 		return "-"
 	}
-	return fmt.Sprintf("%.4f", *v)
+	return fmt.Sprintf(verb, *v)
 }
 
 // table prints one right-aligned row per round, as the round comes. The
