@@ -102,7 +102,7 @@ func LoadHistory(path string, committed int64, n int, log *slog.Logger) (*Histor
 	h := &HistoryFile{path: path}
 	n = max(n, 1)
 	for last := n; ; last *= 4 {
-		recent, res, cut, err := readHistoryTail(path, committed, n, last)
+		recent, res, cut, past, err := readHistoryTail(path, committed, n, last)
 		switch {
 		case errors.Is(err, os.ErrNotExist):
 			return h, nil, nil
@@ -118,7 +118,7 @@ func LoadHistory(path string, committed int64, n int, log *slog.Logger) (*Histor
 			if err := os.Truncate(path, cut); err != nil {
 				return nil, nil, fmt.Errorf("round history %s: cutting the rounds after the checkpoint's: %w", path, err)
 			}
-			log.Warn("round history: the records of rounds after the checkpoint's, which a restart runs again, were cut off", "file", path, "checkpoint_round", committed)
+			log.Warn("round history: the records of rounds after the checkpoint's, which a restart runs again, were cut off", "file", path, "checkpoint_round", committed, "records", past)
 		}
 		if k := len(recent); k > 0 && recent[k-1].Round < committed {
 			log.Info("round history: it ends before the checkpoint's round (a crash between the checkpoint and the record)", "file", path, "history_round", recent[k-1].Round, "checkpoint_round", committed)
@@ -129,13 +129,13 @@ func LoadHistory(path string, committed int64, n int, log *slog.Logger) (*Histor
 
 // readHistoryTail reads the last lines of the history at path, repairing a
 // torn last line, and returns the last n records of rounds up to
-// committed, and the offset of the first record past it (-1 if none is).
-func readHistoryTail(path string, committed int64, n, lines int) ([]RoundRecord, jsonl.Result, int64, error) {
-	var recent []RoundRecord
+// committed, the offset of the first record past it (-1 if none is), and
+// how many records are past it.
+func readHistoryTail(path string, committed int64, n, lines int) (recent []RoundRecord, res jsonl.Result, cut int64, past int, err error) {
 	var prev int64 = -1
-	cut := int64(-1)
+	cut = -1
 	var off int64 // of the current line, from the first read
-	res, err := jsonl.Read(path, jsonl.Options{Last: lines, MaxLine: MaxRecordBytes, Repair: true}, func(line []byte) error {
+	res, err = jsonl.Read(path, jsonl.Options{Last: lines, MaxLine: MaxRecordBytes, Repair: true}, func(line []byte) error {
 		r, err := decodeRecord(line, prev)
 		if err != nil {
 			return err
@@ -143,6 +143,9 @@ func readHistoryTail(path string, committed int64, n, lines int) ([]RoundRecord,
 		prev = r.Round
 		if r.Round > committed && cut < 0 {
 			cut = off
+		}
+		if r.Round > committed {
+			past++
 		}
 		if r.Round <= committed {
 			if len(recent) == n {
@@ -156,7 +159,7 @@ func readHistoryTail(path string, committed int64, n, lines int) ([]RoundRecord,
 	if cut >= 0 {
 		cut += res.Start
 	}
-	return recent, res, cut, err
+	return recent, res, cut, past, err
 }
 
 // decodeRecord parses one line of a history, whose record must come after
