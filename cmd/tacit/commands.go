@@ -29,6 +29,7 @@ func commands() map[string]command {
 		"device":      deviceCommand,
 		"privacy":     privacyCommand,
 		"sweep":       sweepCommand,
+		"report":      reportCommand,
 	}
 }
 
