@@ -17,6 +17,7 @@ build:
 # Watch http://127.0.0.1:7080/ while it runs.
 demo: build
 	$(BIN) simulate --transport quic --http 127.0.0.1:7080 --clients-per-round 100 --rounds 60 --out out/demo --twin
+	$(BIN) report out/demo
 
 # One person's device, set up from their own ml-latest-small ratings, and 11
 # other people's, in secure rounds with a coordinator on loopback; then the

@@ -37,8 +37,10 @@ and the operator's endpoints over HTTP. Without --tls-cert it makes a
 self-signed certificate, keeps it (with its key) in the --state file's name
 plus ".tls", and prints its fingerprint for agents' --pin; a restart reuses
 it, so pinned agents reconnect. Every commit is checkpointed to --state, and
-a restart resumes from it. SIGINT or SIGTERM drains: exchanges in flight
-finish, then it exits.
+a restart resumes from it. Every finished round's record is appended to the
+--state file's name plus ".rounds.jsonl", the history /status shows the last
+rounds of after a restart and tacit report renders. SIGINT or SIGTERM drains:
+exchanges in flight finish, then it exits.
 
 The tokens file enrols one device a line, "TOKEN DEVICE-ID"; a line may
 give the token's SHA-256 instead, "sha256:HEX DEVICE-ID", so the secrets
