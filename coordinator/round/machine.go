@@ -147,6 +147,11 @@ type Outcome struct {
 	Sensitivity float64
 	NoiseStd    float64
 	Epsilons
+	// UpdateNorms are the L2 norms of the round's accepted plain reports,
+	// in arrival order, before any clipping (decoded, still rotated, in a
+	// round with a codec: rotation keeps norms); nil in a secure round,
+	// whose updates the coordinator never sees.
+	UpdateNorms []float64
 }
 
 // Stage is how many devices were still in a round at the end of one of
@@ -211,6 +216,7 @@ type Machine struct {
 	signingKeys   map[string]ed25519.PublicKey
 	endorsements  map[string][]byte // Parts.Endorsements // device → enrolment key, in malicious-server SecAgg
 	clipped       int
+	norms         []float64 // Outcome.UpdateNorms
 	stopReason    string
 
 	codec     *codec.UpdateCodec // this round's, with Config.Codec
@@ -546,7 +552,9 @@ func (m *Machine) Report(now time.Time, device string, r Report) error {
 	}
 	weight := 1.0
 	tooLarge := func(v float32) bool { return !(math.Abs(float64(v)) < aggregate.MaxAbsValue) } // refused below, unscaled
-	if norm := privacy.L2Norm(r.Update); m.cfg.DP == nil && norm > limit && !slices.ContainsFunc(r.Update, tooLarge) {
+	// The norm before any clipping (Outcome.UpdateNorms).
+	norm := privacy.L2Norm(r.Update)
+	if m.cfg.DP == nil && norm > limit && !slices.ContainsFunc(r.Update, tooLarge) {
 		// Scaled, not down-weighted: the mean is over the reports, and a
 		// clipped device still counts as one person.
 		m.clipBuf = append(m.clipBuf[:0], r.Update...)
@@ -563,7 +571,7 @@ func (m *Machine) Report(now time.Time, device string, r Report) error {
 		// sensitivity is C, not a hair above it); only a larger excess
 		// counts as clipped here.
 		weight = 1
-		if norm := privacy.L2Norm(r.Update); norm > m.clip {
+		if norm > m.clip { // r.Update is unscaled: the plain clip above is not applied with DP
 			weight = m.clip / norm
 			r.Clipped = r.Clipped || norm > m.clip*(1+1e-5)
 		}
@@ -576,6 +584,7 @@ func (m *Machine) Report(now time.Time, device string, r Report) error {
 	}
 	m.accepted[device] = true
 	m.reports++
+	m.norms = append(m.norms, norm)
 	// Checked above to be in range, so these cannot fail.
 	m.losses.Add([]float32{float32(r.Loss)}, 1)
 	if r.Eval != nil {
@@ -696,6 +705,7 @@ func (m *Machine) outcome(now time.Time, committed bool, reason string) Outcome 
 		o.Evaluated, o.HR, o.NDCG = n, float64(v[0]), float64(v[1])
 	}
 	o.Excluded, m.newlyExcluded = m.newlyExcluded, nil
+	o.UpdateNorms, m.norms = m.norms, nil
 	return o
 }
 
@@ -743,12 +753,15 @@ type Status struct {
 	Opened, Deadline             time.Time
 	ModelVersion                 int64
 	Stopped                      string // why no more rounds open, once Phase is Stopped
+	Enrolled                     int    // the devices rounds select from
 	// With differential privacy: the ε spent by the committed rounds, at
-	// δ, by the named accountant, in both figures.
+	// δ, by the named accountant, in both figures, and the ε budget (0 for
+	// none).
 	DP          bool
 	Spent       Epsilons
 	Delta       float64
 	Accountant  string
+	Budget      float64
 	SecAgg      bool // the round aggregates securely, in SecAggPhase
 	SecAggPhase secagg.Phase
 }
@@ -756,9 +769,9 @@ type Status struct {
 // Status reports the current round.
 func (m *Machine) Status() Status {
 	st := Status{Round: m.round, Phase: m.phase, Selected: len(m.cohort), CheckedIn: len(m.accepted),
-		Reports: m.reports, Opened: m.opened, Deadline: m.deadline, ModelVersion: m.version, Stopped: m.stopReason}
+		Reports: m.reports, Opened: m.opened, Deadline: m.deadline, ModelVersion: m.version, Stopped: m.stopReason, Enrolled: len(m.enrolled)}
 	if d := m.cfg.DP; d != nil {
-		st.DP, st.Spent, st.Delta, st.Accountant = true, m.epsilons(), d.Delta, d.accountant()
+		st.DP, st.Spent, st.Delta, st.Accountant, st.Budget = true, m.epsilons(), d.Delta, d.accountant(), d.Budget
 	}
 	if m.sec != nil {
 		st.SecAgg, st.SecAggPhase = true, m.sec.server.Phase()
