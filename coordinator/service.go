@@ -80,6 +80,9 @@ func NewService(m *round.Machine, o ServiceOptions) *Service {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	if s.metrics != nil {
+		s.metrics.start(m.Status(), s.version, s.now())
+	}
 	return s
 }
 
@@ -219,7 +222,12 @@ func (s *Service) drain() {
 	}
 	for _, o := range s.m.Ready() {
 		if o.Committed && s.ckpt != nil {
-			if err := s.ckpt.Save(*o.Snapshot); err != nil {
+			began := s.now()
+			err := s.ckpt.Save(*o.Snapshot)
+			if s.metrics != nil {
+				s.metrics.checkpoint(s.now().Sub(began), err)
+			}
+			if err != nil {
 				s.failed = fmt.Errorf("%w: round %d committed (model version %d) but was not persisted: %w", ErrStopped, o.Round, o.Snapshot.Version, err)
 				s.log.Error("checkpoint failed; the coordinator stops, a restart resumes from the previous checkpoint", "round", o.Round, "err", err)
 				close(s.done)
