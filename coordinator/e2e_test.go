@@ -36,6 +36,7 @@ type cluster struct {
 	svc      *coordinator.Service
 	srv      *coordinator.Server
 	cfg      model.Config
+	reg      *prometheus.Registry // the Service's and the Server's metrics
 }
 
 func startCluster(t *testing.T, devices int) *cluster {
@@ -63,8 +64,10 @@ func startCluster(t *testing.T, devices int) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.reg = prometheus.NewRegistry()
+	metrics := coordinator.NewMetrics(c.reg)
 	c.svc = coordinator.NewService(machine, coordinator.ServiceOptions{
-		Metrics: coordinator.NewMetrics(prometheus.NewRegistry()),
+		Metrics: metrics,
 		Watch:   func(o round.Outcome) { c.outcomes <- o },
 	})
 	cert, err := tlscert.SelfSigned([]string{"127.0.0.1"})
@@ -74,7 +77,7 @@ func startCluster(t *testing.T, devices int) *cluster {
 	c.pin = tlscert.Fingerprint(cert.Certificate[0])
 	srv, err := coordinator.NewServer(c.svc, coordinator.ServerConfig{
 		TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, Tokens: coordinator.HashTokens(tokens), TickEvery: 20 * time.Millisecond,
-		Items: 30, Model: c.cfg, Local: model.LocalConfig{Epochs: 1, LR: 0.1, ItemRegShare: 0.01},
+		Metrics: metrics, Items: 30, Model: c.cfg, Local: model.LocalConfig{Epochs: 1, LR: 0.1, ItemRegShare: 0.01},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -226,6 +226,9 @@ func (s *Server) SetTokens(t *Tokens) {
 	s.devMu.Lock()
 	defer s.devMu.Unlock()
 	s.tokens = t
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.enrolled.Set(float64(len(t.IDs())))
+	}
 	for id, conn := range s.devices {
 		if !t.Enrolled(id) {
 			conn.CloseWithError(closeProtocol, "enrolment revoked")
@@ -277,7 +280,12 @@ func (s *Server) hello(ctx context.Context, conn *quic.Conn) (device string, ok 
 	defer str.Close()
 	str.SetDeadline(deadline)
 	var req tacitpb.Request
-	if err := proto.ReadFrame(str, &req, proto.MaxHelloFrame); err != nil {
+	in := &countingReader{str: str}
+	err = proto.ReadFrame(in, &req, proto.MaxHelloFrame)
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.bytesIn.Add(float64(in.n))
+	}
+	if err != nil {
 		s.refuse(conn, str, proto.NewError(proto.ErrorCodeOf(err), err.Error()))
 		return "", false
 	}
@@ -425,13 +433,29 @@ func (s *Server) handle(device string, req *tacitpb.Request) (resp *tacitpb.Resp
 
 func (s *Server) checkIn(device string, cached int64) *tacitpb.Response {
 	res, err := s.svc.CheckIn(device, cached)
+	return CheckInResponse(res, err, s.plannedModel, s.plannedLocal)
+}
+
+// refusedReport counts a report (or masked input) the server refused
+// before the Service saw it: tacit_reports_total counts every report.
+func (s *Server) refusedReport(code round.RejectCode) {
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.report(&round.Rejection{Code: code})
+	}
+}
+
+// CheckInResponse is the Server's answer to a check-in the Service answered
+// with res and err, whose plans carry model and local (the parts that do
+// not change between rounds). A transport without a wire (the simulator's
+// in-memory one) sizes it to count what QUIC would have sent.
+func CheckInResponse(res round.CheckInResult, err error, model *tacitpb.ModelConfig, local *tacitpb.LocalTraining) *tacitpb.Response {
 	if err != nil {
-		return rejection(err)
+		return RejectionResponse(err)
 	}
 	out := &tacitpb.CheckInResult{}
 	if p := res.Plan; p != nil {
 		out.Result = &tacitpb.CheckInResult_Plan{Plan: &tacitpb.Plan{Round: p.Round, ModelVersion: p.ModelVersion,
-			DownloadModel: p.DownloadModel, ReportDeadlineUnixMillis: p.Deadline.UnixMilli(), Local: s.plannedLocal, Model: s.plannedModel,
+			DownloadModel: p.DownloadModel, ReportDeadlineUnixMillis: p.Deadline.UnixMilli(), Local: local, Model: model,
 			ClipNorm: p.ClipNorm, NoiseMultiplier: p.NoiseMultiplier, Delta: p.Delta, Codec: proto.UpdateCodecPB(p.Codec)}}
 		if p.SecAgg != nil {
 			out.GetPlan().Secagg = proto.SecAggPlan(*p.SecAgg, p.SecAggID)
@@ -491,13 +515,14 @@ func (s *Server) report(device string, r *tacitpb.Report) (*tacitpb.Response, bo
 		rep.Update, err = s.codec.Decode(r.GetUpdate(), s.dim, nil)
 	}
 	if err != nil {
+		s.refusedReport(round.BadUpdate)
 		return proto.NewError(tacitpb.ErrorCode_ERROR_CODE_BAD_UPDATE, err.Error()), true
 	}
 	if e := r.GetEvaluation(); e != nil {
 		rep.Eval = &round.Evaluation{HR: e.GetHrAt_10(), NDCG: e.GetNdcgAt_10()}
 	}
 	if err := s.svc.Report(device, rep); err != nil {
-		return rejection(err), false
+		return RejectionResponse(err), false
 	}
 	return &tacitpb.Response{Body: &tacitpb.Response_ReportAck{ReportAck: &tacitpb.ReportAck{}}}, false
 }
@@ -509,7 +534,7 @@ func (s *Server) secAggFetch(device string, f *tacitpb.SecAggFetch) *tacitpb.Res
 	}
 	msg, wait, err := s.svc.SecAggFetch(device, f.GetRound(), phase)
 	if err != nil {
-		return rejection(err)
+		return RejectionResponse(err)
 	}
 	var res *tacitpb.SecAggFetchResult
 	if msg == nil {
@@ -523,22 +548,30 @@ func (s *Server) secAggFetch(device string, f *tacitpb.SecAggFetch) *tacitpb.Res
 // secAggSend decodes a device's SecAgg message; the sender is the device
 // the token names, whatever the message says.
 func (s *Server) secAggSend(device string, m *tacitpb.SecAggSend) (*tacitpb.Response, bool) {
+	_, masked := m.GetBody().(*tacitpb.SecAggSend_MaskedInput)
 	cfg, id, ok := s.svc.SecAggSeat(device)
 	if !ok {
+		if masked {
+			s.refusedReport(round.NotSelected)
+		}
 		return proto.NewError(tacitpb.ErrorCode_ERROR_CODE_NOT_SELECTED, "not in a secure aggregation"), false
 	}
 	msg, err := s.codec.FromSecAggSend(m, id, cfg)
 	if err != nil {
+		if masked {
+			s.refusedReport(round.BadUpdate)
+		}
 		return proto.NewError(tacitpb.ErrorCode_ERROR_CODE_MALFORMED, err.Error()), true
 	}
 	if err := s.svc.SecAggSend(device, m.GetRound(), msg); err != nil {
-		return rejection(err), false
+		return RejectionResponse(err), false
 	}
 	return &tacitpb.Response{Body: &tacitpb.Response_SecaggSend{SecaggSend: &tacitpb.SecAggSendAck{}}}, false
 }
 
-// rejection turns the machine's refusal into a wire error.
-func rejection(err error) *tacitpb.Response {
+// RejectionResponse is the wire error the Server answers a refusal of the
+// Service's with (a *round.Rejection, or ErrStopped).
+func RejectionResponse(err error) *tacitpb.Response {
 	var r *round.Rejection
 	if !errors.As(err, &r) {
 		return proto.NewError(tacitpb.ErrorCode_ERROR_CODE_INTERNAL, err.Error())
