@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	gproto "google.golang.org/protobuf/proto"
 
 	"github.com/tacitfl/tacit/aggregate"
 	"github.com/tacitfl/tacit/aggregate/secagg"
@@ -24,6 +25,7 @@ import (
 	"github.com/tacitfl/tacit/model"
 	"github.com/tacitfl/tacit/privacy"
 	"github.com/tacitfl/tacit/proto"
+	"github.com/tacitfl/tacit/proto/tacitpb"
 )
 
 // federation is a coordinator and its virtual devices in one process: the
@@ -59,6 +61,10 @@ type federation struct {
 	outcomes []round.Outcome
 
 	connect func(id string) client.Coordinator // the transport to the coordinator
+	// wire counts what the in-memory transport's exchanges would carry over
+	// QUIC, when there are metrics to count it in; nil otherwise.
+	wire    *memWire
+	reg     *prometheus.Registry // the coordinator's metrics, with cfg.HTTP; nil otherwise
 	closers []func() error
 }
 
@@ -114,7 +120,7 @@ func newFederation(cfg Config, pop *population, items int, init *model.MF) (*fed
 		reg = prometheus.NewRegistry()
 		opts.Metrics = coordinator.NewMetrics(reg)
 	}
-	f.svc = coordinator.NewService(m, opts)
+	f.svc, f.reg = coordinator.NewService(m, opts), reg
 	if err := f.startTransport(cfg, reg, opts.Metrics); err != nil {
 		f.close()
 		return nil, err
@@ -150,6 +156,11 @@ func enrol(ids []string, seed uint64) (map[string]ed25519.PrivateKey, map[string
 // and serves the operator endpoints if cfg.HTTP is set.
 func (f *federation) startTransport(cfg Config, reg *prometheus.Registry, metrics *coordinator.Metrics) error {
 	f.connect = func(id string) client.Coordinator { return &memTransport{f: f, device: id} }
+	if cfg.Transport != "quic" && metrics != nil {
+		f.wire = &memWire{metrics: metrics, codec: f.codec, downBits: cfg.DownBits, connected: make(map[string]bool),
+			model: proto.ModelConfig(f.template.Items, f.template.Model), local: proto.LocalTraining(f.template.Local), modelVersion: -1}
+		f.closers = append(f.closers, f.wire.close)
+	}
 	if cfg.Transport == "quic" {
 		q, err := startQUIC(f.svc, metrics, f.ids, f.template, cfg.DownBits)
 		if err != nil {
@@ -373,6 +384,10 @@ type memTransport struct {
 
 func (t *memTransport) CheckIn(_ context.Context, cached int64) (*client.Plan, time.Duration, error) {
 	res, err := t.f.svc.CheckIn(t.device, cached)
+	if w := t.f.wire; w != nil {
+		w.exchange(t.device, &tacitpb.Request{Body: &tacitpb.Request_CheckIn{CheckIn: &tacitpb.CheckIn{CachedModelVersion: cached}}},
+			coordinator.CheckInResponse(res, err, w.model, w.local))
+	}
 	if err != nil || res.Plan == nil {
 		return nil, res.RetryAfter, err
 	}
@@ -386,6 +401,9 @@ func (t *memTransport) CheckIn(_ context.Context, cached int64) (*client.Plan, t
 func (t *memTransport) DownloadModel(_ context.Context, version int64, _ int, dst []float32) ([]float32, error) {
 	var err error
 	t.f.svc.Model(func(v int64, params []float32) {
+		if w := t.f.wire; w != nil {
+			w.download(t.device, version, v, params)
+		}
 		switch {
 		case v != version:
 			err = fmt.Errorf("model version %d is no longer current (%d is)", version, v)
@@ -403,15 +421,159 @@ func (t *memTransport) Report(_ context.Context, u client.Upload) error {
 	if u.Evaluated {
 		r.Eval = &round.Evaluation{HR: u.HR, NDCG: u.NDCG}
 	}
-	return t.f.svc.Report(t.device, r)
+	err := t.f.svc.Report(t.device, r)
+	if w := t.f.wire; w != nil {
+		w.report(t.device, u, err)
+	}
+	return err
 }
 
-func (t *memTransport) SecAggSend(_ context.Context, round int64, m secagg.ClientMessage, _ int) error {
-	return t.f.svc.SecAggSend(t.device, round, m)
+func (t *memTransport) SecAggSend(_ context.Context, round int64, m secagg.ClientMessage, bits int) error {
+	err := t.f.svc.SecAggSend(t.device, round, m)
+	if w := t.f.wire; w != nil {
+		w.secAggSend(t.device, round, m, bits, err)
+	}
+	return err
 }
 
 func (t *memTransport) SecAggFetch(_ context.Context, round int64, phase secagg.Phase, _ secagg.ClientID) (secagg.ServerMessage, time.Duration, error) {
-	return t.f.svc.SecAggFetch(t.device, round, phase)
+	msg, wait, err := t.f.svc.SecAggFetch(t.device, round, phase)
+	if w := t.f.wire; w != nil {
+		w.secAggFetch(t.device, round, phase, msg, wait, err)
+	}
+	return msg, wait, err
+}
+
+// memWire counts in the coordinator's metrics what the in-memory
+// transport's exchanges would have carried over QUIC (coordinator.Server
+// and client.QUIC): a connection per device from its first exchange, which
+// a Hello opens, until the run ends, as the QUIC transport keeps them; and
+// the frames of each request and its response, built as client.QUIC and
+// the Server build them. Building them costs an encoding of every update,
+// so only a run with metrics (--http) has a memWire.
+type memWire struct {
+	metrics      *coordinator.Metrics
+	codec        *proto.Codec
+	downBits     int
+	model        *tacitpb.ModelConfig   // every plan's
+	local        *tacitpb.LocalTraining // every plan's
+	mu           sync.Mutex
+	connected    map[string]bool
+	modelVersion int64 // the version whose framed download is modelFrame bytes
+	modelFrame   int
+}
+
+// frameLen is the bytes m takes framed (proto.AppendFrame).
+func frameLen(m gproto.Message) int { return 4 + gproto.Size(m) }
+
+// exchange counts req and its response resp of device's, and the device's
+// connection and its Hello if this is its first exchange.
+func (w *memWire) exchange(device string, req *tacitpb.Request, resp *tacitpb.Response) {
+	req.ProtocolVersion = proto.ProtocolVersion
+	in, out := frameLen(req), frameLen(resp)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.exchangeFramed(device, in, out)
+}
+
+// exchangeFramed is exchange of frames already sized, under w.mu.
+func (w *memWire) exchangeFramed(device string, in, out int) {
+	if !w.connected[device] {
+		w.connected[device] = true
+		w.metrics.DeviceConnected()
+		hello := &tacitpb.Request{ProtocolVersion: proto.ProtocolVersion, Token: tokenOf(device), Body: &tacitpb.Request_Hello{Hello: &tacitpb.Hello{}}}
+		w.metrics.Exchanged(frameLen(hello), frameLen(&tacitpb.Response{Body: &tacitpb.Response_Hello{Hello: &tacitpb.HelloAck{}}}))
+	}
+	w.metrics.Exchanged(in, out)
+}
+
+// download counts a download of version, the current model being v with
+// params: its frame is encoded once a version, as the Server caches it.
+func (w *memWire) download(device string, version, v int64, params []float32) {
+	req := &tacitpb.Request{ProtocolVersion: proto.ProtocolVersion, Body: &tacitpb.Request_Model{Model: &tacitpb.ModelRequest{Version: version}}}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if v != version {
+		w.exchangeFramed(device, frameLen(req), frameLen(proto.NewError(tacitpb.ErrorCode_ERROR_CODE_STALE_MODEL,
+			fmt.Sprintf("model %d is not current; %d is", version, v))))
+		return
+	}
+	if w.modelVersion != v {
+		t := w.codec.Encode(params, tacitpb.Compression_COMPRESSION_ZSTD)
+		if w.downBits > 0 {
+			var err error
+			if t, err = w.codec.EncodeModel(params, w.downBits, tacitpb.Compression_COMPRESSION_ZSTD); err != nil {
+				return // the download fails too (RoundTripModel), and the Server sends no model
+			}
+		}
+		w.modelVersion = v
+		w.modelFrame = frameLen(&tacitpb.Response{Body: &tacitpb.Response_Model{Model: &tacitpb.Model{Version: v, Params: t, Config: w.model}}})
+	}
+	w.exchangeFramed(device, frameLen(req), w.modelFrame)
+}
+
+// report counts the upload u, answered with err.
+func (w *memWire) report(device string, u client.Upload, err error) {
+	r := &tacitpb.Report{Round: u.Round, Weight: u.Weight, TrainLoss: u.Loss, Clipped: u.Clipped}
+	if u.Encoded != nil {
+		r.Update = w.codec.EncodeUint(u.Encoded, u.Bits, tacitpb.Compression_COMPRESSION_ZSTD)
+	} else {
+		r.Update = w.codec.Encode(u.Update, tacitpb.Compression_COMPRESSION_NONE)
+	}
+	if u.Evaluated {
+		r.Evaluation = &tacitpb.Evaluation{HrAt_10: u.HR, NdcgAt_10: u.NDCG}
+	}
+	resp := &tacitpb.Response{Body: &tacitpb.Response_ReportAck{ReportAck: &tacitpb.ReportAck{}}}
+	if err != nil {
+		resp = coordinator.RejectionResponse(err)
+	}
+	w.exchange(device, &tacitpb.Request{Body: &tacitpb.Request_Report{Report: r}}, resp)
+}
+
+// secAggSend counts the SecAgg message m, answered with err.
+func (w *memWire) secAggSend(device string, round int64, m secagg.ClientMessage, bits int, err error) {
+	s, encErr := w.codec.SecAggSend(round, m, bits)
+	if encErr != nil {
+		return // client.QUIC would not have sent it
+	}
+	resp := &tacitpb.Response{Body: &tacitpb.Response_SecaggSend{SecaggSend: &tacitpb.SecAggSendAck{}}}
+	if err != nil {
+		resp = coordinator.RejectionResponse(err)
+	}
+	w.exchange(device, &tacitpb.Request{Body: &tacitpb.Request_SecaggSend{SecaggSend: s}}, resp)
+}
+
+// secAggFetch counts a fetch of phase's message, answered with msg, or
+// wait, or err.
+func (w *memWire) secAggFetch(device string, round int64, phase secagg.Phase, msg secagg.ServerMessage, wait time.Duration, err error) {
+	req := &tacitpb.Request{Body: &tacitpb.Request_SecaggFetch{SecaggFetch: &tacitpb.SecAggFetch{Round: round, Phase: proto.SecAggPhase(phase)}}}
+	var resp *tacitpb.Response
+	switch {
+	case err != nil:
+		resp = coordinator.RejectionResponse(err)
+	case msg == nil:
+		resp = &tacitpb.Response{Body: &tacitpb.Response_SecaggFetch{SecaggFetch: &tacitpb.SecAggFetchResult{
+			Result: &tacitpb.SecAggFetchResult_Retry{Retry: &tacitpb.RetryAfter{AfterMillis: wait.Milliseconds()}}}}}
+	default:
+		res, err := proto.SecAggFetchResult(msg)
+		if err != nil {
+			resp = proto.NewError(tacitpb.ErrorCode_ERROR_CODE_INTERNAL, err.Error())
+		} else {
+			resp = &tacitpb.Response{Body: &tacitpb.Response_SecaggFetch{SecaggFetch: res}}
+		}
+	}
+	w.exchange(device, req, resp)
+}
+
+// close ends every connection: the run is over.
+func (w *memWire) close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for range w.connected {
+		w.metrics.DeviceDisconnected()
+	}
+	clear(w.connected)
+	return nil
 }
 
 var _ client.Coordinator = (*memTransport)(nil)

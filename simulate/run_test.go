@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/tacitfl/tacit/dataset"
-	"github.com/tacitfl/tacit/model"
 	"github.com/tacitfl/tacit/privacy"
 	"github.com/tacitfl/tacit/settings"
 )
@@ -252,38 +251,28 @@ func TestMaliciousSecAggGivesTheSameModel(t *testing.T) {
 // rounds' records, untimed.
 func runFederation(t *testing.T, data *dataset.Log, cfg Config) ([]float32, []Round) {
 	t.Helper()
-	var rec recorder
-	pop, err := newPopulation(data, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, _ := model.NewMF(data.NumItems, cfg.Factors, cfg.Seed)
-	fed, err := newFederation(cfg, pop, data.NumItems, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fed.close()
-	for range cfg.Rounds {
-		o, err := fed.round(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec.Round(untimed(fed.record(o, "")))
-	}
-	fed.model(m.Params)
-	return m.Params, rec.rounds
+	params, rounds, _, _ := runMeteredFederation(t, data, cfg)
+	return params, rounds
 }
 
 func transportsAgree(t *testing.T, edit func(*Config)) {
 	data := smallData(t)
+	metrics := map[string][2]map[string]float64{}
 	run := func(transport string) ([]float32, []Round) {
 		cfg := smallConfig()
 		cfg.Transport, cfg.ClientsPerRound, cfg.Dropout, cfg.Rounds = transport, 60, 0.2, 4
+		// Metrics, compared below. One worker: which devices download the
+		// model depends on the worker a device lands on (its workspace
+		// caches a version), so the bytes agree only with one.
+		cfg.HTTP, cfg.Workers = "127.0.0.1:0", 1
 		edit(&cfg)
-		return runFederation(t, data, cfg)
+		params, rounds, open, closed := runMeteredFederation(t, data, cfg)
+		metrics[transport] = [2]map[string]float64{open, closed}
+		return params, rounds
 	}
 	memParams, memRounds := run("memory")
 	quicParams, quicRounds := run("quic")
+	metricsAgree(t, metrics["memory"], metrics["quic"])
 	if memRounds[0].Reports < 30 {
 		t.Fatalf("round 1 had %d participants: the comparison would prove little", memRounds[0].Reports)
 	}
