@@ -29,6 +29,7 @@ demo-device: build
 test: lint
 	$(GO) test -count=1 ./...
 	$(MAKE) c-example gomobile-check
+	$(MAKE) promtool-metrics
 	$(MAKE) fuzz
 
 lint:
@@ -45,7 +46,15 @@ fuzz:
 	  done; \
 	done
 
-.PHONY: c-example gomobile-check
+.PHONY: c-example gomobile-check promtool-metrics
+
+# promtool (Debian's prometheus package) lints the /metrics text of a
+# coordinator that ran two rounds (coordinator.TestMetricsExposition
+# writes it to out/metrics.txt): names, units, suffixes, help.
+promtool-metrics:
+	@command -v promtool >/dev/null || { echo "promtool is missing: apt-get install -y prometheus"; exit 1; }
+	TACIT_METRICS_OUT=$(CURDIR)/out/metrics.txt $(GO) test -count=1 -run '^TestMetricsExposition$$' ./coordinator
+	promtool check metrics < out/metrics.txt
 
 # The C API (device/cabi) as a shared library and its header in out/c, and
 # examples/c/device.c compiled against them and run in a fresh directory.
