@@ -751,20 +751,39 @@ type Status struct {
 	Accountant  string
 	SecAgg      bool // the round aggregates securely, in SecAggPhase
 	SecAggPhase secagg.Phase
+	// SecAggSent of SecAggExpected devices still in the secure round have
+	// sent their message of SecAggPhase.
+	SecAggSent, SecAggExpected int
+	// MinReports is the fewest reports (masked inputs, in a secure round)
+	// the round commits with.
+	MinReports int
+	// Enrolled is the population rounds select from, each device with
+	// probability SamplingRate; Excluded of them are never selected again
+	// (Snapshot.Excluded).
+	Enrolled, Excluded int
+	SamplingRate       float64
+	ClipNorm           float64 // this round's clip norm, with differential privacy
 }
 
 // Status reports the current round.
 func (m *Machine) Status() Status {
 	st := Status{Round: m.round, Phase: m.phase, Selected: len(m.cohort), CheckedIn: len(m.accepted),
-		Reports: m.reports, Opened: m.opened, Deadline: m.deadline, ModelVersion: m.version, Stopped: m.stopReason}
+		Reports: m.reports, Opened: m.opened, Deadline: m.deadline, ModelVersion: m.version, Stopped: m.stopReason,
+		MinReports: m.minReports(), Enrolled: len(m.enrolled), Excluded: len(m.excluded), SamplingRate: m.q}
 	if d := m.cfg.DP; d != nil {
-		st.DP, st.Spent, st.Delta, st.Accountant = true, m.epsilons(), d.Delta, d.accountant()
+		st.DP, st.Spent, st.Delta, st.Accountant, st.ClipNorm = true, m.epsilons(), d.Delta, d.accountant(), m.clip
 	}
-	if m.sec != nil {
-		st.SecAgg, st.SecAggPhase = true, m.sec.server.Phase()
+	if m.sec != nil && m.phase != Stopped { // a stopped machine keeps its last round's
+		st.SecAgg, st.SecAggPhase, st.SecAggSent, st.SecAggExpected = true, m.sec.server.Phase(), m.sec.sent, m.sec.expected
 	}
 	return st
 }
+
+// Round is the current round's number (Status's, without its work).
+func (m *Machine) Round() int64 { return m.round }
+
+// Config is the configuration the machine runs every round with.
+func (m *Machine) Config() Config { return m.cfg }
 
 // Codec is the current round's update codec; nil for float32 updates.
 func (m *Machine) Codec() *codec.UpdateCodec { return m.codec }
