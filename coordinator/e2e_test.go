@@ -179,8 +179,19 @@ func TestRoundsOverQUICSurviveDevicesDying(t *testing.T) {
 	if !third.Committed || third.Reports != n-dead {
 		t.Fatalf("round 3: %+v", third)
 	}
-	if st := c.svc.Status(); st.ModelVersion < 3 {
+	st := c.svc.Status()
+	if st.ModelVersion < 3 {
 		t.Fatalf("model version %d after three commits", st.ModelVersion)
+	}
+	// The server told the Service each round's bytes and each device's
+	// requests, and counts the connections it holds.
+	for _, r := range st.Recent {
+		if r.BytesUp == nil || r.BytesDown == nil || *r.BytesUp < int64(r.Reports) || *r.BytesDown == 0 {
+			t.Errorf("round %d: %d reports, bytes up %v, down %v", r.Round, r.Reports, r.BytesUp, r.BytesDown)
+		}
+	}
+	if p := st.Population; p.Connected == nil || *p.Connected < 1 || *p.Connected > n || p.SeenLastHour == nil || *p.SeenLastHour != n {
+		t.Errorf("population %+v", p)
 	}
 }
 

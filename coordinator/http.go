@@ -2,7 +2,6 @@ package coordinator
 
 import (
 	"encoding/json"
-	"html/template"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -10,7 +9,8 @@ import (
 )
 
 // HTTPHandler serves the operator's endpoints: /metrics (Prometheus, from
-// gatherer), /healthz, /status (JSON) and a status page at /.
+// gatherer), /healthz, /status (JSON, StatusReport) and the status page at
+// / (page.go), with its script and style.
 func HTTPHandler(s *Service, gatherer prometheus.Gatherer) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
@@ -20,29 +20,14 @@ func HTTPHandler(s *Service, gatherer prometheus.Gatherer) http.Handler {
 	})
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		enc.Encode(s.Status())
 	})
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		statusPage.Execute(w, s.Status())
-	})
+	mux.HandleFunc("GET /{$}", servePage(s))
+	mux.HandleFunc("GET /page.js", pageAsset("page.js", "text/javascript; charset=utf-8"))
+	mux.HandleFunc("GET /page.css", pageAsset("page.css", "text/css; charset=utf-8"))
+	mux.HandleFunc("GET /icon.svg", pageAsset("icon.svg", "image/svg+xml"))
 	return mux
 }
-
-var statusPage = template.Must(template.New("status").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><meta http-equiv="refresh" content="2">
-<title>Tacit coordinator</title>
-<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{padding:.2em .8em;text-align:right;border-bottom:1px solid #ddd}</style>
-</head><body>
-<h1>Tacit coordinator</h1>
-<p>Round <b>{{.Round}}</b>, {{.Phase}}: {{.Selected}} selected, {{.CheckedIn}} checked in, {{.Reports}} reported; deadline {{.Deadline.Format "15:04:05"}}. Model version {{.ModelVersion}}.</p>
-{{with .Privacy}}<p>Privacy spent: ε <b>{{printf "%.4g" .AgainstObservers}}</b> against observers of the model, {{with .AgainstCoordinator}}ε <b>{{printf "%.4g" .}}</b>{{else}}no bound{{end}} against the coordinator, at δ {{.Delta}} ({{.Accountant}}).</p>{{end}}
-<p><a href="/status">/status</a> (JSON) · <a href="/metrics">/metrics</a> (Prometheus) · <a href="/healthz">/healthz</a></p>
-<table><tr><th>round</th><th>result</th><th>selected</th><th>reports</th><th>seconds</th><th>loss</th><th>HR@10</th><th>NDCG@10</th><th>reason</th></tr>
-{{range .Recent}}<tr><td>{{.Round}}</td><td>{{if .Committed}}committed{{else}}abandoned{{end}}</td><td>{{.Selected}}</td><td>{{.Reports}}</td>
-<td>{{printf "%.2f" .Seconds}}</td><td>{{with .TrainLoss}}{{printf "%.4g" .}}{{else}}-{{end}}</td><td>{{with .HR}}{{printf "%.4f" .}}{{else}}-{{end}}</td><td>{{with .NDCG}}{{printf "%.4f" .}}{{else}}-{{end}}</td><td style="text-align:left">{{.Reason}}</td></tr>
-{{end}}</table>
-</body></html>
-`))

@@ -151,6 +151,7 @@ func NewServer(svc *Service, cfg ServerConfig) (*Server, error) {
 		gate:         gate{perAddr: cfg.MaxPendingPerAddr, validateAbove: cfg.ValidateAbove, pending: map[string]int{}},
 		plannedModel: proto.ModelConfig(cfg.Items, cfg.Model), plannedLocal: proto.LocalTraining(cfg.Local)}
 	svc.Model(func(_ int64, p []float32) { s.dim = len(p) })
+	svc.attach(s.connectedDevices)
 	return s, nil
 }
 
@@ -315,6 +316,13 @@ func (s *Server) hello(ctx context.Context, conn *quic.Conn) (device string, ok 
 	return device, true
 }
 
+// connectedDevices counts the devices with a connection open.
+func (s *Server) connectedDevices() int {
+	s.devMu.Lock()
+	defer s.devMu.Unlock()
+	return len(s.devices)
+}
+
 // forget drops conn as the device's connection, unless another replaced it.
 func (s *Server) forget(device string, conn *quic.Conn) {
 	s.devMu.Lock()
@@ -357,6 +365,7 @@ func (s *Server) serveStream(conn *quic.Conn, device string, str *quic.Stream) {
 	if s.cfg.Metrics != nil {
 		s.cfg.Metrics.bytesIn.Add(float64(in.n))
 	}
+	s.svc.Traffic(device, in.n, 0)
 	var resp *tacitpb.Response
 	var fatal bool
 	if err != nil {
@@ -383,6 +392,7 @@ func (s *Server) write(conn *quic.Conn, str *quic.Stream, resp *tacitpb.Response
 	if s.cfg.Metrics != nil {
 		s.cfg.Metrics.bytesOut.Add(float64(n))
 	}
+	s.svc.Traffic("", 0, n)
 }
 
 // refuse sends the error resp on str and closes the connection: the device

@@ -41,6 +41,12 @@ type Service struct {
 	params  []float32
 	failed  error         // why the Service stopped; nil while it runs
 	done    chan struct{} // closed when it stops
+	// What the transport tells (Traffic, attach): each device's last
+	// request (Unix nanoseconds), the bytes of each recent round, and the
+	// devices connected; nil without a transport that tells.
+	lastSeen  map[string]int64
+	bytes     map[int64]*[2]int64 // round → bytes received, sent
+	connected func() int
 }
 
 // ErrStopped is what every event gets once a checkpoint has failed: the
@@ -48,8 +54,9 @@ type Service struct {
 // that a restart would not know of.
 var ErrStopped = errors.New("coordinator stopped: a checkpoint failed")
 
-// historyLen is how many finished rounds Status keeps.
-const historyLen = 50
+// historyLen is how many finished rounds Status keeps: the status page's
+// charts span them.
+const historyLen = 100
 
 // ServiceOptions are the parts a Service is assembled from.
 type ServiceOptions struct {
@@ -269,8 +276,10 @@ func (s *Service) drain() {
 	}
 }
 
-// StatusReport is what /status serves.
+// StatusReport is what /status serves, and the status page shows. Fields
+// are only ever added to it.
 type StatusReport struct {
+	Now          time.Time `json:"now"` // the coordinator's clock, which Opened and Deadline are on
 	Round        int64     `json:"round"`
 	Phase        string    `json:"phase"`
 	Selected     int       `json:"selected"`
@@ -285,6 +294,15 @@ type StatusReport struct {
 	SecAggPhase string         `json:"secagg_phase,omitempty"` // with secure aggregation
 	Stopped     string         `json:"stopped,omitempty"`      // why training stopped, if it has
 	Recent      []RoundRecord  `json:"recent_rounds"`
+	// MinReports is the fewest reports (masked inputs, in a secure round)
+	// the current round commits with.
+	MinReports int                `json:"min_reports"`
+	SecAgg     *SecAggRoundReport `json:"secagg,omitempty"` // the current round's, when it aggregates securely
+	// Budget is the ε the training may spend and the rounds it leaves;
+	// absent without a budget.
+	Budget     *BudgetReport     `json:"privacy_budget,omitempty"`
+	Population *PopulationReport `json:"population"`
+	Config     *ConfigReport     `json:"config"` // the configuration in force
 }
 
 // PrivacyReport is the user-level ε spent at Delta, by Accountant, in the
@@ -339,6 +357,11 @@ type RoundRecord struct {
 	ClipNorm        *float64 `json:"clip_norm,omitempty"`
 	NoiseStd        *float64 `json:"noise_std,omitempty"`
 	*PrivacyReport
+	// BytesUp and BytesDown are the bytes devices sent the coordinator,
+	// and it them, while the round was current; absent where the
+	// transport does not count them (the simulator's in-memory one).
+	BytesUp   *int64 `json:"bytes_up,omitempty"`
+	BytesDown *int64 `json:"bytes_down,omitempty"`
 }
 
 // NewRoundRecord is the record of outcome o; privacy, with differential
@@ -363,10 +386,20 @@ func NewRoundRecord(o round.Outcome, privacy *PrivacyReport) RoundRecord {
 // Status reports the current round and the recent history, newest first.
 func (s *Service) Status() StatusReport {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	r, connected := s.status(), s.connected
+	s.mu.Unlock()
+	if connected != nil { // the server's count, under its own lock
+		n := connected()
+		r.Population.Connected = &n
+	}
+	return r
+}
+
+func (s *Service) status() StatusReport {
 	st := s.m.Status()
-	r := StatusReport{Round: st.Round, Phase: st.Phase.String(), Selected: st.Selected, CheckedIn: st.CheckedIn,
-		Reports: st.Reports, Opened: st.Opened, Deadline: st.Deadline, ModelVersion: s.version, Stopped: st.Stopped}
+	r := StatusReport{Now: s.now(), Round: st.Round, Phase: st.Phase.String(), Selected: st.Selected, CheckedIn: st.CheckedIn,
+		Reports: st.Reports, Opened: st.Opened, Deadline: st.Deadline, ModelVersion: s.version, Stopped: st.Stopped,
+		MinReports: st.MinReports}
 	if s.failed != nil {
 		r.Phase, r.Stopped = "stopped", s.failed.Error()
 	}
@@ -375,9 +408,17 @@ func (s *Service) Status() StatusReport {
 	}
 	if st.SecAgg {
 		r.SecAggPhase = st.SecAggPhase.String()
+		r.SecAgg = s.secAggRound(st)
 	}
 	for i := len(s.history) - 1; i >= 0; i-- {
 		r.Recent = append(r.Recent, s.history[i])
+		s.addBytes(&r.Recent[len(r.Recent)-1])
+	}
+	cfg := s.m.Config()
+	r.Config = newConfigReport(cfg, st, s.m.Codec())
+	r.Population = s.population(st, r.Now)
+	if d := cfg.DP; d != nil && d.Budget > 0 {
+		r.Budget = newBudgetReport(d.Budget, st, s.history)
 	}
 	return r
 }

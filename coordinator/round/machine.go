@@ -753,7 +753,6 @@ type Status struct {
 	Opened, Deadline             time.Time
 	ModelVersion                 int64
 	Stopped                      string // why no more rounds open, once Phase is Stopped
-	Enrolled                     int    // the devices rounds select from
 	// With differential privacy: the ε spent by the committed rounds, at
 	// δ, by the named accountant, in both figures, and the ε budget (0 for
 	// none).
@@ -764,20 +763,39 @@ type Status struct {
 	Budget      float64
 	SecAgg      bool // the round aggregates securely, in SecAggPhase
 	SecAggPhase secagg.Phase
+	// SecAggSent of SecAggExpected devices still in the secure round have
+	// sent their message of SecAggPhase.
+	SecAggSent, SecAggExpected int
+	// MinReports is the fewest reports (masked inputs, in a secure round)
+	// the round commits with.
+	MinReports int
+	// Enrolled is the population rounds select from, each device with
+	// probability SamplingRate; Excluded of them are never selected again
+	// (Snapshot.Excluded).
+	Enrolled, Excluded int
+	SamplingRate       float64
+	ClipNorm           float64 // this round's clip norm, with differential privacy
 }
 
 // Status reports the current round.
 func (m *Machine) Status() Status {
 	st := Status{Round: m.round, Phase: m.phase, Selected: len(m.cohort), CheckedIn: len(m.accepted),
-		Reports: m.reports, Opened: m.opened, Deadline: m.deadline, ModelVersion: m.version, Stopped: m.stopReason, Enrolled: len(m.enrolled)}
+		Reports: m.reports, Opened: m.opened, Deadline: m.deadline, ModelVersion: m.version, Stopped: m.stopReason,
+		MinReports: m.minReports(), Enrolled: len(m.enrolled), Excluded: len(m.excluded), SamplingRate: m.q}
 	if d := m.cfg.DP; d != nil {
-		st.DP, st.Spent, st.Delta, st.Accountant, st.Budget = true, m.epsilons(), d.Delta, d.accountant(), d.Budget
+		st.DP, st.Spent, st.Delta, st.Accountant, st.Budget, st.ClipNorm = true, m.epsilons(), d.Delta, d.accountant(), d.Budget, m.clip
 	}
-	if m.sec != nil {
-		st.SecAgg, st.SecAggPhase = true, m.sec.server.Phase()
+	if m.sec != nil && m.phase != Stopped { // a stopped machine keeps its last round's
+		st.SecAgg, st.SecAggPhase, st.SecAggSent, st.SecAggExpected = true, m.sec.server.Phase(), m.sec.sent, m.sec.expected
 	}
 	return st
 }
+
+// Round is the current round's number (Status's, without its work).
+func (m *Machine) Round() int64 { return m.round }
+
+// Config is the configuration the machine runs every round with.
+func (m *Machine) Config() Config { return m.cfg }
 
 // Codec is the current round's update codec; nil for float32 updates.
 func (m *Machine) Codec() *codec.UpdateCodec { return m.codec }
