@@ -197,7 +197,7 @@ func TestDamagedHistoryIsRefused(t *testing.T) {
 		"rounds out of order":          {lines[1] + lines[0], "damaged: round 1 after round 2, out of order"},
 		"a round twice":                {lines[0] + lines[0], "round 1 after round 1"},
 		"a line of a megabyte":         {strings.Repeat("x", 1<<20) + "\n" + string(whole), "damaged: a line longer than 65536 bytes"},
-		"ten megabytes and no newline": {string(whole) + strings.Repeat("\x00", 10<<20), "damaged: its last 50 lines are not all within 65536 bytes"},
+		"ten megabytes and no newline": {string(whole) + strings.Repeat("\x00", 10<<20), fmt.Sprintf("damaged: its last %d lines are not all within 65536 bytes", historyLen)},
 	} {
 		if err := os.WriteFile(path, []byte(tc.content), 0o644); err != nil {
 			t.Fatal(err)
