@@ -26,7 +26,7 @@ demo: build
 demo-device: build
 	TACIT=$(BIN) bash scripts/demo-device.sh
 
-test: lint
+test: lint deploy-check
 	$(GO) test -count=1 ./...
 	$(MAKE) c-example gomobile-check
 	$(MAKE) promtool-metrics
@@ -106,3 +106,17 @@ generate:
 
 clean:
 	rm -rf bin out
+
+.PHONY: deploy-check
+
+# The operator's files in deploy/: promtool checks the alert rules and the
+# scrape config and runs the rules' unit tests; deploy/check's tests keep
+# the dashboard, the rules, the Kubernetes manifests and the systemd unit in
+# step with the coordinator (and have promtool parse the dashboard's
+# queries, and systemd-analyze verify the unit when it is installed).
+deploy-check:
+	@command -v promtool >/dev/null || { echo "promtool is missing: apt-get install -y prometheus"; exit 1; }
+	promtool check rules deploy/prometheus/tacit-alerts.yml
+	promtool check config deploy/prometheus/prometheus.yml
+	promtool test rules deploy/prometheus/tacit-alerts_test.yml
+	$(GO) test -count=1 ./deploy/check
