@@ -347,7 +347,7 @@ func TestStatusPageInABrowser(t *testing.T) {
 	screenshot(t, ctx, "coordinator-page-secagg.png")
 
 	// A coordinator whose budget ran out, over a transport that counts no
-	// traffic (the simulator's in-memory one).
+	// traffic.
 	cfg := pageConfig()
 	cfg.DP.Budget = 4
 	b := newPageFleet(t, cfg, 120, nil)

@@ -151,7 +151,7 @@ func NewServer(svc *Service, cfg ServerConfig) (*Server, error) {
 		gate:         gate{perAddr: cfg.MaxPendingPerAddr, validateAbove: cfg.ValidateAbove, pending: map[string]int{}},
 		plannedModel: proto.ModelConfig(cfg.Items, cfg.Model), plannedLocal: proto.LocalTraining(cfg.Local)}
 	svc.Model(func(_ int64, p []float32) { s.dim = len(p) })
-	svc.attach(s.connectedDevices)
+	svc.Attach(s.connectedDevices)
 	return s, nil
 }
 

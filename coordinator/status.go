@@ -38,10 +38,11 @@ func (s *Service) Traffic(device string, in, out int) {
 	b[1] += int64(out)
 }
 
-// attach is called by the server that carries the Service's traffic:
-// connected counts the devices it holds connections of. From then on the
-// Service counts bytes and last requests (Traffic).
-func (s *Service) attach(connected func() int) {
+// Attach is called by the transport that carries the Service's traffic
+// (the QUIC server, or the simulator's in-memory wire): connected counts
+// the devices it holds connections of, and must not call the Service.
+// From then on the Service counts bytes and last requests (Traffic).
+func (s *Service) Attach(connected func() int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.connected = connected

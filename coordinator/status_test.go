@@ -68,7 +68,8 @@ type pageFleet struct {
 	coins *rand.ChaCha8      // rounding coins
 	bytes map[int64][2]int64 // what it told, by round
 	plans map[string]*round.Plan
-	// inMemory tells no traffic, as the simulator's in-memory transport.
+	// inMemory tells no traffic, as a transport that does not count (the
+	// simulator's in-memory one without --http).
 	inMemory bool
 	devices  []string
 }
@@ -99,7 +100,7 @@ func newPageFleet(t *testing.T, cfg round.Config, devices int, excluded []string
 // serve attaches the fleet's Service to a transport that reports
 // connected devices, as NewServer does, and serves its HTTP endpoints.
 func (f *pageFleet) serve(connected int) *httptest.Server {
-	f.s.attach(func() int { return connected })
+	f.s.Attach(func() int { return connected })
 	srv := httptest.NewServer(HTTPHandler(f.s, prometheus.NewRegistry()))
 	f.t.Cleanup(srv.Close)
 	return srv
@@ -427,9 +428,10 @@ func TestStatusTellsTheOperator(t *testing.T) {
 	}
 }
 
-// TestStatusWithoutATransportThatCounts: the simulator's in-memory
-// transport tells no traffic: /status has no bytes and null connection
-// and seen counts, which the page shows as not measured.
+// TestStatusWithoutATransportThatCounts: a Service whose transport tells
+// no traffic (the simulator's in-memory one without --http): /status has
+// no bytes and null connection and seen counts, which the page shows as
+// not measured.
 func TestStatusWithoutATransportThatCounts(t *testing.T) {
 	s, _ := newTestService(t, &memCheckpoints{}, prometheus.NewRegistry(), 1)
 	for _, d := range []string{"a", "b"} {

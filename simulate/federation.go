@@ -157,8 +157,9 @@ func enrol(ids []string, seed uint64) (map[string]ed25519.PrivateKey, map[string
 func (f *federation) startTransport(cfg Config, reg *prometheus.Registry, metrics *coordinator.Metrics) error {
 	f.connect = func(id string) client.Coordinator { return &memTransport{f: f, device: id} }
 	if cfg.Transport != "quic" && metrics != nil {
-		f.wire = &memWire{metrics: metrics, codec: f.codec, downBits: cfg.DownBits, connected: make(map[string]bool),
+		f.wire = &memWire{metrics: metrics, svc: f.svc, codec: f.codec, downBits: cfg.DownBits, connected: make(map[string]bool),
 			model: proto.ModelConfig(f.template.Items, f.template.Model), local: proto.LocalTraining(f.template.Local), modelVersion: -1}
+		f.svc.Attach(func() int { return int(f.wire.open.Load()) })
 		f.closers = append(f.closers, f.wire.close)
 	}
 	if cfg.Transport == "quic" {
@@ -400,9 +401,10 @@ func (t *memTransport) CheckIn(_ context.Context, cached int64) (*client.Plan, t
 
 func (t *memTransport) DownloadModel(_ context.Context, version int64, _ int, dst []float32) ([]float32, error) {
 	var err error
+	var in, out int
 	t.f.svc.Model(func(v int64, params []float32) {
 		if w := t.f.wire; w != nil {
-			w.download(t.device, version, v, params)
+			in, out = w.download(t.device, version, v, params)
 		}
 		switch {
 		case v != version:
@@ -413,6 +415,9 @@ func (t *memTransport) DownloadModel(_ context.Context, version int64, _ int, ds
 			dst = append(dst[:0], params...)
 		}
 	})
+	if w := t.f.wire; w != nil && in > 0 {
+		w.svc.Traffic(t.device, in, out)
+	}
 	return dst, err
 }
 
@@ -453,6 +458,8 @@ func (t *memTransport) SecAggFetch(_ context.Context, round int64, phase secagg.
 // so only a run with metrics (--http) has a memWire.
 type memWire struct {
 	metrics      *coordinator.Metrics
+	svc          *coordinator.Service // counts each round's bytes and the devices seen
+	open         atomic.Int64         // devices connected, read by the Service without w.mu
 	codec        *proto.Codec
 	downBits     int
 	model        *tacitpb.ModelConfig   // every plan's
@@ -472,14 +479,16 @@ func (w *memWire) exchange(device string, req *tacitpb.Request, resp *tacitpb.Re
 	req.ProtocolVersion = proto.ProtocolVersion
 	in, out := frameLen(req), frameLen(resp)
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	w.exchangeFramed(device, in, out)
+	w.mu.Unlock()
+	w.svc.Traffic(device, in, out)
 }
 
 // exchangeFramed is exchange of frames already sized, under w.mu.
 func (w *memWire) exchangeFramed(device string, in, out int) {
 	if !w.connected[device] {
 		w.connected[device] = true
+		w.open.Add(1)
 		w.metrics.DeviceConnected()
 		hello := &tacitpb.Request{ProtocolVersion: proto.ProtocolVersion, Token: tokenOf(device), Body: &tacitpb.Request_Hello{Hello: &tacitpb.Hello{}}}
 		w.metrics.Exchanged(frameLen(hello), frameLen(&tacitpb.Response{Body: &tacitpb.Response_Hello{Hello: &tacitpb.HelloAck{}}}))
@@ -488,28 +497,33 @@ func (w *memWire) exchangeFramed(device string, in, out int) {
 }
 
 // download counts a download of version, the current model being v with
-// params: its frame is encoded once a version, as the Server caches it.
-func (w *memWire) download(device string, version, v int64, params []float32) {
+// params: its frame is encoded once a version, as the Server caches it. It
+// runs under the Service's lock (Service.Model), so it returns the bytes
+// in and out for the caller to tell the Service (Traffic) once that is
+// released.
+func (w *memWire) download(device string, version, v int64, params []float32) (in, out int) {
 	req := &tacitpb.Request{ProtocolVersion: proto.ProtocolVersion, Body: &tacitpb.Request_Model{Model: &tacitpb.ModelRequest{Version: version}}}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	in, out = frameLen(req), 0
 	if v != version {
-		w.exchangeFramed(device, frameLen(req), frameLen(proto.NewError(tacitpb.ErrorCode_ERROR_CODE_STALE_MODEL,
-			fmt.Sprintf("model %d is not current; %d is", version, v))))
-		return
+		out = frameLen(proto.NewError(tacitpb.ErrorCode_ERROR_CODE_STALE_MODEL, fmt.Sprintf("model %d is not current; %d is", version, v)))
+		w.exchangeFramed(device, in, out)
+		return in, out
 	}
 	if w.modelVersion != v {
 		t := w.codec.Encode(params, tacitpb.Compression_COMPRESSION_ZSTD)
 		if w.downBits > 0 {
 			var err error
 			if t, err = w.codec.EncodeModel(params, w.downBits, tacitpb.Compression_COMPRESSION_ZSTD); err != nil {
-				return // the download fails too (RoundTripModel), and the Server sends no model
+				return 0, 0 // the download fails too (RoundTripModel), and the Server sends no model
 			}
 		}
 		w.modelVersion = v
 		w.modelFrame = frameLen(&tacitpb.Response{Body: &tacitpb.Response_Model{Model: &tacitpb.Model{Version: v, Params: t, Config: w.model}}})
 	}
-	w.exchangeFramed(device, frameLen(req), w.modelFrame)
+	w.exchangeFramed(device, in, w.modelFrame)
+	return in, w.modelFrame
 }
 
 // report counts the upload u, answered with err.
@@ -573,6 +587,7 @@ func (w *memWire) close() error {
 		w.metrics.DeviceDisconnected()
 	}
 	clear(w.connected)
+	w.open.Store(0)
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tacitfl/tacit/coordinator"
 	"github.com/tacitfl/tacit/dataset"
 	"github.com/tacitfl/tacit/model"
 )
@@ -17,7 +18,10 @@ import (
 // runMeteredFederation runs cfg's rounds and returns the final model, the
 // rounds' records (untimed) and, with cfg.HTTP set, the coordinator's metrics
 // (flatMetrics) after the last round and after the federation closed.
-func runMeteredFederation(t *testing.T, data *dataset.Log, cfg Config) (params []float32, rounds []Round, open, closed map[string]float64) {
+//
+// With status, it also fills in the coordinator's /status after the last
+// round.
+func runMeteredFederation(t *testing.T, data *dataset.Log, cfg Config, status ...*coordinator.StatusReport) (params []float32, rounds []Round, open, closed map[string]float64) {
 	t.Helper()
 	var rec recorder
 	pop, err := newPopulation(data, cfg)
@@ -38,6 +42,9 @@ func runMeteredFederation(t *testing.T, data *dataset.Log, cfg Config) (params [
 		rec.Round(untimed(fed.record(o, "")))
 	}
 	fed.model(m.Params)
+	for _, st := range status {
+		*st = fed.svc.Status()
+	}
 	if fed.reg != nil {
 		open = flatMetrics(t, fed.reg)
 		if err := fed.close(); err != nil {
@@ -121,14 +128,27 @@ func metricsAgree(t *testing.T, memory, quic [2]map[string]float64) {
 
 // TestInMemoryMetricsCountTheRun: with --http, a run on the in-memory
 // transport counts, besides the rounds, a connection for each device that
-// took part and bytes both ways; its secure rounds' dropouts land on the
-// SecAgg phases.
+// took part and bytes both ways, in the metrics and in each round of
+// /status; its secure rounds' dropouts land on the SecAgg phases.
 func TestInMemoryMetricsCountTheRun(t *testing.T) {
 	data := smallData(t)
 	cfg := smallConfig()
 	cfg.ClientsPerRound, cfg.Dropout, cfg.Rounds, cfg.HTTP = 60, 0.3, 4, "127.0.0.1:0"
 	cfg.QuantBits, cfg.SecAgg = 12, true
-	_, rounds, open, closed := runMeteredFederation(t, data, cfg)
+	var status coordinator.StatusReport
+	_, rounds, open, closed := runMeteredFederation(t, data, cfg, &status)
+	var up, down int64
+	for _, r := range status.Recent {
+		if r.BytesUp == nil || r.BytesDown == nil || *r.BytesUp == 0 || *r.BytesDown == 0 {
+			t.Fatalf("round %d's bytes not counted: %v up, %v down", r.Round, r.BytesUp, r.BytesDown)
+		}
+		up, down = up+*r.BytesUp, down+*r.BytesDown
+	}
+	if p := status.Population; len(status.Recent) != cfg.Rounds || p.Connected == nil || float64(*p.Connected) != open["tacit_connected_devices{}"] ||
+		!(up > 0 && float64(up) < open["tacit_received_bytes_total{}"]) || !(down > 0 && float64(down) < open["tacit_sent_bytes_total{}"]) {
+		t.Fatalf("/status: %d rounds, connected %v, %d bytes up and %d down in its rounds, against the metrics' %v and %v",
+			len(status.Recent), p.Connected, up, down, open["tacit_received_bytes_total{}"], open["tacit_sent_bytes_total{}"])
+	}
 	reports, dropouts := 0, 0.0
 	for _, r := range rounds {
 		reports += r.Reports
