@@ -9,80 +9,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	cdplog "github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tacitfl/tacit/aggregate/secagg"
+	"github.com/tacitfl/tacit/internal/browsertest"
 )
-
-// chromiumPath is where Debian's chromium package puts the browser.
-const chromiumPath = "/usr/bin/chromium"
-
-// browser starts headless Chromium for the test; script exceptions and
-// console errors or warnings are collected for problems to report.
-func browser(t *testing.T) (ctx context.Context, problems func() []string) {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing: .ci/run installs Debian's chromium before the tests (%v)", chromiumPath, err)
-		}
-		t.Skipf("%s is missing (apt-get install chromium): skipping the browser test", chromiumPath)
-	}
-	// The machine has no network: without these flags Chromium waits on
-	// lookups it cannot make.
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(cancelAlloc)
-	ctx, cancelTab := chromedp.NewContext(ctx)
-	t.Cleanup(cancelTab)
-	var mu sync.Mutex
-	var seen []string
-	err := chromedp.Listen(ctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch ev := ev.(type) {
-		case *runtime.EventExceptionThrown:
-			what := ev.ExceptionDetails.Text
-			if e := ev.ExceptionDetails.Exception; e != nil {
-				what += " " + e.Description
-			}
-			seen = append(seen, "an exception: "+what)
-		case *cdplog.EventEntryAdded:
-			if ev.Entry.Level == cdplog.EntryLevelError || ev.Entry.Level == cdplog.EntryLevelWarning {
-				seen = append(seen, string(ev.Entry.Level)+": "+ev.Entry.Text+" "+ev.Entry.URL)
-			}
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := chromedp.Call(ctx, cdplog.Enable, cdp.Empty{}); err != nil {
-		t.Fatal(err)
-	}
-	return ctx, func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]string(nil), seen...)
-	}
-}
 
 // load navigates to url and waits for sel to show, failing the test with
 // what the browser reported if it does not within 20 s.
@@ -139,7 +74,7 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 // traffic, and a fresh one: the page says so. It saves screenshots to
 // out/coordinator-page.png and out/coordinator-page-secagg.png.
 func TestStatusPageInABrowser(t *testing.T) {
-	ctx, problems := browser(t)
+	ctx, problems := browsertest.Start(t, 1280, 900)
 	start := time.Now()
 	const rounds = 36
 	f := newPageFleet(t, pageConfig(), 120, []string{"device-119"})

@@ -1,28 +1,21 @@
 package device
 
 import (
-	"context"
 	"encoding/json"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	cdplog "github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/tacitfl/tacit/client"
+	"github.com/tacitfl/tacit/internal/browsertest"
 	"github.com/tacitfl/tacit/model"
 )
-
-// chromiumPath is where Debian's chromium package puts the browser.
-const chromiumPath = "/usr/bin/chromium"
 
 // browserCatalogue is the page test's catalogue, in genres, so that its
 // model recommends what a person reading the screenshot would expect.
@@ -127,12 +120,6 @@ func browserDevice(t *testing.T) (*Device, *clock) {
 // (its events leave the training data) and in its ledger, and the page
 // shows it without a reload. It saves a screenshot to out/device-page.png.
 func TestPageInABrowser(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing: .ci/run installs Debian's chromium before the tests (%v)", chromiumPath, err)
-		}
-		t.Skipf("%s is missing (apt-get install chromium): skipping the browser test", chromiumPath)
-	}
 	start := time.Now()
 	d, _ := browserDevice(t)
 	pageURL, err := d.ServePage("127.0.0.1:0")
@@ -140,47 +127,9 @@ func TestPageInABrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The machine has no network: without these flags Chromium waits on
-	// lookups it cannot make.
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1024, 900),
-	)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	ctx, cancelTab := chromedp.NewContext(ctx)
-	defer cancelTab()
-
 	// Script exceptions and console errors (a refused style or script
 	// under the page's CSP among them) fail the test.
-	var mu sync.Mutex
-	var problems []string
-	err = chromedp.Listen(ctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch ev := ev.(type) {
-		case *runtime.EventExceptionThrown:
-			problems = append(problems, "an exception: "+ev.ExceptionDetails.Text)
-		case *cdplog.EventEntryAdded:
-			if ev.Entry.Level == cdplog.EntryLevelError || ev.Entry.Level == cdplog.EntryLevelWarning {
-				problems = append(problems, string(ev.Entry.Level)+": "+ev.Entry.Text+" "+ev.Entry.URL)
-			}
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := chromedp.Call(ctx, cdplog.Enable, cdp.Empty{}); err != nil {
-		t.Fatal(err)
-	}
+	ctx, problems := browsertest.Start(t, 1024, 900)
 	if err := chromedp.Do(ctx, chromedp.Navigate(pageURL), chromedp.WaitVisible(chromedp.ID("switch-purchase"))); err != nil {
 		t.Fatal(err)
 	}
@@ -288,9 +237,7 @@ func TestPageInABrowser(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(out, "device-page.png"), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	for _, p := range problems {
+	for _, p := range problems() {
 		t.Errorf("the browser reported %s", p)
 	}
 	t.Logf("chromium loaded the page in %v; the test took %v", loaded.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
