@@ -115,6 +115,31 @@ func (c *cluster) data(i int) client.Data {
 
 // waitRound returns the next finished round, failing after a generous
 // timeout (the rounds run on real time here).
+// runAgents runs an agent on each of the first n devices, of which the
+// first dead die in round 2 (dying); the function it returns stops them
+// all and waits for them.
+func (c *cluster) runAgents(t *testing.T, n, dead int) (stop func()) {
+	var wg sync.WaitGroup
+	ctx, stopAll := context.WithCancel(context.Background())
+	for i := range n {
+		actx, cancel := context.WithCancel(ctx)
+		q := c.transport(t, i)
+		var coord client.Coordinator = q
+		if i < dead {
+			coord = &dying{Coordinator: q, at: 2, cancel: cancel}
+		}
+		agent := client.NewAgent(c.data(i), coord, client.NewWorkspace(), nil)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer cancel()
+			defer q.Close()
+			agent.Run(actx)
+		}()
+	}
+	return func() { stopAll(); wg.Wait() }
+}
+
 func (c *cluster) waitRound(t *testing.T) round.Outcome {
 	t.Helper()
 	select {
@@ -148,25 +173,7 @@ func (d *dying) Report(ctx context.Context, u client.Upload) error {
 func TestRoundsOverQUICSurviveDevicesDying(t *testing.T) {
 	const n, dead = 20, 6
 	c := startCluster(t, n)
-	var wg sync.WaitGroup
-	ctx, stop := context.WithCancel(context.Background())
-	defer func() { stop(); wg.Wait() }()
-	for i := range n {
-		actx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		q := c.transport(t, i)
-		var coord client.Coordinator = q
-		if i < dead {
-			coord = &dying{Coordinator: q, at: 2, cancel: cancel}
-		}
-		agent := client.NewAgent(c.data(i), coord, client.NewWorkspace(), nil)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer q.Close()
-			agent.Run(actx)
-		}()
-	}
+	defer c.runAgents(t, n, dead)()
 	first := c.waitRound(t)
 	if !first.Committed || first.Reports != n || first.Evaluated != n {
 		t.Fatalf("round 1: %+v, want all %d reports and evaluations", first, n)

@@ -1,15 +1,12 @@
 package coordinator_test
 
 import (
-	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	gproto "google.golang.org/protobuf/proto"
 
-	"github.com/tacitfl/tacit/client"
 	"github.com/tacitfl/tacit/coordinator"
 	"github.com/tacitfl/tacit/proto"
 	"github.com/tacitfl/tacit/proto/tacitpb"
@@ -122,25 +119,7 @@ func TestMetricsOverQUIC(t *testing.T) {
 func TestRoundMetricsOverQUIC(t *testing.T) {
 	const n, dead = 10, 3
 	c := startCluster(t, n)
-	var wg sync.WaitGroup
-	ctx, stop := context.WithCancel(context.Background())
-	defer func() { stop(); wg.Wait() }()
-	for i := range n {
-		actx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		q := c.transport(t, i)
-		var coord client.Coordinator = q
-		if i < dead {
-			coord = &dying{Coordinator: q, at: 2, cancel: cancel}
-		}
-		agent := client.NewAgent(c.data(i), coord, client.NewWorkspace(), nil)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer q.Close()
-			agent.Run(actx)
-		}()
-	}
+	defer c.runAgents(t, n, dead)()
 	for r := 1; r <= 2; r++ {
 		if o := c.waitRound(t); !o.Committed {
 			t.Fatalf("round %d: %+v", r, o)
