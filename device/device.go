@@ -507,10 +507,22 @@ func (d *Device) historyLocked() (history, error) {
 	if err != nil {
 		return h, err
 	}
-	if _, err := d.expireLocked(); err != nil {
+	ret, err := d.st.retentions()
+	if err != nil {
 		return h, err
 	}
+	cutoffs := map[string]int64{}
+	expired := false
 	err = d.st.each(func(e Event) error {
+		cut, ok := cutoffs[e.Kind]
+		if !ok {
+			cut = d.cutoff(ret, e.Kind)
+			cutoffs[e.Kind] = cut
+		}
+		if e.UnixMillis < cut {
+			expired = true // deleted below, and not used meanwhile
+			return nil
+		}
 		if consents[e.Kind] {
 			idx, ok := d.index[e.Item]
 			if !ok {
@@ -520,6 +532,9 @@ func (d *Device) historyLocked() (history, error) {
 		}
 		return nil
 	})
+	if err == nil && expired {
+		_, err = d.expireLocked()
+	}
 	return h, err
 }
 

@@ -193,10 +193,19 @@ func (s *store) deleteWhere(drop func(Event) bool) (int, error) {
 			// Delete leaves the cursor between keys: Seek finds the next.
 			k, v = c.Seek(k)
 		}
+		if deleted == 0 {
+			return errNothingDeleted // roll back: committing nothing would still sync the file
+		}
 		return setCount(tx, count(tx)-uint64(deleted))
 	})
+	if errors.Is(err, errNothingDeleted) {
+		return 0, nil
+	}
 	return deleted, err
 }
+
+// errNothingDeleted rolls back a deletion that found nothing to delete.
+var errNothingDeleted = errors.New("nothing deleted")
 
 // compact rewrites the store into a fresh file and puts it in the old one's
 // place, so deleted events survive in no free page of the file. A crash
