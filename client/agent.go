@@ -235,6 +235,12 @@ func (a *Agent) Step(ctx context.Context) (time.Duration, error) {
 	if a.sec != nil {
 		return a.secureStep(ctx)
 	}
+	if a.conditions != nil { // before the data, which an ineligible device need not read
+		if why := a.policy.Ineligible(a.conditions()); why != "" {
+			a.log.Debug("not checking in", "reason", why)
+			return ineligibleWait, nil
+		}
+	}
 	if a.source != nil {
 		d, err := a.source()
 		if err != nil {
@@ -244,12 +250,6 @@ func (a *Agent) Step(ctx context.Context) (time.Duration, error) {
 	}
 	if len(a.data.Train.Items) == 0 {
 		return 0, ErrNoData
-	}
-	if a.conditions != nil {
-		if why := a.policy.Ineligible(a.conditions()); why != "" {
-			a.log.Debug("not checking in", "reason", why)
-			return ineligibleWait, nil
-		}
 	}
 	ws := a.ws
 	plan, wait, err := a.coord.CheckIn(ctx, ws.version)
