@@ -254,8 +254,8 @@ func (s *Service) drain() {
 		}
 		o.Snapshot = nil // history keeps no model copies
 		var privacy *PrivacyReport
-		if st := s.m.Status(); st.DP {
-			privacy = NewPrivacyReport(o.Epsilons, st.Delta, st.Accountant)
+		if d := s.m.Config().DP; d != nil { // o holds the ε; Status would compute it again
+			privacy = NewPrivacyReport(o.Epsilons, d.Delta, d.AccountantName())
 		}
 		rec := NewRoundRecord(o, privacy)
 		s.history = append(s.history, rec)

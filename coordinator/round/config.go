@@ -217,11 +217,11 @@ func (c Config) Validate() error {
 		case !(d.Budget >= 0):
 			return fmt.Errorf("privacy budget must be non-negative, got %v", d.Budget)
 		}
-		if _, err := privacy.EpsilonFuncFor(d.accountant()); err != nil {
+		if _, err := privacy.EpsilonFuncFor(d.AccountantName()); err != nil {
 			return err
 		}
 		if d.Distributed {
-			if err := privacy.CheckDistributedAccountant(d.accountant()); err != nil {
+			if err := privacy.CheckDistributedAccountant(d.AccountantName()); err != nil {
 				return err
 			}
 		}
@@ -229,7 +229,9 @@ func (c Config) Validate() error {
 	return nil
 }
 
-func (d *DPConfig) accountant() string {
+// AccountantName is the accountant that counts the spend: Accountant, or RDP
+// when unset.
+func (d *DPConfig) AccountantName() string {
 	if d.Accountant == "" {
 		return privacy.AccountantRDP
 	}

@@ -312,7 +312,7 @@ func NewMachine(cfg Config, p Parts, now time.Time) (*Machine, error) {
 	}
 	m.q = samplingRate(cfg, len(m.enrolled))
 	if d := cfg.DP; d != nil {
-		acct, err := privacy.RestoreAccountant(d.accountant(), snap.Spends)
+		acct, err := privacy.RestoreAccountant(d.AccountantName(), snap.Spends)
 		if err != nil {
 			return nil, err
 		}
@@ -783,7 +783,7 @@ func (m *Machine) Status() Status {
 		Reports: m.reports, Opened: m.opened, Deadline: m.deadline, ModelVersion: m.version, Stopped: m.stopReason,
 		MinReports: m.minReports(), Enrolled: len(m.enrolled), Excluded: len(m.excluded), SamplingRate: m.q}
 	if d := m.cfg.DP; d != nil {
-		st.DP, st.Spent, st.Delta, st.Accountant, st.Budget, st.ClipNorm = true, m.epsilons(), d.Delta, d.accountant(), d.Budget, m.clip
+		st.DP, st.Spent, st.Delta, st.Accountant, st.Budget, st.ClipNorm = true, m.epsilons(), d.Delta, d.AccountantName(), d.Budget, m.clip
 	}
 	if m.sec != nil && m.phase != Stopped { // a stopped machine keeps its last round's
 		st.SecAgg, st.SecAggPhase, st.SecAggSent, st.SecAggExpected = true, m.sec.server.Phase(), m.sec.sent, m.sec.expected
