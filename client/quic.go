@@ -259,10 +259,11 @@ func readModel(c *proto.Codec, pb *tacitpb.Model, checkSize func(values int) err
 	if items <= 0 || items > maxItems || items > math.MaxInt/4/(cfg.Factors+1) {
 		return nil, model.Config{}, fmt.Errorf("%w: %d items, want 1 to %d", ErrBadModel, items, maxItems)
 	}
-	if err := checkSize(model.ParamCount(items, cfg.Factors)); err != nil {
+	n := model.ParamCount(items, cfg.Factors)
+	if err := checkSize(n); err != nil {
 		return nil, model.Config{}, err
 	}
-	params, err := c.DecodeModel(pb.GetParams(), model.ParamCount(items, cfg.Factors), nil)
+	params, err := c.DecodeModel(pb.GetParams(), n, nil)
 	if err != nil {
 		return nil, model.Config{}, fmt.Errorf("%w: %w", ErrBadModel, err)
 	}
