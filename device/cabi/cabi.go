@@ -104,8 +104,8 @@ package main
 //   device's signing key; until leave or close.
 // tacit_device_leave(h, errOut) -> 0, -1. Stops taking part, and waits.
 // tacit_device_fetch_model(h, addr, token, pin, errOut) -> 0, -1. Downloads
-//   the coordinator's model without taking part (not wired yet in package
-//   device: it fails, saying so).
+//   the coordinator's current model, for recommend, without taking part in
+//   a round.
 // tacit_device_status(h, errOut) -> JSON, NULL. {"running", "waiting" (why
 //   the agent does not check in now, or ""), "last_error"}.
 // tacit_free(p). Frees a string the library returned; NULL is allowed.
@@ -530,8 +530,8 @@ func tacit_device_leave(h C.int64_t, errOut **C.char) (rc C.int) {
 }
 
 // tacit_device_fetch_model downloads the coordinator's current model
-// without taking part in a round (package device does not do this yet, and
-// says so). Returns 0, or -1 on failure.
+// without taking part in a round (Device.FetchModel). Returns 0, or -1 on
+// failure.
 //
 //export tacit_device_fetch_model
 func tacit_device_fetch_model(h C.int64_t, addr, token, pin C.tacit_str, errOut **C.char) (rc C.int) {

@@ -308,11 +308,15 @@ func TestCloseWhileInUse(t *testing.T) {
 	kind := cstrFor(t, "view")
 	item := cstrFor(t, "a")
 	now := time.Now().UnixMilli()
-	var wg sync.WaitGroup
+	var wg, started sync.WaitGroup
+	started.Add(4)
 	for g := range 4 {
 		wg.Go(func() {
 			var e errSlot
 			for i := range 50 {
+				if i == 1 {
+					started.Done() // a call made: the close comes while the others run
+				}
 				rc := tacit_device_record(c64(h), kind, item, c64(now-int64(g*50+i)), 1, e.ptr())
 				if msg := e.take(); (rc == 0) != (msg == "") {
 					t.Errorf("record: %d with error %q", rc, msg)
@@ -322,7 +326,7 @@ func TestCloseWhileInUse(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(time.Millisecond)
+	started.Wait()
 	if rc := tacit_device_close(c64(h), nil); rc != 0 {
 		t.Errorf("close: %d", rc)
 	}
