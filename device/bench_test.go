@@ -17,8 +17,9 @@ import (
 // The device's resource bounds on ml-latest-small's largest person, at the
 // coordinator's default model (64 factors over 9,724 items):
 //
-//	go test -run '^$' -bench . -benchtime 20x ./device
+//	go test -run '^$' -bench . -benchtime 40x ./device
 //
+// BenchmarkOpen reports the time and allocation of opening a device,
 // BenchmarkRecommend reports the device's time to recommend (reading the
 // person's events from the store, ranking, and explaining) against the
 // prepared model's ranking of the same positives in memory (the baseline,
@@ -122,5 +123,17 @@ func BenchmarkTraining(b *testing.B) {
 		runtime.ReadMemStats(&after)
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "MiB-held-after")
 		runtime.KeepAlive(a)
+	}
+}
+
+func BenchmarkOpen(b *testing.B) {
+	dir := filepath.Join(b.TempDir(), "dev")
+	b.ReportAllocs()
+	for b.Loop() {
+		d, err := Open(dir, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		d.Close()
 	}
 }

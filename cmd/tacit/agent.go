@@ -42,7 +42,7 @@ without it the device declines rounds under --secagg-threat malicious.
 The device's privacy policy is DIR/policy.toml, if the person wrote one
 (keys: allow_plain, min_cohort, min_survivors, min_noise_multiplier, delta,
 max_rounds_per_day, budget, require_malicious_secure, require_charging,
-require_unmetered, require_idle); without it the device takes part only
+require_unmetered, require_idle, max_model_mb); without it the device takes part only
 under secure aggregation among at least 10 devices with a threshold above
 half of each neighbourhood, a plan δ no looser than its own 1e-6, in at
 most 24 rounds a day, and only while charging, idle and on an unmetered

@@ -81,7 +81,7 @@ ledger.jsonl (the ledger) and, if the person writes one, policy.toml: the
 rounds the device accepts (client.LoadPolicy's keys: allow_plain,
 min_cohort, min_survivors, min_noise_multiplier, delta, max_rounds_per_day,
 budget, require_malicious_secure, require_charging, require_unmetered,
-require_idle). Without it the device takes part only under secure
+require_idle, max_model_mb). Without it the device takes part only under secure
 aggregation among at least 10 devices, and only while charging, idle and
 on an unmetered network.
 `)
