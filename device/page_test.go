@@ -442,8 +442,8 @@ func TestEpsilonChart(t *testing.T) {
 func TestPageWords(t *testing.T) {
 	for kind, want := range map[string]string{"view": "viewed", "click": "clicked", "purchase": "purchased", "rating": "rated",
 		"play": "played", "add_to_cart": "add to carted", "booking": "booked", "buy": "bought"} {
-		if got := pastTense(kind); got != want {
-			t.Errorf("pastTense(%q) = %q, want %q", kind, got, want)
+		if got := PastTense(kind); got != want {
+			t.Errorf("PastTense(%q) = %q, want %q", kind, got, want)
 		}
 	}
 	for kind, want := range map[string]string{"view": "Views", "purchase": "Purchases", "search": "Searches", "add_to_cart": "Add to carts"} {

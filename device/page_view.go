@@ -141,7 +141,7 @@ func (h *pageHandler) because(rs []Reason) string {
 	}
 	parts := make([]string, len(rs))
 	for i, r := range rs {
-		parts[i] = fmt.Sprintf("%s “%s” on %s", pastTense(r.Kind), itemName(r.Item, r.Title), h.date(r.UnixMillis))
+		parts[i] = fmt.Sprintf("%s “%s” on %s", PastTense(r.Kind), itemName(r.Item, r.Title), h.date(r.UnixMillis))
 	}
 	s := parts[0]
 	if n := len(parts); n > 1 {
@@ -150,8 +150,9 @@ func (h *pageHandler) because(rs []Reason) string {
 	return "Because you " + s + "."
 }
 
-// pastTense is what the person did, for a kind of event: view → viewed.
-func pastTense(kind string) string {
+// PastTense is what the person did, for a kind of event (view → viewed),
+// as the page and tacit device word an explanation.
+func PastTense(kind string) string {
 	switch kind {
 	case "rating", "rate":
 		return "rated"

@@ -467,9 +467,6 @@ func deviceRetention() (*flag.FlagSet, func([]string) (deviceWork, error)) {
 	}
 }
 
-// pastTense says what the person did, for an explanation.
-var pastTense = map[string]string{"view": "viewed", "click": "clicked", "purchase": "bought", "rating": "rated"}
-
 func deviceRecommend() (*flag.FlagSet, func([]string) (deviceWork, error)) {
 	fs := newFlagSet("device recommend")
 	n := fs.Int("n", 10, fmt.Sprintf("how many items, 1 to %d", device.MaxRecommendations))
@@ -515,11 +512,7 @@ func printRecommendations(w io.Writer, recs *device.Recommendations) {
 		fmt.Fprintf(w, "%3d. %s  score %.3f\n", i+1, named(r.Item, r.Title), r.Score)
 		for j := range r.Reasons() {
 			c := r.Reason(j)
-			if verb, ok := pastTense[c.Kind]; ok {
-				fmt.Fprintf(w, "       because you %s %s on %s (%+.2f)\n", verb, named(c.Item, c.Title), localDate(c.UnixMillis), c.Weight)
-			} else {
-				fmt.Fprintf(w, "       because of your %s event with %s on %s (%+.2f)\n", c.Kind, named(c.Item, c.Title), localDate(c.UnixMillis), c.Weight)
-			}
+			fmt.Fprintf(w, "       because you %s %s on %s (%+.2f)\n", device.PastTense(c.Kind), named(c.Item, c.Title), localDate(c.UnixMillis), c.Weight)
 		}
 	}
 }
