@@ -101,11 +101,15 @@ func encodeEvent(e Event) []byte {
 var errCorrupt = errors.New("device: a damaged event in the store")
 
 func decodeEvent(k, v []byte) (Event, error) {
-	if len(k) != 16 || len(v) < 1+4 || int(v[0]) > len(v)-1-4 {
+	if len(k) != 16 || len(v) < 1+4 {
 		return Event{}, errCorrupt
 	}
-	kind := string(v[1 : 1+v[0]])
-	item := string(v[1+v[0] : len(v)-4])
+	n := 1 + int(v[0]) // the kind's end; 1+v[0] in byte arithmetic wraps at 255
+	if n > len(v)-4 {
+		return Event{}, errCorrupt
+	}
+	kind := string(v[1:n])
+	item := string(v[n : len(v)-4])
 	w := float64(math.Float32frombits(binary.LittleEndian.Uint32(v[len(v)-4:])))
 	if checkKind(kind) != nil || item == "" || len(item) > maxItemLen || !(w >= 0 && w <= maxWeight) {
 		return Event{}, errCorrupt
